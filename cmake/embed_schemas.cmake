@@ -1,0 +1,13 @@
+# Writes every schemas/*.json into one header as raw string literals: kSchema_<file stem>.
+file(GLOB files ${SCHEMA_DIR}/*.json)
+list(SORT files)
+set(content "// Generated from schemas/*.json by cmake/embed_schemas.cmake. Do not edit.\n#pragma once\n\n")
+foreach(f ${files})
+  get_filename_component(stem ${f} NAME_WE)
+  string(REPLACE "-" "_" stem ${stem})
+  string(REPLACE "." "_" stem ${stem})
+  file(READ ${f} body)
+  string(APPEND content "inline constexpr const char* kSchema_${stem} = R\"sluice_schema(${body})sluice_schema\";\n\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${content}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,834 @@
+#include "common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <regex>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "common/crypto.h"
+
+namespace sluice {
+namespace {
+
+// The parser reports every problem it finds, joined with "; ", up to this many.
+constexpr size_t kMaxReportedErrors = 20;
+
+// Kafka topic names are at most 249 characters; the longest suffix Sluice appends is "requests".
+constexpr size_t kMaxTopicPrefixLength = 249 - 8;
+
+using Keys = std::initializer_list<std::string_view>;
+
+std::string Child(const std::string& path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return path + "." + std::string(key);
+}
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string Quote(std::string_view text) {
+  constexpr size_t kMaxShown = 60;
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    char c = text[i];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+// What a node holds, for "expected X, got Y" messages.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return "nothing";
+  }
+  return "nothing";
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string UnknownKeyMessage(std::string_view key, Keys known) {
+  std::string message = "unknown key";
+  std::string_view best;
+  size_t best_distance = SIZE_MAX;
+  for (std::string_view candidate : known) {
+    size_t d = EditDistance(key, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  if (!best.empty() && best_distance <= 2 && best_distance < best.size()) {
+    message += " (did you mean \"" + std::string(best) + "\"?)";
+  }
+  return message;
+}
+
+bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool IsEnvNameChar(char c) { return IsEnvNameStart(c) || (c >= '0' && c <= '9'); }
+bool IsAlnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool IsNameChar(char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; }
+
+// ^[A-Za-z_][A-Za-z0-9_]*$
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || !IsEnvNameStart(name[0])) return false;
+  return std::all_of(name.begin(), name.end(), IsEnvNameChar);
+}
+
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$: a job name becomes a directory name.
+bool IsJobName(std::string_view name) {
+  if (name.empty() || name.size() > 200 || !IsAlnum(name[0])) return false;
+  return std::all_of(name.begin(), name.end(), IsNameChar);
+}
+
+// "org/repo", each part of [A-Za-z0-9._-]+.
+bool IsRepoName(std::string_view repo) {
+  size_t slash = repo.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == repo.size()) return false;
+  std::string_view org = repo.substr(0, slash);
+  std::string_view name = repo.substr(slash + 1);
+  return std::all_of(org.begin(), org.end(), IsNameChar) &&
+         std::all_of(name.begin(), name.end(), IsNameChar);
+}
+
+bool IsHex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+// Checks "HOST:PORT" or "[IPV6]:PORT". Returns an empty string when valid, else why not.
+std::string ListenProblem(std::string_view listen) {
+  std::string_view host;
+  std::string_view port;
+  if (!listen.empty() && listen[0] == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string_view::npos) return "unclosed '[' in IPv6 address";
+    host = listen.substr(1, close - 1);
+    std::string_view rest = listen.substr(close + 1);
+    if (rest.empty() || rest[0] != ':') return "expected :PORT after the IPv6 address";
+    port = rest.substr(1);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) return "expected HOST:PORT";
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return "IPv6 addresses must be written in brackets, like [::1]:8080";
+    }
+  }
+  if (host.empty()) return "missing host (use 0.0.0.0 to listen on all addresses)";
+  if (std::any_of(host.begin(), host.end(), [](char c) { return c == ' ' || c == '\t'; })) {
+    return "host contains a space";
+  }
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return "port must be a number from 0 to 65535";
+  }
+  if (std::stoi(std::string(port)) > 65535) return "port must be a number from 0 to 65535";
+  return "";
+}
+
+// Reads a whole file into *content, or describes in *error why it could not.
+bool ReadWholeFile(const std::string& path, std::string* content, std::string* error) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  content->clear();
+  errno = 0;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0) content->append(buf, n);
+  if (std::ferror(file) != 0) {
+    *error = std::strerror(errno != 0 ? errno : EIO);
+    std::fclose(file);
+    return false;
+  }
+  std::fclose(file);
+  return true;
+}
+
+// Collects the errors of one parse, each naming the key path it is about.
+class Errors {
+ public:
+  void Add(const std::string& path, const std::string& what) {
+    messages_.push_back(path.empty() ? what : path + ": " + what);
+  }
+  bool empty() const { return messages_.empty(); }
+  Status ToStatus() const {
+    std::string joined;
+    for (size_t i = 0; i < messages_.size() && i < kMaxReportedErrors; ++i) {
+      if (i > 0) joined += "; ";
+      joined += messages_[i];
+    }
+    if (messages_.size() > kMaxReportedErrors) {
+      joined += "; and " + std::to_string(messages_.size() - kMaxReportedErrors) + " more errors";
+    }
+    return InvalidArgument(joined);
+  }
+
+ private:
+  std::vector<std::string> messages_;
+};
+
+// Scalar readers. Each returns true when it stored a valid value and false after reporting why
+// not; *out is left alone on failure.
+
+bool ReadString(const YAML::Node& node, const std::string& path, Errors& errors, std::string* out) {
+  if (!node.IsScalar()) {
+    errors.Add(path, "expected a string, got " + Describe(node));
+    return false;
+  }
+  *out = node.Scalar();
+  return true;
+}
+
+bool ReadInt(const YAML::Node& node, const std::string& path, int64_t min, int64_t max,
+             Errors& errors, int64_t* out) {
+  if (!node.IsScalar()) {
+    errors.Add(path, "expected an integer, got " + Describe(node));
+    return false;
+  }
+  std::string_view text = node.Scalar();
+  std::string_view digits = text;
+  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec == std::errc::invalid_argument || end != digits.data() + digits.size()) {
+    errors.Add(path, "expected an integer, got " + Quote(text));
+    return false;
+  }
+  if (ec == std::errc::result_out_of_range) {
+    errors.Add(path, "is out of range, got " + std::string(text));
+    return false;
+  }
+  if (value > max) {
+    errors.Add(path, "must be at most " + std::to_string(max) + ", got " + std::string(text));
+    return false;
+  }
+  if (value < min) {
+    errors.Add(path, "must be at least " + std::to_string(min) + ", got " + std::string(text));
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool ReadInt(const YAML::Node& node, const std::string& path, int min, Errors& errors, int* out) {
+  int64_t value;
+  if (!ReadInt(node, path, min, INT_MAX, errors, &value)) return false;
+  *out = static_cast<int>(value);
+  return true;
+}
+
+bool ReadNumber(const YAML::Node& node, const std::string& path, double min, Errors& errors,
+                double* out) {
+  if (!node.IsScalar()) {
+    errors.Add(path, "expected a number, got " + Describe(node));
+    return false;
+  }
+  std::string_view text = node.Scalar();
+  std::string_view digits = text;
+  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      !std::isfinite(value)) {
+    errors.Add(path, "expected a number, got " + Quote(text));
+    return false;
+  }
+  if (value < min) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", min);
+    errors.Add(path, std::string("must be at least ") + shown + ", got " + std::string(text));
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool ReadBool(const YAML::Node& node, const std::string& path, Errors& errors, bool* out) {
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text == "true" || text == "True" || text == "TRUE") {
+      *out = true;
+      return true;
+    }
+    if (text == "false" || text == "False" || text == "FALSE") {
+      *out = false;
+      return true;
+    }
+  }
+  errors.Add(path, "expected true or false, got " + Describe(node));
+  return false;
+}
+
+bool ReadDuration(const YAML::Node& node, const std::string& path, Errors& errors, Duration* out) {
+  std::optional<Duration> value;
+  if (node.IsScalar()) value = ParseDuration(node.Scalar());
+  if (!value) {
+    errors.Add(path, "expected a duration like 10s or 5m, got " + Describe(node));
+    return false;
+  }
+  if (value->count() <= 0) {
+    errors.Add(path, "must be greater than 0, got " + node.Scalar());
+    return false;
+  }
+  *out = *value;
+  return true;
+}
+
+// A list of scalars; a null value is an empty list.
+bool ReadStringList(const YAML::Node& node, const std::string& path, Errors& errors,
+                    std::vector<std::string>* out) {
+  if (node.IsNull()) {
+    out->clear();
+    return true;
+  }
+  if (!node.IsSequence()) {
+    errors.Add(path, "expected a list of strings, got " + Describe(node));
+    return false;
+  }
+  std::vector<std::string> values;
+  bool ok = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    if (!item.IsScalar()) {
+      errors.Add(Index(path, i), "expected a string, got " + Describe(item));
+      ok = false;
+      continue;
+    }
+    values.push_back(item.Scalar());
+  }
+  if (ok) *out = std::move(values);
+  return ok;
+}
+
+// A map from names to scalars, each stored as its text; a null value is an empty map.
+bool ReadScalarMap(const YAML::Node& node, const std::string& path, Errors& errors,
+                   std::map<std::string, std::string>* out) {
+  if (node.IsNull()) {
+    out->clear();
+    return true;
+  }
+  if (!node.IsMap()) {
+    errors.Add(path, "expected a map, got " + Describe(node));
+    return false;
+  }
+  std::map<std::string, std::string> values;
+  bool ok = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    if (!key.IsScalar() || key.Scalar().empty()) {
+      errors.Add(path, "keys must be non-empty strings");
+      ok = false;
+      continue;
+    }
+    std::string value_path = Child(path, key.Scalar());
+    if (values.count(key.Scalar()) > 0) {
+      errors.Add(value_path, "duplicate key");
+      ok = false;
+      continue;
+    }
+    // The value itself is never quoted: it may be a password.
+    if (!value.IsScalar()) {
+      errors.Add(value_path, "expected a string, number or boolean");
+      ok = false;
+      continue;
+    }
+    values[key.Scalar()] = value.Scalar();
+  }
+  if (ok) *out = std::move(values);
+  return ok;
+}
+
+// One YAML map being read: checks on construction that it is a map (null counts as empty) whose
+// keys are known strings without repeats, then hands out its values with their paths.
+class MapReader {
+ public:
+  MapReader(const YAML::Node& node, std::string path, Keys known, Errors& errors)
+      : node_(node), path_(std::move(path)), errors_(errors) {
+    if (node_.IsNull()) return;
+    if (!node_.IsMap()) {
+      errors_.Add(path_.empty() ? "config" : path_, "expected a map, got " + Describe(node_));
+      valid_ = false;
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) {
+        errors_.Add(path_.empty() ? "config" : path_, "keys must be strings");
+        valid_ = false;
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        errors_.Add(Child(path_, name), UnknownKeyMessage(name, known));
+        valid_ = false;
+      } else if (!seen.insert(name).second) {
+        errors_.Add(Child(path_, name), "duplicate key");
+        valid_ = false;
+      }
+    }
+  }
+
+  // False when the node is not a map or has unknown or repeated keys (already reported).
+  bool valid() const { return valid_; }
+  const std::string& path() const { return path_; }
+  std::string PathOf(std::string_view key) const { return Child(path_, key); }
+  bool Has(std::string_view key) const { return valid_ && node_.IsMap() && Get(key).IsDefined(); }
+  YAML::Node Get(std::string_view key) const {
+    if (!valid_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    return node_[std::string(key)];
+  }
+
+  // Each reads an optional key: true when it is absent (*out keeps its default) or valid.
+  bool String(std::string_view key, std::string* out) const {
+    return !Has(key) || ReadString(Get(key), PathOf(key), errors_, out);
+  }
+  bool NonEmptyString(std::string_view key, std::string* out) const {
+    if (!Has(key)) return true;
+    std::string value;
+    if (!ReadString(Get(key), PathOf(key), errors_, &value)) return false;
+    if (value.empty()) {
+      errors_.Add(PathOf(key), "must not be empty");
+      return false;
+    }
+    *out = std::move(value);
+    return true;
+  }
+  bool Int(std::string_view key, int min, int* out) const {
+    return !Has(key) || ReadInt(Get(key), PathOf(key), min, errors_, out);
+  }
+  bool Number(std::string_view key, double min, double* out) const {
+    return !Has(key) || ReadNumber(Get(key), PathOf(key), min, errors_, out);
+  }
+  bool Bool(std::string_view key, bool* out) const {
+    return !Has(key) || ReadBool(Get(key), PathOf(key), errors_, out);
+  }
+  bool Duration(std::string_view key, sluice::Duration* out) const {
+    return !Has(key) || ReadDuration(Get(key), PathOf(key), errors_, out);
+  }
+  bool StringList(std::string_view key, std::vector<std::string>* out) const {
+    return !Has(key) || ReadStringList(Get(key), PathOf(key), errors_, out);
+  }
+  bool ScalarMap(std::string_view key, std::map<std::string, std::string>* out) const {
+    return !Has(key) || ReadScalarMap(Get(key), PathOf(key), errors_, out);
+  }
+
+ private:
+  const YAML::Node node_;
+  std::string path_;
+  Errors& errors_;
+  bool valid_ = true;
+};
+
+void ParseGateway(const YAML::Node& node, Errors& errors, GatewayConfig* out) {
+  MapReader map(
+      node, "gateway",
+      {"listen", "public_url", "max_body_bytes", "request_timeout", "threads", "max_in_flight"},
+      errors);
+  if (!map.valid()) return;
+  if (map.String("listen", &out->listen)) {
+    std::string problem = ListenProblem(out->listen);
+    if (!problem.empty()) {
+      errors.Add(map.PathOf("listen"), problem + ", got " + Quote(out->listen));
+    }
+  }
+  if (map.String("public_url", &out->public_url)) {
+    std::string_view url = out->public_url;
+    bool http = url.starts_with("http://") && url.size() > 7;
+    bool https = url.starts_with("https://") && url.size() > 8;
+    if (!http && !https) {
+      errors.Add(map.PathOf("public_url"),
+                 "must start with http:// or https://, got " + Quote(out->public_url));
+    }
+  }
+  if (map.Has("max_body_bytes")) {
+    int64_t value;
+    if (ReadInt(map.Get("max_body_bytes"), map.PathOf("max_body_bytes"), 1, INT64_MAX, errors,
+                &value)) {
+      out->max_body_bytes = static_cast<size_t>(value);
+    }
+  }
+  map.Duration("request_timeout", &out->request_timeout);
+  map.Int("threads", 1, &out->threads);
+  map.Int("max_in_flight", 1, &out->max_in_flight);
+}
+
+void ParseKafka(const YAML::Node& node, Errors& errors, KafkaConfig* out) {
+  MapReader map(node, "kafka",
+                {"brokers", "topic_prefix", "partitions", "replication_factor", "properties"},
+                errors);
+  if (!map.valid()) return;
+  map.NonEmptyString("brokers", &out->brokers);
+  if (map.String("topic_prefix", &out->topic_prefix)) {
+    const std::string& prefix = out->topic_prefix;
+    if (!std::all_of(prefix.begin(), prefix.end(), IsNameChar)) {
+      errors.Add(map.PathOf("topic_prefix"),
+                 "may hold only letters, digits, '.', '_' and '-', got " + Quote(prefix));
+    } else if (prefix.size() > kMaxTopicPrefixLength) {
+      errors.Add(map.PathOf("topic_prefix"),
+                 "must be at most " + std::to_string(kMaxTopicPrefixLength) + " characters");
+    }
+  }
+  map.Int("partitions", 1, &out->partitions);
+  map.Int("replication_factor", 1, &out->replication_factor);
+  map.ScalarMap("properties", &out->properties);
+}
+
+void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
+  MapReader map(node, "worker",
+                {"max_concurrency", "workspace", "artifacts", "heartbeat", "lease",
+                 "shutdown_grace", "kill_grace"},
+                errors);
+  if (!map.valid()) return;
+  map.Int("max_concurrency", 1, &out->max_concurrency);
+  map.NonEmptyString("workspace", &out->workspace);
+  map.NonEmptyString("artifacts", &out->artifacts);
+  bool heartbeat_ok = map.Duration("heartbeat", &out->heartbeat);
+  bool lease_ok = map.Duration("lease", &out->lease);
+  map.Duration("shutdown_grace", &out->shutdown_grace);
+  map.Duration("kill_grace", &out->kill_grace);
+  if (heartbeat_ok && lease_ok && out->heartbeat >= out->lease) {
+    errors.Add(map.PathOf("heartbeat"), "must be shorter than worker.lease (" +
+                                            FormatDuration(out->heartbeat) +
+                                            " >= " + FormatDuration(out->lease) + ")");
+  }
+}
+
+void ParseRateLimit(const YAML::Node& node, const std::string& path, Errors& errors,
+                    RateLimit* out) {
+  MapReader map(node, path, {"per_second", "burst"}, errors);
+  if (!map.valid()) return;
+  RateLimit limit;
+  if (!map.Number("per_second", 0, &limit.per_second)) return;
+  if (limit.per_second > INT_MAX) {
+    errors.Add(map.PathOf("per_second"), "must be at most " + std::to_string(INT_MAX));
+    return;
+  }
+  if (map.Has("burst")) {
+    if (!map.Int("burst", 1, &limit.burst)) return;
+  } else {
+    limit.burst = std::max(1, static_cast<int>(std::ceil(limit.per_second)));
+  }
+  *out = limit;
+}
+
+// Resolves the one token source of a client to its SHA-256. Messages never quote the token.
+void ParseClientToken(const MapReader& map, Errors& errors, ClientConfig* out) {
+  std::vector<std::string_view> given;
+  for (std::string_view key : {"token_sha256", "token_file", "token_env"}) {
+    if (map.Has(key)) given.push_back(key);
+  }
+  if (given.empty()) {
+    errors.Add(map.path(), "one of token_sha256, token_file or token_env is required");
+    return;
+  }
+  if (given.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < given.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == given.size() ? " and " : ", ") + std::string(given[i]);
+    }
+    errors.Add(map.path(),
+               "give exactly one of token_sha256, token_file or token_env, not " + list);
+    return;
+  }
+  std::string value;
+  if (given[0] == "token_sha256") {
+    const YAML::Node node = map.Get("token_sha256");
+    if (!node.IsScalar() || node.Scalar().size() != 64 || !IsHex(node.Scalar())) {
+      errors.Add(map.PathOf("token_sha256"), "expected 64 hexadecimal characters");
+      return;
+    }
+    value = node.Scalar();
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](char c) { return c >= 'A' && c <= 'F' ? static_cast<char>(c + 32) : c; });
+    out->token_sha256 = value;
+  } else if (given[0] == "token_file") {
+    std::string path;
+    if (!map.NonEmptyString("token_file", &path)) return;
+    std::string content;
+    std::string error;
+    if (!ReadWholeFile(path, &content, &error)) {
+      errors.Add(map.PathOf("token_file"), "cannot read " + path + ": " + error);
+      return;
+    }
+    while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) {
+      content.pop_back();
+    }
+    if (content.empty()) {
+      errors.Add(map.PathOf("token_file"), "file " + path + " is empty");
+      return;
+    }
+    out->token_sha256 = Sha256Hex(content);
+  } else {
+    std::string name;
+    if (!map.NonEmptyString("token_env", &name)) return;
+    if (!IsEnvName(name)) {
+      errors.Add(map.PathOf("token_env"), "not a valid environment variable name: " + Quote(name));
+      return;
+    }
+    const char* token = std::getenv(name.c_str());
+    if (token == nullptr) {
+      errors.Add(map.PathOf("token_env"), "environment variable " + name + " is not set");
+      return;
+    }
+    if (*token == '\0') {
+      errors.Add(map.PathOf("token_env"), "environment variable " + name + " is empty");
+      return;
+    }
+    out->token_sha256 = Sha256Hex(token);
+  }
+}
+
+void ParseClients(const YAML::Node& node, Errors& errors, std::vector<ClientConfig>* out) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    errors.Add("clients", "expected a list, got " + Describe(node));
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    MapReader map(node[i], Index("clients", i),
+                  {"name", "token_sha256", "token_file", "token_env", "allow_jobs", "rate_limit"},
+                  errors);
+    if (!map.valid()) continue;
+    ClientConfig client;
+    if (!map.Has("name")) {
+      errors.Add(map.PathOf("name"), "is required");
+    } else if (map.NonEmptyString("name", &client.name) && !names.insert(client.name).second) {
+      errors.Add(map.PathOf("name"), "duplicate client name " + Quote(client.name));
+    }
+    ParseClientToken(map, errors, &client);
+    if (map.StringList("allow_jobs", &client.allow_jobs)) {
+      for (size_t j = 0; j < client.allow_jobs.size(); ++j) {
+        if (client.allow_jobs[j].empty()) {
+          errors.Add(Index(map.PathOf("allow_jobs"), j), "must not be empty");
+        }
+      }
+    }
+    if (map.Has("rate_limit")) {
+      ParseRateLimit(map.Get("rate_limit"), map.PathOf("rate_limit"), errors, &client.rate_limit);
+    }
+    out->push_back(std::move(client));
+  }
+}
+
+// An exact environment variable name or a PREFIX* glob whose prefix starts a valid name.
+bool IsEnvOverridePattern(std::string_view pattern) {
+  if (!pattern.empty() && pattern.back() == '*') pattern.remove_suffix(1);
+  return IsEnvName(pattern);
+}
+
+void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
+  if (!map.Has("name")) {
+    errors.Add(map.PathOf("name"), "is required");
+  } else if (map.String("name", &job->name) && !IsJobName(job->name)) {
+    errors.Add(map.PathOf("name"),
+               "must start with a letter or digit and hold at most 200 letters, digits, '.', '_' "
+               "or '-', got " +
+                   Quote(job->name));
+    job->name.clear();
+  }
+
+  bool type_ok = false;
+  if (!map.Has("type")) {
+    errors.Add(map.PathOf("type"), "is required (periodic, postsubmit or presubmit)");
+  } else {
+    const YAML::Node node = map.Get("type");
+    std::optional<JobType> type;
+    if (node.IsScalar()) type = JobTypeFromName(node.Scalar());
+    if (!type || *type == JobType::kUnspecified) {
+      errors.Add(map.PathOf("type"),
+                 "expected periodic, postsubmit or presubmit, got " + Describe(node));
+    } else {
+      job->type = *type;
+      type_ok = true;
+    }
+  }
+
+  if (!map.Has("command")) {
+    errors.Add(map.PathOf("command"), "is required");
+  } else if (map.StringList("command", &job->command)) {
+    if (job->command.empty()) {
+      errors.Add(map.PathOf("command"), "must not be empty");
+    } else if (job->command[0].empty()) {
+      errors.Add(Index(map.PathOf("command"), 0), "the program must not be empty");
+    }
+  }
+
+  if (map.ScalarMap("env", &job->env)) {
+    for (const auto& [name, value] : job->env) {
+      if (!IsEnvName(name)) {
+        errors.Add(Child(map.PathOf("env"), name), "not a valid environment variable name");
+      }
+    }
+  }
+
+  if (map.StringList("allow_env_override", &job->allow_env_override)) {
+    for (size_t i = 0; i < job->allow_env_override.size(); ++i) {
+      const std::string& pattern = job->allow_env_override[i];
+      if (!IsEnvOverridePattern(pattern)) {
+        errors.Add(Index(map.PathOf("allow_env_override"), i),
+                   "expected an environment variable name or a NAME_PREFIX* pattern, got " +
+                       Quote(pattern));
+      }
+    }
+  }
+
+  map.Duration("timeout", &job->timeout);
+  map.Int("max_attempts", 1, &job->max_attempts);
+
+  if (map.String("repo", &job->repo) && map.Has("repo") && !IsRepoName(job->repo)) {
+    errors.Add(map.PathOf("repo"), "expected org/repo, got " + Quote(job->repo));
+  }
+
+  if (map.StringList("branches", &job->branches)) {
+    for (size_t i = 0; i < job->branches.size(); ++i) {
+      const std::string& pattern = job->branches[i];
+      // std::regex reports a bad pattern only by throwing; this runs at start-up only.
+      try {
+        std::regex compiled(pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        errors.Add(Index(map.PathOf("branches"), i),
+                   "invalid regular expression " + Quote(pattern) + ": " + e.what());
+      }
+    }
+  }
+
+  if (map.Bool("clone", &job->clone) && type_ok && job->clone && job->type == JobType::kPeriodic) {
+    errors.Add(map.PathOf("clone"), "only postsubmit and presubmit jobs can clone a repository");
+  }
+}
+
+void ParseJobs(const YAML::Node& node, Errors& errors, std::vector<JobConfig>* out) {
+  if (node.IsDefined() && !node.IsNull() && !node.IsSequence()) {
+    errors.Add("jobs", "expected a list, got " + Describe(node));
+    return;
+  }
+  if (!node.IsDefined() || node.IsNull() || node.size() == 0) {
+    errors.Add("jobs", "at least one job is required");
+    return;
+  }
+  std::map<std::string, size_t> first_index;
+  for (size_t i = 0; i < node.size(); ++i) {
+    MapReader map(node[i], Index("jobs", i),
+                  {"name", "type", "command", "env", "allow_env_override", "timeout",
+                   "max_attempts", "repo", "branches", "clone"},
+                  errors);
+    if (!map.valid()) continue;
+    JobConfig job;
+    ParseJob(map, errors, &job);
+    if (!job.name.empty()) {
+      auto [it, inserted] = first_index.emplace(job.name, i);
+      if (!inserted) {
+        errors.Add(map.PathOf("name"), "duplicate job name " + Quote(job.name) + " (also " +
+                                           Index("jobs", it->second) + ")");
+      }
+    }
+    out->push_back(std::move(job));
+  }
+}
+
+}  // namespace
+
+const JobConfig* Config::FindJob(const std::string& name) const {
+  for (const JobConfig& job : jobs) {
+    if (job.name == name) return &job;
+  }
+  return nullptr;
+}
+
+StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
+  // yaml-cpp reports syntax errors by throwing; configuration is read at start-up only.
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("config: YAML syntax error at line " + std::to_string(e.mark.line + 1) +
+                           ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+
+  Config config;
+  Errors errors;
+  try {
+    const YAML::Node document = root;
+    MapReader top(document, "", {"gateway", "kafka", "worker", "clients", "jobs"}, errors);
+    if (!top.valid()) return errors.ToStatus();
+    if (top.Has("gateway")) ParseGateway(top.Get("gateway"), errors, &config.gateway);
+    if (top.Has("kafka")) ParseKafka(top.Get("kafka"), errors, &config.kafka);
+    if (top.Has("worker")) ParseWorker(top.Get("worker"), errors, &config.worker);
+    if (top.Has("clients")) ParseClients(top.Get("clients"), errors, &config.clients);
+    ParseJobs(top.Get("jobs"), errors, &config.jobs);
+  } catch (const YAML::Exception& e) {
+    errors.Add("config", std::string("unexpected YAML error: ") + e.what());
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  return config;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::string text;
+  std::string error;
+  if (!ReadWholeFile(path, &text, &error)) {
+    return InvalidArgument("cannot read config file " + path + ": " + error);
+  }
+  StatusOr<Config> config = LoadConfigText(text);
+  if (!config.ok()) return InvalidArgument(path + ": " + config.status().message());
+  return config;
+}
+
+}  // namespace sluice

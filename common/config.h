@@ -1,0 +1,88 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/execution.h"
+#include "common/status.h"
+
+namespace sluice {
+
+// Plain data with the defaults of the configuration contract (README "Configuration").
+
+struct GatewayConfig {
+  std::string listen = "0.0.0.0:8080";
+  std::string public_url = "http://localhost:8080";
+  size_t max_body_bytes = 1048576;
+  Duration request_timeout = std::chrono::seconds(10);
+  int threads = 2;               // Pistache network threads
+  int max_in_flight = 10000;     // triggers waiting for Kafka per gateway; more answer 429
+};
+
+struct KafkaConfig {
+  std::string brokers = "localhost:9092";
+  std::string topic_prefix = "sluice.";
+  int partitions = 12;
+  int replication_factor = 1;
+  std::map<std::string, std::string> properties;  // passed to librdkafka as is (SASL, TLS, ...)
+
+  std::string RequestsTopic() const { return topic_prefix + "requests"; }
+  std::string ResultsTopic() const { return topic_prefix + "results"; }
+  std::string ControlTopic() const { return topic_prefix + "control"; }
+};
+
+struct WorkerConfig {
+  int max_concurrency = 4;
+  std::string workspace = "/var/lib/sluice/work";
+  std::string artifacts = "/var/lib/sluice/artifacts";
+  Duration heartbeat = std::chrono::seconds(5);
+  Duration lease = std::chrono::seconds(30);
+  Duration shutdown_grace = std::chrono::seconds(30);
+  Duration kill_grace = std::chrono::seconds(10);  // SIGTERM to SIGKILL on timeout or abort
+};
+
+struct RateLimit {
+  double per_second = 0;  // sustained rate; 0 = unlimited
+  int burst = 0;
+};
+
+struct ClientConfig {
+  std::string name;
+  std::string token_sha256;  // lower-case hex; resolved from token_sha256, token_file or token_env
+  std::vector<std::string> allow_jobs;  // exact names or globs with '*'
+  RateLimit rate_limit;
+};
+
+struct JobConfig {
+  std::string name;
+  JobType type = JobType::kPeriodic;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::vector<std::string> allow_env_override;  // exact names and PREFIX* globs
+  Duration timeout = std::chrono::hours(1);
+  int max_attempts = 1;
+  std::string repo;                   // "org/repo" the job builds; empty = any
+  std::vector<std::string> branches;  // regexes base_ref must match; empty = any
+  bool clone = false;
+};
+
+struct Config {
+  GatewayConfig gateway;
+  KafkaConfig kafka;
+  WorkerConfig worker;
+  std::vector<ClientConfig> clients;
+  std::vector<JobConfig> jobs;
+
+  const JobConfig* FindJob(const std::string& name) const;
+};
+
+// Reads and validates a config file. Unknown keys, wrong types and bad values are errors whose
+// message names the key path, e.g. "jobs[1].timeout: expected a duration like 10s or 5m".
+// Tokens given by token_file or token_env are read and hashed here; the clear text is not kept.
+StatusOr<Config> LoadConfigFile(const std::string& path);
+StatusOr<Config> LoadConfigText(const std::string& yaml_text);
+
+}  // namespace sluice

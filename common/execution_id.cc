@@ -1,0 +1,57 @@
+#include "common/execution_id.h"
+
+#include <cctype>
+#include <cstdint>
+
+#include "common/crypto.h"
+
+namespace sluice {
+namespace {
+
+std::string Format(const unsigned char b[16]) {
+  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(b), 16));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+}  // namespace
+
+std::string NewExecutionIdV7(TimePoint now) {
+  uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  std::string rnd = RandomBytes(10);
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  for (int i = 0; i < 10; ++i) b[6 + i] = static_cast<unsigned char>(rnd[i]);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  return Format(b);
+}
+
+std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key) {
+  std::string material = "sluice.idempotency.v1";
+  material.push_back('\0');
+  material.append(client);
+  material.push_back('\0');
+  material.append(key);
+  std::string digest = Sha256Raw(material);
+  unsigned char b[16];
+  for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(digest[i]);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x80);  // version 8
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  return Format(b);
+}
+
+bool IsExecutionId(std::string_view t) {
+  if (t.size() != 36) return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (t[i] != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(t[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sluice

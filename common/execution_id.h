@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+
+namespace sluice {
+
+// Execution ids are UUIDs in canonical text form, unique without coordination between gateways.
+
+// RFC 9562 version 7: 48-bit Unix milliseconds, then 74 random bits. Time-ordered.
+std::string NewExecutionIdV7(TimePoint now);
+
+// RFC 9562 version 8 (custom), derived from SHA-256 of (client, Idempotency-Key): every gateway
+// computes the same id for the same client and key, so concurrent retries converge on one
+// execution without talking to each other.
+std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key);
+
+// True for the canonical 8-4-4-4-12 lower- or upper-case hex form.
+bool IsExecutionId(std::string_view text);
+
+}  // namespace sluice

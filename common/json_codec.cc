@@ -1,0 +1,305 @@
+#include "common/json_codec.h"
+
+#include <rapidjson/error/en.h>
+
+namespace sluice {
+namespace {
+
+void WriteStringField(JsonWriter& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void WriteOptionalString(JsonWriter& w, const char* key, const std::string& value) {
+  if (!value.empty()) WriteStringField(w, key, value);
+}
+
+void WriteStringMap(JsonWriter& w, const char* key, const std::map<std::string, std::string>& m) {
+  w.Key(key);
+  w.StartObject();
+  for (const auto& [k, v] : m) {
+    w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+  w.EndObject();
+}
+
+void WriteTime(JsonWriter& w, const char* key, const std::optional<TimePoint>& t) {
+  if (t) WriteStringField(w, key, FormatRfc3339(*t));
+}
+
+std::string GetString(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::map<std::string, std::string> ReadStringMap(const rapidjson::Value& obj, const char* key) {
+  std::map<std::string, std::string> out;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsObject()) return out;
+  for (const auto& m : it->value.GetObject()) {
+    if (m.value.IsString()) {
+      out[std::string(m.name.GetString(), m.name.GetStringLength())] =
+          std::string(m.value.GetString(), m.value.GetStringLength());
+    }
+  }
+  return out;
+}
+
+std::optional<TimePoint> ReadTime(const rapidjson::Value& obj, const char* key) {
+  std::string s = GetString(obj, key);
+  if (s.empty()) return std::nullopt;
+  return ParseRfc3339(s);
+}
+
+int GetInt(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsInt()) return 0;
+  return it->value.GetInt();
+}
+
+void WriteBookkeeping(JsonWriter& w, const Execution& e) {
+  WriteOptionalString(w, "client", e.client);
+  WriteOptionalString(w, "fingerprint", e.fingerprint);
+  WriteOptionalString(w, "worker", e.worker);
+  w.Key("attempt");
+  w.Int(e.attempt);
+  WriteTime(w, "heartbeat_time", e.heartbeat_time);
+}
+
+}  // namespace
+
+Status ParseJson(std::string_view text, rapidjson::Document& doc) {
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return InvalidArgument("request body is not valid JSON: " +
+                           std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
+                           " at offset " + std::to_string(doc.GetErrorOffset()));
+  }
+  return Status::Ok();
+}
+
+std::string ErrorJson(const Status& status) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("code");
+  w.Int(static_cast<int>(status.code()));
+  WriteStringField(w, "message", status.message());
+  w.Key("details");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+void WriteRefs(JsonWriter& w, const Refs& r) {
+  w.StartObject();
+  WriteStringField(w, "org", r.org);
+  WriteStringField(w, "repo", r.repo);
+  WriteOptionalString(w, "repo_link", r.repo_link);
+  WriteStringField(w, "base_ref", r.base_ref);
+  WriteStringField(w, "base_sha", r.base_sha);
+  WriteOptionalString(w, "base_link", r.base_link);
+  if (!r.pulls.empty()) {
+    w.Key("pulls");
+    w.StartArray();
+    for (const Pull& p : r.pulls) {
+      w.StartObject();
+      w.Key("number");
+      w.Int(p.number);
+      WriteOptionalString(w, "author", p.author);
+      WriteStringField(w, "sha", p.sha);
+      WriteOptionalString(w, "title", p.title);
+      WriteOptionalString(w, "ref", p.ref);
+      WriteOptionalString(w, "link", p.link);
+      WriteOptionalString(w, "commit_link", p.commit_link);
+      WriteOptionalString(w, "author_link", p.author_link);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  WriteOptionalString(w, "path_alias", r.path_alias);
+  WriteOptionalString(w, "clone_uri", r.clone_uri);
+  w.EndObject();
+}
+
+Refs ReadRefs(const rapidjson::Value& v) {
+  Refs r;
+  r.org = GetString(v, "org");
+  r.repo = GetString(v, "repo");
+  r.repo_link = GetString(v, "repo_link");
+  r.base_ref = GetString(v, "base_ref");
+  r.base_sha = GetString(v, "base_sha");
+  r.base_link = GetString(v, "base_link");
+  r.path_alias = GetString(v, "path_alias");
+  r.clone_uri = GetString(v, "clone_uri");
+  auto pulls = v.FindMember("pulls");
+  if (pulls != v.MemberEnd() && pulls->value.IsArray()) {
+    for (const auto& pv : pulls->value.GetArray()) {
+      if (!pv.IsObject()) continue;
+      Pull p;
+      p.number = GetInt(pv, "number");
+      p.author = GetString(pv, "author");
+      p.sha = GetString(pv, "sha");
+      p.title = GetString(pv, "title");
+      p.ref = GetString(pv, "ref");
+      p.link = GetString(pv, "link");
+      p.commit_link = GetString(pv, "commit_link");
+      p.author_link = GetString(pv, "author_link");
+      r.pulls.push_back(std::move(p));
+    }
+  }
+  return r;
+}
+
+void WritePodSpecOptions(JsonWriter& w, const PodSpecOptions& p) {
+  w.StartObject();
+  WriteStringMap(w, "envs", p.envs);
+  WriteStringMap(w, "labels", p.labels);
+  WriteStringMap(w, "annotations", p.annotations);
+  w.EndObject();
+}
+
+PodSpecOptions ReadPodSpecOptions(const rapidjson::Value& v) {
+  PodSpecOptions p;
+  p.envs = ReadStringMap(v, "envs");
+  p.labels = ReadStringMap(v, "labels");
+  p.annotations = ReadStringMap(v, "annotations");
+  return p;
+}
+
+void WriteExecutionApi(JsonWriter& w, const Execution& e, const std::string& public_url) {
+  w.StartObject();
+  WriteStringField(w, "id", e.id);
+  WriteStringField(w, "job_name", e.job_name);
+  WriteStringField(w, "job_type", JobTypeName(e.job_type));
+  WriteStringField(w, "job_status", JobStatusName(e.job_status));
+  if (e.refs) {
+    w.Key("refs");
+    WriteRefs(w, *e.refs);
+  }
+  w.Key("pod_spec_options");
+  WritePodSpecOptions(w, e.pod_spec_options);
+  WriteStringField(w, "gcs_path", e.gcs_path);
+  WriteTime(w, "create_time", e.create_time);
+  WriteTime(w, "start_time", e.start_time);
+  WriteTime(w, "completion_time", e.completion_time);
+  std::string base = public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  WriteStringField(w, "job_url", base + "/v1/executions/" + e.id);
+  WriteOptionalString(w, "message", e.message);
+  w.EndObject();
+}
+
+std::string ExecutionApiJson(const Execution& e, const std::string& public_url) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  WriteExecutionApi(w, e, public_url);
+  return buf.GetString();
+}
+
+std::string EncodeExecutionRecord(const Execution& e) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "id", e.id);
+  WriteStringField(w, "job_name", e.job_name);
+  WriteStringField(w, "job_type", JobTypeName(e.job_type));
+  WriteStringField(w, "job_status", JobStatusName(e.job_status));
+  if (e.refs) {
+    w.Key("refs");
+    WriteRefs(w, *e.refs);
+  }
+  w.Key("pod_spec_options");
+  WritePodSpecOptions(w, e.pod_spec_options);
+  WriteStringField(w, "gcs_path", e.gcs_path);
+  WriteTime(w, "create_time", e.create_time);
+  WriteTime(w, "start_time", e.start_time);
+  WriteTime(w, "completion_time", e.completion_time);
+  WriteOptionalString(w, "message", e.message);
+  WriteBookkeeping(w, e);
+  w.EndObject();
+  return buf.GetString();
+}
+
+StatusOr<Execution> DecodeExecutionRecord(std::string_view json) {
+  rapidjson::Document doc;
+  if (Status s = ParseJson(json, doc); !s.ok()) return s;
+  if (!doc.IsObject()) return InvalidArgument("execution record is not a JSON object");
+  Execution e;
+  e.id = GetString(doc, "id");
+  e.job_name = GetString(doc, "job_name");
+  auto type = JobTypeFromName(GetString(doc, "job_type"));
+  auto status = JobStatusFromName(GetString(doc, "job_status"));
+  if (e.id.empty() || !type || !status) {
+    return InvalidArgument("execution record lacks id, job_type or job_status");
+  }
+  e.job_type = *type;
+  e.job_status = *status;
+  if (auto it = doc.FindMember("refs"); it != doc.MemberEnd() && it->value.IsObject()) {
+    e.refs = ReadRefs(it->value);
+  }
+  if (auto it = doc.FindMember("pod_spec_options"); it != doc.MemberEnd() && it->value.IsObject()) {
+    e.pod_spec_options = ReadPodSpecOptions(it->value);
+  }
+  e.gcs_path = GetString(doc, "gcs_path");
+  e.create_time = ReadTime(doc, "create_time");
+  e.start_time = ReadTime(doc, "start_time");
+  e.completion_time = ReadTime(doc, "completion_time");
+  e.message = GetString(doc, "message");
+  e.client = GetString(doc, "client");
+  e.fingerprint = GetString(doc, "fingerprint");
+  e.worker = GetString(doc, "worker");
+  e.attempt = GetInt(doc, "attempt");
+  e.heartbeat_time = ReadTime(doc, "heartbeat_time");
+  return e;
+}
+
+std::string EncodeTrigger(const Trigger& t) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "id", t.id);
+  WriteStringField(w, "job_name", t.job_name);
+  WriteStringField(w, "job_type", JobTypeName(t.job_type));
+  if (t.refs) {
+    w.Key("refs");
+    WriteRefs(w, *t.refs);
+  }
+  w.Key("pod_spec_options");
+  WritePodSpecOptions(w, t.pod_spec_options);
+  WriteStringField(w, "create_time", FormatRfc3339(t.create_time));
+  WriteStringField(w, "client", t.client);
+  WriteStringField(w, "fingerprint", t.fingerprint);
+  w.EndObject();
+  return buf.GetString();
+}
+
+StatusOr<Trigger> DecodeTrigger(std::string_view json) {
+  rapidjson::Document doc;
+  if (Status s = ParseJson(json, doc); !s.ok()) return s;
+  if (!doc.IsObject()) return InvalidArgument("trigger is not a JSON object");
+  Trigger t;
+  t.id = GetString(doc, "id");
+  t.job_name = GetString(doc, "job_name");
+  auto type = JobTypeFromName(GetString(doc, "job_type"));
+  auto created = ReadTime(doc, "create_time");
+  if (t.id.empty() || t.job_name.empty() || !type || !created) {
+    return InvalidArgument("trigger lacks id, job_name, job_type or create_time");
+  }
+  t.job_type = *type;
+  t.create_time = *created;
+  if (auto it = doc.FindMember("refs"); it != doc.MemberEnd() && it->value.IsObject()) {
+    t.refs = ReadRefs(it->value);
+  }
+  if (auto it = doc.FindMember("pod_spec_options"); it != doc.MemberEnd() && it->value.IsObject()) {
+    t.pod_spec_options = ReadPodSpecOptions(it->value);
+  }
+  t.client = GetString(doc, "client");
+  t.fingerprint = GetString(doc, "fingerprint");
+  return t;
+}
+
+}  // namespace sluice

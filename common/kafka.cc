@@ -1,0 +1,338 @@
+#include "common/kafka.h"
+
+#include <chrono>
+#include <set>
+
+#include "common/log.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kComponent = "kafka";
+
+// Sleeps up to `total`, waking early when `stop` turns true.
+void InterruptibleSleep(const std::atomic<bool>& stop, Duration total) {
+  auto until = std::chrono::steady_clock::now() + total;
+  while (!stop.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void DeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+  auto* done = static_cast<DeliveryCallback*>(msg->_private);
+  if (done == nullptr) return;
+  (*done)(msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok()
+                                                 : KafkaStatus(msg->err, "delivery failed"));
+  delete done;
+}
+
+}  // namespace
+
+void RdKafkaDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+
+Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& context) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+  std::string message = context + ": " + rd_kafka_err2str(err);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__DESTROY:
+      return Unavailable(message);
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return Unavailable(message + " (is the topic created?)");
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      return Status(Code::kInvalidArgument, message).WithHttpStatus(413);
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+      return Internal(message + " (check kafka.properties credentials)");
+    default:
+      // Anything else is most likely broker trouble that a retry may get past.
+      return Unavailable(message);
+  }
+}
+
+StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
+                                  const std::map<std::string, std::string>& overrides) {
+  KafkaConf conf(rd_kafka_conf_new());
+  char err[512];
+  auto set = [&](const std::string& k, const std::string& v, const std::string& where) -> Status {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return InvalidArgument(where + ": " + err);
+    }
+    return Status::Ok();
+  };
+  if (Status s = set("bootstrap.servers", kafka.brokers, "kafka.brokers"); !s.ok()) return s;
+  if (Status s = set("log_level", "4", "log_level"); !s.ok()) return s;
+  for (const auto& [k, v] : kafka.properties) {
+    if (Status s = set(k, v, "kafka.properties." + k); !s.ok()) return s;
+  }
+  for (const auto& [k, v] : overrides) {
+    if (Status s = set(k, v, k); !s.ok()) return s;
+  }
+  return conf;
+}
+
+Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
+  auto conf = MakeKafkaConf(kafka, {});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof err));
+  if (!rk) return Internal(std::string("cannot create Kafka admin client: ") + err);
+
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t merr =
+      rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaStatus(merr, "cannot reach Kafka at " + kafka.brokers);
+  }
+  std::set<std::string> existing;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.insert(md->topics[i].topic);
+  }
+  rd_kafka_metadata_destroy(md);
+
+  struct Wanted {
+    std::string name;
+    bool compact;
+  };
+  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), false},
+                                {kafka.ResultsTopic(), true},
+                                {kafka.ControlTopic(), true}};
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  for (const Wanted& w : wanted) {
+    if (existing.count(w.name)) continue;
+    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(w.name.c_str(), kafka.partitions,
+                                                   kafka.replication_factor, err, sizeof err);
+    if (t == nullptr) return InvalidArgument("cannot create topic " + w.name + ": " + err);
+    if (w.compact) rd_kafka_NewTopic_set_config(t, "cleanup.policy", "compact");
+    new_topics.push_back(t);
+  }
+  if (new_topics.empty()) return Status::Ok();
+
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_CreateTopics(rk.get(), new_topics.data(), new_topics.size(), options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  Status result = Status::Ok();
+  if (event == nullptr) {
+    result = Unavailable("timed out creating topics on " + kafka.brokers);
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = KafkaStatus(rd_kafka_event_error(event), "cannot create topics");
+  } else {
+    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(event);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+      rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(topics[i]);
+      if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        LogInfo(kComponent, std::string("created topic ") + rd_kafka_topic_result_name(topics[i]));
+      } else if (terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
+        result = KafkaStatus(terr, std::string("cannot create topic ") +
+                                       rd_kafka_topic_result_name(topics[i]) +
+                                       (msg ? std::string(" (") + msg + ")" : ""));
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
+  return result;
+}
+
+// --- KafkaPublisher ---
+
+StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConfig& kafka,
+                                                                 Duration message_timeout) {
+  auto conf = MakeKafkaConf(
+      kafka, {
+                 // A 2xx promises the trigger is stored: every in-sync replica has it, and a
+                 // retried send cannot duplicate or reorder it.
+                 {"enable.idempotence", "true"},
+                 {"acks", "all"},
+                 // librdkafka 2.0.2 leaves Nagle on; a lone trigger would wait for the ACK timer.
+                 {"socket.nagle.disable", "true"},
+                 {"linger.ms", "2"},
+                 {"message.timeout.ms", std::to_string(message_timeout.count())},
+             });
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), DeliveryReport);
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof err));
+  if (!rk) return InvalidArgument(std::string("cannot create Kafka producer: ") + err);
+  return std::unique_ptr<KafkaPublisher>(new KafkaPublisher(std::move(rk)));
+}
+
+KafkaPublisher::KafkaPublisher(KafkaHandle producer) : producer_(std::move(producer)) {
+  poll_thread_ = std::thread([this] { PollLoop(); });
+  probe_thread_ = std::thread([this] { ProbeLoop(); });
+}
+
+KafkaPublisher::~KafkaPublisher() {
+  stopping_.store(true);
+  if (probe_thread_.joinable()) probe_thread_.join();
+  if (poll_thread_.joinable()) poll_thread_.join();
+  rd_kafka_flush(producer_.get(), 5000);
+  // Whatever is still queued fails now, so that every callback runs exactly once.
+  rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(producer_.get(), 0);
+}
+
+void KafkaPublisher::Publish(const std::string& topic, const std::string& key,
+                             const std::string& value, DeliveryCallback done) {
+  if (stopping_.load()) {
+    done(Unavailable("the publisher is shutting down"));
+    return;
+  }
+  auto* opaque = new DeliveryCallback(std::move(done));
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(key.data(), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    (*opaque)(KafkaStatus(err, "cannot queue record for " + topic));
+    delete opaque;
+  }
+}
+
+void KafkaPublisher::Flush(Duration timeout) {
+  rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()));
+}
+
+void KafkaPublisher::PollLoop() {
+  while (!stopping_.load()) rd_kafka_poll(producer_.get(), 100);
+}
+
+void KafkaPublisher::ProbeLoop() {
+  while (!stopping_.load()) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &md, 2000);
+    if (md) rd_kafka_metadata_destroy(md);
+    bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ok != reachable_.exchange(ok)) {
+      if (ok) {
+        LogInfo(kComponent, "brokers reachable");
+      } else {
+        LogWarn(kComponent, std::string("brokers unreachable: ") + rd_kafka_err2str(err));
+      }
+    }
+    InterruptibleSleep(stopping_, std::chrono::seconds(2));
+  }
+}
+
+// --- TopicFollower ---
+
+TopicFollower::TopicFollower(KafkaConfig kafka, std::string topic, RecordHandler on_record)
+    : kafka_(std::move(kafka)), topic_(std::move(topic)), on_record_(std::move(on_record)) {}
+
+TopicFollower::~TopicFollower() { Stop(); }
+
+Status TopicFollower::Start(Duration timeout) {
+  // librdkafka wants a group.id even for assign(); it is never joined or committed to.
+  auto conf = MakeKafkaConf(kafka_, {{"group.id", kafka_.topic_prefix + "follower"},
+                                     {"enable.partition.eof", "true"},
+                                     {"enable.auto.commit", "false"},
+                                     {"auto.offset.reset", "earliest"},
+                                     {"fetch.wait.max.ms", "50"},
+                                     {"socket.nagle.disable", "true"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
+  if (!consumer_) return Internal(std::string("cannot create Kafka consumer: ") + err);
+
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_.get(), topic_.c_str(), nullptr);
+  rd_kafka_resp_err_t merr =
+      rd_kafka_metadata(consumer_.get(), 0, rkt, &md, static_cast<int>(timeout.count()));
+  rd_kafka_topic_destroy(rkt);
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaStatus(merr, "cannot read metadata of " + topic_);
+  }
+  int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                       ? md->topics[0].partition_cnt
+                       : 0;
+  rd_kafka_metadata_destroy(md);
+  if (partitions <= 0) return Unavailable("topic " + topic_ + " does not exist");
+
+  end_offsets_.assign(partitions, 0);
+  partition_done_.assign(partitions, false);
+  KafkaPartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+        consumer_.get(), topic_.c_str(), p, &low, &high, static_cast<int>(timeout.count()));
+    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(werr, "cannot read end offsets of " + topic_);
+    }
+    end_offsets_[p] = high;
+    partition_done_[p] = high <= low;
+    rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_resp_err_t aerr = rd_kafka_assign(consumer_.get(), assignment.get());
+  if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(aerr, "cannot assign " + topic_);
+  bool all = true;
+  for (bool d : partition_done_) all = all && d;
+  caught_up_.store(all);
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void TopicFollower::Stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+  if (consumer_) {
+    rd_kafka_consumer_close(consumer_.get());
+    consumer_.reset();
+  }
+}
+
+void TopicFollower::Loop() {
+  while (!stopping_.load()) {
+    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), 100));
+    if (!msg) continue;
+    int32_t p = msg->partition;
+    bool in_range = p >= 0 && p < static_cast<int32_t>(partition_done_.size());
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (in_range) partition_done_[p] = true;
+    } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      LogWarn(kComponent, topic_ + ": " + rd_kafka_message_errstr(msg.get()));
+      continue;
+    } else {
+      Record r;
+      if (msg->key) r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+      if (msg->payload) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      r.partition = p;
+      r.offset = msg->offset;
+      on_record_(r);
+      if (in_range && msg->offset + 1 >= end_offsets_[p]) partition_done_[p] = true;
+    }
+    if (!caught_up_.load()) {
+      bool all = true;
+      for (bool d : partition_done_) all = all && d;
+      if (all) {
+        caught_up_.store(true);
+        LogInfo(kComponent, topic_ + ": caught up");
+      }
+    }
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/publisher.h"
+#include "common/status.h"
+
+namespace sluice {
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+struct RdKafkaConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+struct RdKafkaMessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+struct RdKafkaPartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using KafkaConf = std::unique_ptr<rd_kafka_conf_t, RdKafkaConfDeleter>;
+using KafkaMessage = std::unique_ptr<rd_kafka_message_t, RdKafkaMessageDeleter>;
+using KafkaPartitionList =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, RdKafkaPartitionListDeleter>;
+
+// The one table from librdkafka errors to canonical codes. Retriable broker trouble (timeouts,
+// transport failures, no leader, queue full) becomes UNAVAILABLE, so callers answer 503.
+Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& context);
+
+// A librdkafka configuration: bootstrap servers, the user's properties, then `overrides`.
+StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
+                                  const std::map<std::string, std::string>& overrides);
+
+// Creates the requests, results (compacted) and control (compacted) topics when missing.
+// Blocking; called at start-up only.
+Status EnsureTopics(const KafkaConfig& kafka, Duration timeout);
+
+// The producer every Sluice process uses: idempotent, acks=all, Nagle off, small linger. A
+// dedicated thread serves delivery reports; another probes the cluster for Reachable().
+class KafkaPublisher final : public Publisher {
+ public:
+  // message_timeout bounds how long a record may wait for its acknowledgement; callers keep it
+  // below their own deadline so that the failure arrives in time to answer 503.
+  static StatusOr<std::unique_ptr<KafkaPublisher>> Create(const KafkaConfig& kafka,
+                                                          Duration message_timeout);
+  ~KafkaPublisher() override;
+
+  void Publish(const std::string& topic, const std::string& key, const std::string& value,
+               DeliveryCallback done) override;
+  bool Reachable() const override { return reachable_.load(); }
+  // Waits up to `timeout` for queued records to be acknowledged.
+  void Flush(Duration timeout);
+
+ private:
+  explicit KafkaPublisher(KafkaHandle producer);
+  void PollLoop();
+  void ProbeLoop();
+
+  KafkaHandle producer_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> reachable_{false};
+  std::thread poll_thread_;
+  std::thread probe_thread_;
+};
+
+// Reads every partition of one topic from the beginning and then follows it, calling on_record
+// for each record on its own thread. CaughtUp() turns true once every partition has been read up
+// to the end offset it had when Start() ran.
+class TopicFollower {
+ public:
+  struct Record {
+    std::string key;
+    std::string value;  // empty for a tombstone
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
+  using RecordHandler = std::function<void(const Record&)>;
+
+  TopicFollower(KafkaConfig kafka, std::string topic, RecordHandler on_record);
+  ~TopicFollower();
+  // Blocking (metadata and end offsets); called at start-up only.
+  Status Start(Duration timeout);
+  void Stop();
+  bool CaughtUp() const { return caught_up_.load(); }
+
+ private:
+  void Loop();
+
+  KafkaConfig kafka_;
+  std::string topic_;
+  RecordHandler on_record_;
+  KafkaHandle consumer_;
+  std::vector<int64_t> end_offsets_;   // high watermark per partition at start
+  std::vector<bool> partition_done_;   // reached end_offsets_ (touched by the loop thread only)
+  std::atomic<bool> caught_up_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "common/config.h"
+#include "common/execution_store.h"
+#include "common/kafka.h"
+
+namespace sluice {
+
+// What readers need of the status view; the gateway and worker depend on this, tests fake it.
+class StatusView {
+ public:
+  virtual ~StatusView() = default;
+  virtual ExecutionStore& store() = 0;
+  virtual bool CaughtUp() const = 0;
+};
+
+// The results topic, read whole into an ExecutionStore and followed.
+class KafkaStatusView final : public StatusView {
+ public:
+  explicit KafkaStatusView(const KafkaConfig& kafka);
+  Status Start(Duration timeout) { return follower_.Start(timeout); }
+  void Stop() { follower_.Stop(); }
+  ExecutionStore& store() override { return store_; }
+  bool CaughtUp() const override { return follower_.CaughtUp(); }
+
+ private:
+  ExecutionStore store_;
+  TopicFollower follower_;
+};
+
+// An abort request on the control topic (compacted, keyed by execution id).
+struct AbortRequest {
+  std::string id;
+  std::string requested_by;
+  TimePoint time;
+};
+std::string EncodeAbortRequest(const AbortRequest& request);
+StatusOr<AbortRequest> DecodeAbortRequest(std::string_view json);
+
+// Ids with an abort request, from the control topic. Workers consult it before starting an
+// execution and while it runs.
+class AbortRegistry {
+ public:
+  virtual ~AbortRegistry() = default;
+  virtual bool AbortRequested(const std::string& id) const = 0;
+  // Whether every abort requested before start-up is known.
+  virtual bool CaughtUp() const = 0;
+};
+
+class KafkaAbortRegistry final : public AbortRegistry {
+ public:
+  explicit KafkaAbortRegistry(const KafkaConfig& kafka);
+  Status Start(Duration timeout) { return follower_.Start(timeout); }
+  void Stop() { follower_.Stop(); }
+  bool AbortRequested(const std::string& id) const override;
+  bool CaughtUp() const override { return follower_.CaughtUp(); }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> requested_;
+  TopicFollower follower_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice {
+
+// An HTTP request as the gateway's logic sees it, independent of the HTTP library.
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string
+  std::map<std::string, std::string> query;
+  std::string authorization;
+  std::string content_type;
+  std::string idempotency_key;
+  std::string body;
+};
+
+struct ApiReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Called exactly once per request, from any thread.
+using ReplyFn = std::function<void(ApiReply)>;
+
+// The one HTTP error writer: the JSON body of the contract, the status of the code, and the
+// headers some errors need (WWW-Authenticate on 401, Retry-After on 429 and 503).
+ApiReply ErrorReply(const Status& status);
+
+}  // namespace sluice

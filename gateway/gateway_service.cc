@@ -1,0 +1,371 @@
+#include "gateway/gateway_service.h"
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "common/execution_id.h"
+#include "common/json_codec.h"
+#include "common/log.h"
+#include "gateway/auth.h"
+#include "gateway/create_request.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kComponent = "gateway";
+constexpr int kUnavailableRetryAfterSeconds = 5;
+constexpr size_t kMaxPageSize = 500;
+constexpr size_t kDefaultPageSize = 50;
+constexpr size_t kMaxIdempotencyKeyLength = 255;
+constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  std::string current;
+  for (char c : path) {
+    if (c == '/') {
+      if (!current.empty()) parts.push_back(std::move(current));
+      current.clear();
+    } else {
+      current.push_back(c);
+    }
+  }
+  if (!current.empty()) parts.push_back(std::move(current));
+  return parts;
+}
+
+ApiReply JsonReply(int status, std::string body) {
+  ApiReply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Status MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
+  return Status(Code::kUnimplemented, "method " + method + " is not allowed on " + path +
+                                          "; allowed: " + allow)
+      .WithHttpStatus(405);
+}
+
+Status ValidateIdempotencyKey(const std::string& key) {
+  if (key.size() > kMaxIdempotencyKeyLength) {
+    return InvalidArgument("Idempotency-Key: at most " + std::to_string(kMaxIdempotencyKeyLength) +
+                           " characters");
+  }
+  for (unsigned char c : key) {
+    if (c < 0x21 || c > 0x7e) {
+      return InvalidArgument("Idempotency-Key: only printable ASCII without spaces is allowed");
+    }
+  }
+  return Status::Ok();
+}
+
+// Both records of a create must be acknowledged before the client hears 200.
+struct PendingCreate {
+  std::mutex mutex;
+  int remaining = 2;
+  Status error;
+  ReplyFn reply;
+  Execution execution;
+};
+
+}  // namespace
+
+ApiReply ErrorReply(const Status& status) {
+  ApiReply r = JsonReply(status.http_status(), ErrorJson(status));
+  if (status.code() == Code::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
+  }
+  if (status.retry_after_seconds()) {
+    r.headers.emplace_back("Retry-After", std::to_string(*status.retry_after_seconds()));
+  }
+  return r;
+}
+
+GatewayService::GatewayService(const Config& config, Publisher& publisher, StatusView& view,
+                               const Clock& clock)
+    : config_(config), publisher_(publisher), view_(view), clock_(clock), rate_limiter_(clock) {}
+
+void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
+  const std::string& m = request.method;
+  std::vector<std::string> parts = SplitPath(request.path);
+  auto is = [&](std::initializer_list<const char*> want) {
+    if (parts.size() != want.size()) return false;
+    size_t i = 0;
+    for (const char* w : want) {
+      if (w[0] != '*' && parts[i] != w) return false;
+      ++i;
+    }
+    return true;
+  };
+
+  if (is({"healthz"})) {
+    if (m != "GET" && m != "HEAD") return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+    return reply(JsonReply(200, "{\"status\":\"ok\"}"));
+  }
+  if (is({"readyz"})) {
+    if (m != "GET" && m != "HEAD") return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+    return reply(Ready());
+  }
+  if (is({"v1", "executions"})) {
+    if (m == "POST") return CreateExecution(request, std::nullopt, std::move(reply));
+    if (m == "GET") return reply(ListExecutions(request));
+    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET, POST")));
+  }
+  if (is({"v1", "executions", "*"})) {
+    // POST names a job (the gangway-cli form); GET names an execution.
+    if (m == "POST") return CreateExecution(request, parts[2], std::move(reply));
+    if (m == "GET") return reply(GetExecution(request, parts[2]));
+    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET, POST")));
+  }
+  if (is({"v1", "executions", "*", "abort"})) {
+    if (m == "POST") return AbortExecution(request, parts[2], std::move(reply));
+    return reply(ErrorReply(MethodNotAllowed(m, request.path, "POST")));
+  }
+  if (is({"v1", "executions", "*", "log"})) {
+    if (m == "GET") return reply(GetLog(request, parts[2]));
+    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+  }
+  reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
+                            " (see the README for the API)")));
+}
+
+StatusOr<const ClientConfig*> GatewayService::Authenticated(const ApiRequest& request) {
+  return Authenticate(config_, request.authorization);
+}
+
+ApiReply GatewayService::ExecutionReply(int status, const Execution& e) {
+  return JsonReply(status, ExecutionApiJson(e, config_.gateway.public_url));
+}
+
+void GatewayService::CreateExecution(const ApiRequest& request,
+                                     const std::optional<std::string>& path_job, ReplyFn reply) {
+  auto client = Authenticated(request);
+  if (!client.ok()) return reply(ErrorReply(client.status()));
+  if (Status s = CheckContentType(request.content_type); !s.ok()) return reply(ErrorReply(s));
+  if (request.body.size() > config_.gateway.max_body_bytes) {
+    return reply(ErrorReply(
+        Status(Code::kInvalidArgument, "request body is " + std::to_string(request.body.size()) +
+                                           " bytes; the limit is " +
+                                           std::to_string(config_.gateway.max_body_bytes))
+            .WithHttpStatus(413)));
+  }
+  if (int wait = rate_limiter_.TryAcquire((*client)->name, (*client)->rate_limit); wait > 0) {
+    return reply(ErrorReply(ResourceExhausted("rate limit of client \"" + (*client)->name +
+                                              "\" exceeded; retry in " + std::to_string(wait) +
+                                              "s")
+                                .WithRetryAfter(wait)));
+  }
+  auto parsed = ParseCreateRequest(request.body, path_job);
+  if (!parsed.ok()) return reply(ErrorReply(parsed.status()));
+  auto job = AuthorizeJob(config_, **client, parsed->job_name);
+  if (!job.ok()) return reply(ErrorReply(job.status()));
+  if (Status s = ValidateAgainstJob(*parsed, **job); !s.ok()) return reply(ErrorReply(s));
+
+  std::string fingerprint = RequestFingerprint(*parsed);
+  TimePoint now = clock_.Now();
+  std::string id;
+  if (!request.idempotency_key.empty()) {
+    if (Status s = ValidateIdempotencyKey(request.idempotency_key); !s.ok()) {
+      return reply(ErrorReply(s));
+    }
+    id = ExecutionIdForIdempotencyKey((*client)->name, request.idempotency_key);
+    if (auto existing = view_.store().Get(id)) {
+      if (existing->fingerprint != fingerprint) {
+        return reply(ErrorReply(FailedPrecondition(
+            "Idempotency-Key was already used for a different request (execution " + id +
+            "); use a new key for a new request")));
+      }
+      return reply(ExecutionReply(200, *existing));
+    }
+  } else {
+    id = NewExecutionIdV7(now);
+  }
+
+  if (in_flight_.load() >= config_.gateway.max_in_flight) {
+    return reply(ErrorReply(ResourceExhausted("too many triggers waiting for Kafka on this gateway")
+                                .WithRetryAfter(1)));
+  }
+
+  Trigger trigger;
+  trigger.id = id;
+  trigger.job_name = parsed->job_name;
+  trigger.job_type = parsed->job_type;
+  trigger.refs = parsed->refs;
+  trigger.pod_spec_options = parsed->pod_spec_options;
+  trigger.pod_spec_options.annotations["sluice.io/user"] = (*client)->name;
+  trigger.pod_spec_options.annotations["sluice.io/source"] = "api";
+  trigger.create_time = now;
+  trigger.client = (*client)->name;
+  trigger.fingerprint = fingerprint;
+
+  auto pending = std::make_shared<PendingCreate>();
+  pending->reply = std::move(reply);
+  pending->execution = Execution::FromTrigger(
+      trigger, ArtifactsPathFor(config_.worker.artifacts, trigger.job_name, trigger.id));
+  in_flight_.fetch_add(1);
+
+  auto on_delivery = [this, pending](const Status& s) {
+    ReplyFn reply_now;
+    Status error;
+    {
+      std::lock_guard<std::mutex> lock(pending->mutex);
+      if (!s.ok() && pending->error.ok()) pending->error = s;
+      if (--pending->remaining > 0) return;
+      reply_now = std::move(pending->reply);
+      error = pending->error;
+    }
+    in_flight_.fetch_sub(1);
+    if (!error.ok()) {
+      LogWarn(kComponent, "trigger " + pending->execution.id + " not accepted: " + error.ToString());
+      Status answer = Unavailable("Kafka did not accept the trigger in time; it may or may not "
+                                  "run. Retry with the same Idempotency-Key to be safe.")
+                          .WithRetryAfter(kUnavailableRetryAfterSeconds);
+      reply_now(ErrorReply(answer));
+      return;
+    }
+    ApiReply ok = ExecutionReply(200, pending->execution);
+    ok.headers.emplace_back("Location", "/v1/executions/" + pending->execution.id);
+    reply_now(std::move(ok));
+  };
+  const KafkaConfig& k = config_.kafka;
+  publisher_.Publish(k.ResultsTopic(), id, EncodeExecutionRecord(pending->execution), on_delivery);
+  publisher_.Publish(k.RequestsTopic(), id, EncodeTrigger(trigger), on_delivery);
+}
+
+StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
+                                                     const std::string& id) {
+  auto e = view_.store().Get(id);
+  if (!e || !ClientMayUseJob(client, e->job_name)) {
+    return NotFound("no execution with id \"" + id + "\"");
+  }
+  return *e;
+}
+
+ApiReply GatewayService::GetExecution(const ApiRequest& request, const std::string& id) {
+  auto client = Authenticated(request);
+  if (!client.ok()) return ErrorReply(client.status());
+  auto e = VisibleExecution(**client, id);
+  if (!e.ok()) return ErrorReply(e.status());
+  return ExecutionReply(200, *e);
+}
+
+ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
+  auto client = Authenticated(request);
+  if (!client.ok()) return ErrorReply(client.status());
+  ListQuery q;
+  for (const auto& [key, value] : request.query) {
+    if (key == "job_name") {
+      q.job_name = value;
+    } else if (key == "status") {
+      if (!value.empty()) {
+        q.status = JobStatusFromName(value);
+        if (!q.status) {
+          return ErrorReply(InvalidArgument(
+              "status: \"" + value +
+              "\" is not one of TRIGGERED, PENDING, SUCCESS, FAILURE, ABORTED, ERROR"));
+        }
+      }
+    } else if (key == "page_size") {
+      size_t n = 0;
+      bool digits = !value.empty() && value.size() < 7;
+      for (char c : value) digits = digits && c >= '0' && c <= '9';
+      if (digits) n = std::stoul(value);
+      if (!digits || n < 1 || n > kMaxPageSize) {
+        return ErrorReply(InvalidArgument("page_size: must be an integer from 1 to " +
+                                          std::to_string(kMaxPageSize)));
+      }
+      q.page_size = n;
+    } else if (key == "page_token") {
+      if (!value.empty() && !DecodePageToken(value)) {
+        return ErrorReply(InvalidArgument(
+            "page_token: not a token this API returned; pass next_page_token unchanged"));
+      }
+      q.page_token = value;
+    } else {
+      return ErrorReply(InvalidArgument("unknown query parameter \"" + key +
+                                        "\"; use job_name, status, page_size, page_token"));
+    }
+  }
+  if (q.page_size == 0) q.page_size = kDefaultPageSize;
+  if (!q.job_name.empty() && !ClientMayUseJob(**client, q.job_name)) {
+    return ErrorReply(PermissionDenied("client \"" + (*client)->name + "\" may not see job \"" +
+                                       q.job_name + "\""));
+  }
+  const ClientConfig* c = *client;
+  q.visible = [c](const std::string& job) { return ClientMayUseJob(*c, job); };
+  ListPage page = view_.store().List(q);
+
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("job_execution");
+  w.StartArray();
+  for (const Execution& e : page.executions) WriteExecutionApi(w, e, config_.gateway.public_url);
+  w.EndArray();
+  w.Key("next_page_token");
+  w.String(page.next_page_token.c_str());
+  w.EndObject();
+  return JsonReply(200, buf.GetString());
+}
+
+void GatewayService::AbortExecution(const ApiRequest& request, const std::string& id,
+                                    ReplyFn reply) {
+  auto client = Authenticated(request);
+  if (!client.ok()) return reply(ErrorReply(client.status()));
+  auto e = VisibleExecution(**client, id);
+  if (!e.ok()) return reply(ErrorReply(e.status()));
+  if (IsTerminal(e->job_status)) {
+    return reply(ErrorReply(FailedPrecondition("execution " + id + " already ended with status " +
+                                               JobStatusName(e->job_status) +
+                                               "; there is nothing to abort")));
+  }
+  AbortRequest abort{id, (*client)->name, clock_.Now()};
+  Execution current = *e;
+  publisher_.Publish(config_.kafka.ControlTopic(), id, EncodeAbortRequest(abort),
+                     [this, current, reply = std::move(reply)](const Status& s) {
+                       if (!s.ok()) {
+                         reply(ErrorReply(Unavailable("Kafka did not accept the abort request; "
+                                                      "retry")
+                                              .WithRetryAfter(kUnavailableRetryAfterSeconds)));
+                         return;
+                       }
+                       reply(ExecutionReply(202, current));
+                     });
+}
+
+ApiReply GatewayService::GetLog(const ApiRequest& request, const std::string& id) {
+  auto client = Authenticated(request);
+  if (!client.ok()) return ErrorReply(client.status());
+  auto e = VisibleExecution(**client, id);
+  if (!e.ok()) return ErrorReply(e.status());
+  ApiReply r;
+  r.content_type = "text/plain; charset=utf-8";
+  std::string path = e->gcs_path + "/build-log.txt";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (e->job_status == JobStatus::kTriggered) return r;  // not started: empty so far
+    return ErrorReply(NotFound("the log of execution " + id +
+                               " is not readable by this gateway; gateways read logs from "
+                               "worker.artifacts, which must be storage shared with the workers"));
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  r.body = out.str();
+  if (r.body.size() > kMaxLogBytes) r.body = r.body.substr(r.body.size() - kMaxLogBytes);
+  return r;
+}
+
+ApiReply GatewayService::Ready() {
+  bool caught_up = view_.CaughtUp();
+  bool reachable = publisher_.Reachable();
+  if (caught_up && reachable) return JsonReply(200, "{\"status\":\"ready\"}");
+  std::string why;
+  if (!reachable) why = "Kafka brokers are not reachable";
+  if (!caught_up) why += std::string(why.empty() ? "" : "; ") + "status view is still catching up";
+  return ErrorReply(Unavailable(why).WithRetryAfter(1));
+}
+
+}  // namespace sluice

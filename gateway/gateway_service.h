@@ -1,0 +1,51 @@
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/publisher.h"
+#include "common/status_view.h"
+#include "gateway/api.h"
+#include "gateway/rate_limiter.h"
+
+namespace sluice {
+
+// The gateway's logic: routes an ApiRequest and answers through ReplyFn. Knows nothing of HTTP
+// libraries or Kafka clients; the HTTP adapter and main wire those in. Thread-safe; never blocks:
+// calls that publish answer from the publisher's delivery callback.
+class GatewayService {
+ public:
+  GatewayService(const Config& config, Publisher& publisher, StatusView& view, const Clock& clock);
+
+  void Handle(const ApiRequest& request, ReplyFn reply);
+
+  // Triggers published but not yet acknowledged by Kafka.
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  void CreateExecution(const ApiRequest& request, const std::optional<std::string>& path_job,
+                       ReplyFn reply);
+  ApiReply GetExecution(const ApiRequest& request, const std::string& id);
+  ApiReply ListExecutions(const ApiRequest& request);
+  void AbortExecution(const ApiRequest& request, const std::string& id, ReplyFn reply);
+  ApiReply GetLog(const ApiRequest& request, const std::string& id);
+  ApiReply Ready();
+
+  // The execution `id` if it exists and `client` may see it; NOT_FOUND otherwise (an execution
+  // of a job the client may not trigger is not revealed).
+  StatusOr<Execution> VisibleExecution(const ClientConfig& client, const std::string& id);
+  StatusOr<const ClientConfig*> Authenticated(const ApiRequest& request);
+  ApiReply ExecutionReply(int status, const Execution& e);
+
+  const Config& config_;
+  Publisher& publisher_;
+  StatusView& view_;
+  const Clock& clock_;
+  RateLimiter rate_limiter_;
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace sluice

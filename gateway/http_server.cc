@@ -1,0 +1,173 @@
+#include "gateway/http_server.h"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+
+#include <exception>
+
+#include "common/log.h"
+
+namespace sluice {
+namespace {
+
+using namespace Pistache;  // NOLINT: confined to this adapter
+
+std::string ToUpper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string PercentDecode(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else if (in[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+ApiRequest ToApiRequest(const Http::Request& req) {
+  ApiRequest r;
+  r.method = ToUpper(Http::methodString(req.method()));
+  r.path = req.resource();
+  for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
+    r.query[PercentDecode(it->first)] = PercentDecode(it->second);
+  }
+  const auto& headers = req.headers();
+  if (auto auth = headers.tryGet<Http::Header::Authorization>()) r.authorization = auth->value();
+  if (auto ct = headers.tryGet<Http::Header::ContentType>()) r.content_type = ct->mime().toString();
+  if (auto raw = headers.tryGetRaw("Idempotency-Key")) r.idempotency_key = raw->value();
+  r.body = req.body();
+  return r;
+}
+
+void Send(Http::ResponseWriter& writer, const ApiReply& reply) {
+  for (const auto& [name, value] : reply.headers) {
+    if (name == "Location") {
+      writer.headers().add<Http::Header::Location>(value);
+    } else {
+      writer.headers().addRaw(Http::Header::Raw(name, value));
+    }
+  }
+  writer.headers().add<Http::Header::ContentType>(
+      Http::Mime::MediaType::fromString(reply.content_type));
+  writer.send(static_cast<Http::Code>(reply.status), reply.body)
+      .then([](ssize_t) {}, [](std::exception_ptr) {});  // the client may have gone away
+}
+
+class Handler final : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+  explicit Handler(std::shared_ptr<GatewayService> service) : service_(std::move(service)) {}
+
+  void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
+    KeepAliveByDefault(request, writer);
+    // The writer moves into the reply, which may run later on a Kafka delivery thread; Pistache
+    // queues the write to the connection's own reactor thread.
+    auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
+    auto replied = std::make_shared<std::atomic<bool>>(false);
+    ReplyFn reply = [shared_writer, replied](ApiReply r) {
+      if (replied->exchange(true)) return;
+      Send(*shared_writer, r);
+    };
+    try {
+      service_->Handle(ToApiRequest(request), reply);
+    } catch (const std::exception& e) {
+      // Never let Pistache send the exception's text to the client.
+      LogError("http", std::string("unexpected fault: ") + e.what());
+      reply(ErrorReply(Internal("internal error; the gateway log has the details")));
+    } catch (...) {
+      LogError("http", "unexpected fault of unknown type");
+      reply(ErrorReply(Internal("internal error; the gateway log has the details")));
+    }
+  }
+
+ private:
+  // Pistache 0.0.5 answers "Connection: close" to any request without a Connection header, which
+  // makes HTTP/1.1 clients reconnect for every request. HTTP/1.1 is persistent by default, so
+  // drop that header unless the client asked for close (or speaks HTTP/1.0 without keep-alive).
+  static void KeepAliveByDefault(const Http::Request& request, Http::ResponseWriter& writer) {
+    if (request.headers().has<Http::Header::Connection>()) return;
+    if (request.version() == Http::Version::Http11) {
+      writer.headers().remove<Http::Header::Connection>();
+    }
+  }
+
+  std::shared_ptr<GatewayService> service_;
+};
+
+}  // namespace
+
+StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
+  std::string host;
+  std::string port;
+  if (!listen.empty() && listen[0] == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return InvalidArgument("listen address \"" + listen + "\" is not [IPv6]:PORT");
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      return InvalidArgument("listen address \"" + listen + "\" is not HOST:PORT");
+    }
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return InvalidArgument("listen address \"" + listen + "\" has no valid port");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service)
+    : config_(config), service_(std::move(service)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  auto hp = SplitHostPort(config_.listen);
+  if (!hp.ok()) return hp.status();
+  try {
+    Address address(hp->first, Port(hp->second));
+    endpoint_ = std::make_unique<Http::Endpoint>(address);
+    // Room for the headers beside a body at the limit, so that an oversized body still reaches
+    // the handler and gets the JSON 413 of the contract rather than Pistache's own.
+    size_t max_request = config_.max_body_bytes * 2 + 64 * 1024;
+    auto opts = Http::Endpoint::options()
+                    .threads(config_.threads)
+                    .flags(Tcp::Options::ReuseAddr)
+                    .maxRequestSize(max_request)
+                    .maxResponseSize(128 * 1024 * 1024);
+    endpoint_->init(opts);
+    endpoint_->setHandler(Http::make_handler<Handler>(service_));
+    endpoint_->serveThreaded();
+  } catch (const std::exception& e) {
+    endpoint_.reset();
+    return Unavailable("cannot listen on " + config_.listen + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (endpoint_) {
+    endpoint_->shutdown();
+    endpoint_.reset();
+  }
+}
+
+uint16_t HttpServer::port() const {
+  return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0;
+}
+
+}  // namespace sluice

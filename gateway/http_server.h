@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "gateway/gateway_service.h"
+
+namespace Pistache::Http {
+class Endpoint;
+}
+
+namespace sluice {
+
+// The Pistache adapter: turns HTTP requests into ApiRequests for the GatewayService and its
+// ApiReplies back into HTTP. It is the only code that knows Pistache.
+class HttpServer {
+ public:
+  HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service);
+  ~HttpServer();
+  // Binds gateway.listen (port 0 picks a free port) and serves on background threads.
+  Status Start();
+  void Stop();
+  uint16_t port() const;
+
+ private:
+  GatewayConfig config_;
+  std::shared_ptr<GatewayService> service_;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+};
+
+// "host:port" or "[v6]:port".
+StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen);
+
+}  // namespace sluice

@@ -1,0 +1,333 @@
+// The `sluice` binary: argument parsing and wiring only. Everything it wires is in common/,
+// gateway/ and worker/, where the tests reach it.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/embedded_broker.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/status_view.h"
+#include "gateway/gateway_service.h"
+#include "gateway/http_server.h"
+#include "worker/process_runner.h"
+#include "worker/worker.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kUsage = R"(sluice: webhook and trigger gateway on Kafka
+
+Usage:
+  sluice gateway --config FILE [--listen HOST:PORT] [--port-file FILE]
+  sluice worker  --config FILE
+  sluice dev     [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+  sluice check-config FILE
+  sluice help
+
+gateway       serve the HTTP API; publishes triggers to Kafka and answers status from it
+worker        run jobs from the requests topic and publish their status
+dev           everything in one process, with an embedded in-memory Kafka-protocol broker
+check-config  validate a configuration file and exit (0 when valid)
+)";
+
+constexpr auto kStartupTimeout = std::chrono::seconds(15);
+
+struct Args {
+  std::string command;
+  std::map<std::string, std::string> flags;
+  std::vector<std::string> positional;
+};
+
+StatusOr<Args> ParseArgs(int argc, char** argv) {
+  Args args;
+  if (argc < 2) return InvalidArgument("missing command");
+  args.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        args.flags[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      } else if (i + 1 < argc) {
+        args.flags[a.substr(2)] = argv[++i];
+      } else {
+        return InvalidArgument("flag " + a + " needs a value");
+      }
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+Status CheckFlags(const Args& args, std::initializer_list<const char*> allowed) {
+  for (const auto& [name, value] : args.flags) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || name == a;
+    if (!ok) return InvalidArgument("unknown flag --" + name + " for `sluice " + args.command + "`");
+  }
+  return Status::Ok();
+}
+
+// SIGINT and SIGTERM are blocked in every thread (jobs get a clean mask) and taken here.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+void WaitForStopSignal(const sigset_t& set, const std::atomic<bool>* also_stop = nullptr) {
+  timespec tick{0, 200 * 1000 * 1000};
+  while (true) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      LogInfo("sluice", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      return;
+    }
+    if (also_stop && also_stop->load()) return;
+  }
+}
+
+// The gateway's parts, in start order.
+struct GatewayParts {
+  std::unique_ptr<KafkaPublisher> publisher;
+  std::unique_ptr<KafkaStatusView> view;
+  std::shared_ptr<GatewayService> service;
+  std::unique_ptr<HttpServer> http;
+
+  Status Start(const Config& config) {
+    Duration message_timeout =
+        std::max<Duration>(config.gateway.request_timeout - std::chrono::seconds(1),
+                           std::chrono::milliseconds(500));
+    auto p = KafkaPublisher::Create(config.kafka, message_timeout);
+    if (!p.ok()) return p.status();
+    publisher = std::move(*p);
+    view = std::make_unique<KafkaStatusView>(config.kafka);
+    if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
+    service = std::make_shared<GatewayService>(config, *publisher, *view, SystemClock::Instance());
+    http = std::make_unique<HttpServer>(config.gateway, service);
+    return http->Start();
+  }
+  void Stop() {
+    if (http) http->Stop();
+    if (view) view->Stop();
+    publisher.reset();
+  }
+};
+
+struct WorkerParts {
+  std::unique_ptr<KafkaPublisher> publisher;
+  std::unique_ptr<KafkaStatusView> view;
+  std::unique_ptr<KafkaAbortRegistry> aborts;
+  PosixProcessRunner runner;
+  std::unique_ptr<Worker> worker;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};
+
+  Status Start(const Config& config) {
+    auto p = KafkaPublisher::Create(config.kafka, std::chrono::seconds(30));
+    if (!p.ok()) return p.status();
+    publisher = std::move(*p);
+    view = std::make_unique<KafkaStatusView>(config.kafka);
+    if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
+    aborts = std::make_unique<KafkaAbortRegistry>(config.kafka);
+    if (Status s = aborts->Start(kStartupTimeout); !s.ok()) return s;
+    std::error_code ec;
+    std::filesystem::create_directories(config.worker.workspace, ec);
+    if (ec) return InvalidArgument("worker.workspace " + config.worker.workspace + ": " + ec.message());
+    std::filesystem::create_directories(config.worker.artifacts, ec);
+    if (ec) return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
+    worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, runner,
+                                      SystemClock::Instance(), NewWorkerId());
+    if (Status s = worker->Start(); !s.ok()) return s;
+    thread = std::thread([this] {
+      worker->Run(stop);
+      finished.store(true);
+    });
+    return Status::Ok();
+  }
+  void Stop() {
+    stop.store(true);
+    if (thread.joinable()) thread.join();
+    worker.reset();
+    if (publisher) publisher->Flush(std::chrono::seconds(5));
+    if (aborts) aborts->Stop();
+    if (view) view->Stop();
+    publisher.reset();
+  }
+};
+
+StatusOr<Config> LoadAndLog(const std::string& path) {
+  auto config = LoadConfigFile(path);
+  if (!config.ok()) return Status(config.status().code(), path + ": " + config.status().message());
+  return config;
+}
+
+int Fail(const Status& s) {
+  std::cerr << "sluice: " << s.message() << "\n";
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+int RunCheckConfig(const Args& args) {
+  if (args.positional.size() != 1) return Fail(InvalidArgument("usage: sluice check-config FILE"));
+  auto config = LoadConfigFile(args.positional[0]);
+  if (!config.ok()) {
+    std::cerr << args.positional[0] << ": " << config.status().message() << "\n";
+    return 1;
+  }
+  std::cout << args.positional[0] << ": valid (" << config->jobs.size() << " job(s), "
+            << config->clients.size() << " client(s))\n";
+  return 0;
+}
+
+int RunGateway(const Args& args) {
+  if (Status s = CheckFlags(args, {"config", "listen", "port-file"}); !s.ok()) return Fail(s);
+  if (!args.flags.count("config")) return Fail(InvalidArgument("sluice gateway needs --config FILE"));
+  auto config = LoadAndLog(args.flags.at("config"));
+  if (!config.ok()) return Fail(config.status());
+  if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
+  sigset_t signals = BlockStopSignals();
+  if (Status s = EnsureTopics(config->kafka, kStartupTimeout); !s.ok()) return Fail(s);
+  GatewayParts gateway;
+  if (Status s = gateway.Start(*config); !s.ok()) return Fail(s);
+  LogInfo("gateway", "listening on " + config->gateway.listen + " (port " +
+                         std::to_string(gateway.http->port()) + "), Kafka " + config->kafka.brokers);
+  if (args.flags.count("port-file")) {
+    std::string tmp = args.flags.at("port-file") + ".tmp";
+    std::ofstream(tmp) << gateway.http->port() << "\n";
+    std::filesystem::rename(tmp, args.flags.at("port-file"));
+  }
+  WaitForStopSignal(signals);
+  gateway.Stop();
+  return 0;
+}
+
+int RunWorker(const Args& args) {
+  if (Status s = CheckFlags(args, {"config"}); !s.ok()) return Fail(s);
+  if (!args.flags.count("config")) return Fail(InvalidArgument("sluice worker needs --config FILE"));
+  auto config = LoadAndLog(args.flags.at("config"));
+  if (!config.ok()) return Fail(config.status());
+  sigset_t signals = BlockStopSignals();
+  if (Status s = EnsureTopics(config->kafka, kStartupTimeout); !s.ok()) return Fail(s);
+  WorkerParts worker;
+  if (Status s = worker.Start(*config); !s.ok()) return Fail(s);
+  WaitForStopSignal(signals, &worker.finished);
+  worker.Stop();
+  return 0;
+}
+
+std::string DefaultDevConfig(const char* argv0) {
+  std::vector<std::filesystem::path> candidates = {"config/dev.yaml"};
+  std::error_code ec;
+  auto exe = std::filesystem::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    for (auto dir = exe.parent_path(); dir.has_parent_path() && dir != dir.parent_path();
+         dir = dir.parent_path()) {
+      candidates.push_back(dir / "config/dev.yaml");
+    }
+  }
+  for (const auto& c : candidates) {
+    if (std::filesystem::exists(c, ec)) return c.string();
+  }
+  return "config/dev.yaml";
+}
+
+int RunDev(const Args& args, const char* argv0) {
+  if (Status s = CheckFlags(args, {"config", "listen", "data-dir"}); !s.ok()) return Fail(s);
+  std::string config_path = args.flags.count("config") ? args.flags.at("config") : DefaultDevConfig(argv0);
+  std::string listen = args.flags.count("listen") ? args.flags.at("listen") : "127.0.0.1:8080";
+  std::string data_dir = args.flags.count("data-dir") ? args.flags.at("data-dir") : ".sluice-dev";
+
+  // The dev token: from SLUICE_DEV_TOKEN, else a fresh one. The dev config reads it through
+  // token_env, like any deployment would.
+  const char* env_token = std::getenv("SLUICE_DEV_TOKEN");
+  std::string token = env_token && *env_token ? env_token : HexEncode(RandomBytes(16));
+  setenv("SLUICE_DEV_TOKEN", token.c_str(), 1);
+
+  auto config = LoadAndLog(config_path);
+  if (!config.ok()) return Fail(config.status());
+  auto hp = SplitHostPort(listen);
+  if (!hp.ok()) return Fail(hp.status());
+
+  sigset_t signals = BlockStopSignals();
+
+  // The embedded broker: real Kafka protocol on loopback, in memory.
+  auto broker = EmbeddedBroker::Start();
+  if (!broker.ok()) return Fail(broker.status());
+  std::string bootstrap = (*broker)->bootstrap();
+
+  Config& c = *config;
+  c.kafka.brokers = bootstrap;
+  c.kafka.properties.clear();
+  c.kafka.replication_factor = 1;
+  if (Status s = (*broker)->CreateTopics(c.kafka); !s.ok()) return Fail(s);
+  c.gateway.listen = listen;
+  c.gateway.public_url = "http://" + listen;
+  std::filesystem::path data = std::filesystem::absolute(data_dir);
+  c.worker.workspace = (data / "work").string();
+  c.worker.artifacts = (data / "artifacts").string();
+
+  GatewayParts gateway;
+  WorkerParts worker;
+  if (Status s = gateway.Start(c); !s.ok()) return Fail(s);
+  if (Status s = worker.Start(c); !s.ok()) return Fail(s);
+
+  std::string url = c.gateway.public_url;
+  std::string first_job = c.jobs.empty() ? "JOB" : c.jobs.front().name;
+  std::cout << "\n"
+            << "  Sluice dev is running.\n\n"
+            << "  API:        " << url << "\n"
+            << "  Kafka:      " << bootstrap
+            << "  (embedded, in memory: NOT durable, everything is lost on exit)\n"
+            << "  Token:      " << token << "\n"
+            << "  Config:     " << config_path << "\n"
+            << "  Data:       " << data.string() << "\n\n"
+            << "  Try:\n"
+            << "    curl -s -X POST -H \"Authorization: Bearer " << token << "\" -d '{\"job_name\": \""
+            << first_job << "\", \"job_execution_type\": \"1\"}' " << url << "/v1/executions\n\n"
+            << "  Ctrl-C stops it.\n"
+            << std::endl;
+
+  WaitForStopSignal(signals, &worker.finished);
+  worker.Stop();
+  gateway.Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  auto args = ParseArgs(argc, argv);
+  if (!args.ok() || args->command == "help" || args->command == "--help" || args->command == "-h") {
+    std::cout << kUsage;
+    return args.ok() ? 0 : 2;
+  }
+  if (args->command == "check-config") return RunCheckConfig(*args);
+  if (args->command == "gateway") return RunGateway(*args);
+  if (args->command == "worker") return RunWorker(*args);
+  if (args->command == "dev") return RunDev(*args, argv[0]);
+  std::cerr << "sluice: unknown command \"" << args->command << "\"\n\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,382 @@
+#include "worker/process_runner.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+constexpr auto kWaitBound = seconds(10);
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Waits until condition() holds or kWaitBound passes; returns whether it held.
+template <typename Condition>
+bool WaitFor(Condition condition) {
+  auto deadline = steady_clock::now() + kWaitBound;
+  while (!condition()) {
+    if (steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+std::optional<ProcessExit> WaitForExit(Process& process) {
+  std::optional<ProcessExit> exit;
+  WaitFor([&] { return (exit = process.Poll()).has_value(); });
+  return exit;
+}
+
+// Whether pid no longer runs: gone, or a zombie nobody reaped (PID 1 of a container may not).
+bool IsDead(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return true;
+  char state = line[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+class ProcessRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "sluice_process_runner_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = fs::canonical(pattern);
+    const char* path = ::getenv("PATH");
+    path_ = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  ProcessSpec Spec(std::vector<std::string> argv) {
+    ProcessSpec spec;
+    spec.argv = std::move(argv);
+    spec.env = {{"PATH", path_}};
+    spec.working_dir = dir_.string();
+    spec.log_path = (dir_ / "log").string();
+    return spec;
+  }
+
+  std::unique_ptr<Process> StartOk(const ProcessSpec& spec) {
+    StatusOr<std::unique_ptr<Process>> process = runner_.Start(spec);
+    EXPECT_TRUE(process.ok()) << process.status().ToString();
+    return process.ok() ? std::move(process).value() : nullptr;
+  }
+
+  // Runs spec to completion; nullopt when it did not end within kWaitBound.
+  std::optional<ProcessExit> Run(const ProcessSpec& spec) {
+    std::unique_ptr<Process> process = StartOk(spec);
+    if (process == nullptr) return std::nullopt;
+    return WaitForExit(*process);
+  }
+
+  std::string Log() { return ReadFile(dir_ / "log"); }
+
+  PosixProcessRunner runner_;
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(ProcessRunnerTest, ReportsExitCodeZero) {
+  std::optional<ProcessExit> exit = Run(Spec({"true"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_FALSE(exit->signaled);
+  EXPECT_EQ(exit->exit_code, 0);
+}
+
+TEST_F(ProcessRunnerTest, ReportsNonZeroExitCode) {
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "exit 3"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_FALSE(exit->success());
+  EXPECT_FALSE(exit->signaled);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(exit->Describe(), "exit code 3");
+}
+
+TEST_F(ProcessRunnerTest, PollIsIdempotentAfterExit) {
+  std::unique_ptr<Process> process = StartOk(Spec({"sh", "-c", "exit 5"}));
+  ASSERT_NE(process, nullptr);
+  std::optional<ProcessExit> first = WaitForExit(*process);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(process->Poll(), first);
+  EXPECT_EQ(process->Poll(), first);
+  process->SignalGroup(SIGKILL);  // no-op after exit
+  EXPECT_EQ(process->Poll(), first);
+}
+
+TEST_F(ProcessRunnerTest, AppendsStdoutAndStderrToLog) {
+  {
+    std::ofstream existing(dir_ / "log");
+    existing << "existing\n";
+  }
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "echo out; echo err >&2"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(Log(), "existing\nout\nerr\n");
+}
+
+TEST_F(ProcessRunnerTest, CreatesMissingLogWithMode0644) {
+  mode_t previous_umask = ::umask(022);
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "echo hello"}));
+  ::umask(previous_umask);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(Log(), "hello\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST_F(ProcessRunnerTest, StdinIsDevNull) {
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "cat; echo end"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(Log(), "end\n");
+}
+
+TEST_F(ProcessRunnerTest, EnvironmentIsExactlyTheGivenOne) {
+  ASSERT_EQ(::setenv("SLUICE_TEST_LEAK", "leaked", 1), 0);
+  ProcessSpec spec = Spec({"env"});
+  spec.env["FOO"] = "bar baz";
+  std::optional<ProcessExit> exit = Run(spec);
+  ::unsetenv("SLUICE_TEST_LEAK");
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+
+  std::set<std::string> lines;
+  std::istringstream log(Log());
+  for (std::string line; std::getline(log, line);) lines.insert(line);
+  EXPECT_EQ(lines, (std::set<std::string>{"PATH=" + path_, "FOO=bar baz"}));
+}
+
+TEST_F(ProcessRunnerTest, LooksUpCommandInPathOfChildEnvironment) {
+  fs::create_directory(dir_ / "bin");
+  {
+    std::ofstream script(dir_ / "bin" / "sluice-hello");
+    script << "#!/bin/sh\necho hello from script\n";
+  }
+  fs::permissions(dir_ / "bin" / "sluice-hello", fs::perms::owner_all);
+
+  ProcessSpec found = Spec({"sluice-hello"});
+  found.env["PATH"] = (dir_ / "bin").string() + ":" + path_;
+  std::optional<ProcessExit> exit = Run(found);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(Log(), "hello from script\n");
+
+  // The worker's own PATH does not count.
+  std::string worker_path = path_;
+  ASSERT_EQ(::setenv("PATH", ((dir_ / "bin").string() + ":" + path_).c_str(), 1), 0);
+  StatusOr<std::unique_ptr<Process>> not_found = runner_.Start(Spec({"sluice-hello"}));
+  ::setenv("PATH", worker_path.c_str(), 1);
+  EXPECT_FALSE(not_found.ok());
+}
+
+TEST_F(ProcessRunnerTest, RunsScriptWithoutShebangWithShell) {
+  {
+    std::ofstream script(dir_ / "plain-script");
+    script << "echo plain $1\n";
+  }
+  fs::permissions(dir_ / "plain-script", fs::perms::owner_all);
+  std::optional<ProcessExit> exit = Run(Spec({"./plain-script", "arg"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(Log(), "plain arg\n");
+}
+
+TEST_F(ProcessRunnerTest, MissingCommandIsAnError) {
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(Spec({"sluice-no-such-command"}));
+  ASSERT_FALSE(process.ok());
+  EXPECT_EQ(process.status().code(), Code::kNotFound);
+  EXPECT_EQ(process.status().message(),
+            "cannot run \"sluice-no-such-command\": No such file or directory");
+}
+
+TEST_F(ProcessRunnerTest, MissingCommandByPathIsAnError) {
+  std::string command = (dir_ / "missing").string();
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(Spec({command}));
+  ASSERT_FALSE(process.ok());
+  EXPECT_NE(process.status().message().find("cannot run \"" + command + "\""), std::string::npos)
+      << process.status().message();
+}
+
+TEST_F(ProcessRunnerTest, NonExecutableCommandIsAnError) {
+  {
+    std::ofstream file(dir_ / "not-executable");
+    file << "echo hi\n";
+  }
+  fs::permissions(dir_ / "not-executable", fs::perms::owner_read | fs::perms::owner_write);
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(Spec({"./not-executable"}));
+  ASSERT_FALSE(process.ok());
+  // No execute bit at all: EACCES even for root.
+  EXPECT_EQ(process.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(process.status().message().find("cannot run \"./not-executable\""), std::string::npos)
+      << process.status().message();
+}
+
+TEST_F(ProcessRunnerTest, EmptyCommandIsAnError) {
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(Spec({}));
+  ASSERT_FALSE(process.ok());
+  EXPECT_EQ(process.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ProcessRunnerTest, RunsInWorkingDirectory) {
+  fs::create_directory(dir_ / "sub");
+  ProcessSpec spec = Spec({"pwd"});
+  spec.working_dir = (dir_ / "sub").string();
+  std::optional<ProcessExit> exit = Run(spec);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(Log(), (dir_ / "sub").string() + "\n");
+}
+
+TEST_F(ProcessRunnerTest, MissingWorkingDirectoryIsAnError) {
+  ProcessSpec spec = Spec({"true"});
+  spec.working_dir = (dir_ / "no-such-dir").string();
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(spec);
+  ASSERT_FALSE(process.ok());
+  EXPECT_NE(process.status().message().find("no-such-dir"), std::string::npos)
+      << process.status().message();
+}
+
+TEST_F(ProcessRunnerTest, UnopenableLogIsAnError) {
+  ProcessSpec spec = Spec({"true"});
+  spec.log_path = (dir_ / "no-such-dir" / "log").string();
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(spec);
+  ASSERT_FALSE(process.ok());
+  EXPECT_NE(process.status().message().find("cannot open log file"), std::string::npos)
+      << process.status().message();
+}
+
+TEST_F(ProcessRunnerTest, DoesNotLeakDescriptorsWithoutCloexec) {
+  // Deliberately without close-on-exec: a low descriptor and one far above the runner's own.
+  int low = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(low, 3);
+  int high = ::fcntl(low, F_DUPFD, 500);
+  ASSERT_GE(high, 500);
+  std::string check = "test -e /proc/$$/fd/" + std::to_string(low) + " || test -e /proc/$$/fd/" +
+                      std::to_string(high);
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", check}));
+  ::close(low);
+  ::close(high);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 1) << "descriptor " << low << " or " << high << " reached the child";
+}
+
+TEST_F(ProcessRunnerTest, ChildDoesNotInheritIgnoredSignals) {
+  struct sigaction ignore {
+  }, previous{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGTERM, &ignore, &previous), 0);
+  // A shell cannot un-ignore a signal it inherited ignored, so this survives only if it was.
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "kill -TERM $$; exit 0"}));
+  ::sigaction(SIGTERM, &previous, nullptr);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled) << exit->Describe();
+  EXPECT_EQ(exit->signal, SIGTERM);
+}
+
+TEST_F(ProcessRunnerTest, ChildDoesNotInheritBlockedSignals) {
+  sigset_t block, previous;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  ASSERT_EQ(::sigprocmask(SIG_BLOCK, &block, &previous), 0);
+  std::optional<ProcessExit> exit = Run(Spec({"sh", "-c", "kill -USR1 $$; exit 0"}));
+  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled) << exit->Describe();
+  EXPECT_EQ(exit->signal, SIGUSR1);
+}
+
+TEST_F(ProcessRunnerTest, SignalGroupKillsChildAndGrandchild) {
+  std::string pid_file = (dir_ / "grandchild.pid").string();
+  std::unique_ptr<Process> process =
+      StartOk(Spec({"sh", "-c",
+                    "sleep 30 & echo $! > " + pid_file + ".tmp; mv " + pid_file + ".tmp " +
+                        pid_file + "; sleep 30; wait"}));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int grandchild = std::stoi(ReadFile(pid_file));
+  ASSERT_FALSE(IsDead(grandchild));
+  EXPECT_EQ(::getpgid(grandchild), process->pid());
+
+  process->SignalGroup(SIGTERM);
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->signal, SIGTERM);
+  EXPECT_EQ(exit->Describe(), "killed by signal 15 (SIGTERM)");
+  EXPECT_TRUE(WaitFor([&] { return IsDead(grandchild); })) << "grandchild " << grandchild;
+}
+
+TEST_F(ProcessRunnerTest, SigkillEndsProcessThatIgnoresSigterm) {
+  std::string ready = (dir_ / "ready").string();
+  std::unique_ptr<Process> process =
+      StartOk(Spec({"sh", "-c", "trap '' TERM; touch " + ready + "; sleep 30"}));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(ready); }));
+
+  process->SignalGroup(SIGTERM);
+  // Negative check: give SIGTERM a moment to (not) take effect.
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(process->Poll().has_value()) << "SIGTERM should have been ignored";
+
+  process->SignalGroup(SIGKILL);
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->signal, SIGKILL);
+  EXPECT_EQ(exit->Describe(), "killed by signal 9 (SIGKILL)");
+}
+
+TEST_F(ProcessRunnerTest, DestroyingRunningProcessKillsAndReapsIt) {
+  std::unique_ptr<Process> process = StartOk(Spec({"sh", "-c", "trap '' TERM; sleep 30"}));
+  ASSERT_NE(process, nullptr);
+  int pid = process->pid();
+  auto start = steady_clock::now();
+  process.reset();
+  EXPECT_LT(steady_clock::now() - start, seconds(5));
+  // Reaped, so not even a zombie is left.
+  EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid)));
+}
+
+TEST(ProcessExitTest, Describe) {
+  struct Case {
+    ProcessExit exit;
+    std::string text;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{.signaled = false, .exit_code = 0}, "exit code 0"},
+           {{.signaled = false, .exit_code = 3}, "exit code 3"},
+           {{.signaled = true, .signal = SIGKILL}, "killed by signal 9 (SIGKILL)"},
+           {{.signaled = true, .signal = SIGTERM}, "killed by signal 15 (SIGTERM)"},
+       }) {
+    EXPECT_EQ(c.exit.Describe(), c.text);
+  }
+}
+
+}  // namespace
+}  // namespace sluice

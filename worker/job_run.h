@@ -1,0 +1,86 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/execution.h"
+#include "worker/process_runner.h"
+
+namespace sluice {
+
+// One attempt of one execution on this worker: prepares its directories, checks out its refs
+// when the job asks for it, runs its command, enforces its timeout and aborts. Driven by Tick()
+// from the worker's loop; never blocks. Not thread-safe.
+class JobRun {
+ public:
+  struct Params {
+    const JobConfig* job = nullptr;
+    Trigger trigger;
+    int attempt = 1;
+    std::string worker_id;
+    WorkerConfig worker;
+    std::string inherited_path;  // PATH handed to jobs
+  };
+
+  JobRun(Params params, ProcessRunner& runner);
+  ~JobRun();
+
+  // Prepares the workspace and the log and starts the first step. It may finish at once (e.g.
+  // the command cannot be started); check finished().
+  void Start(TimePoint now);
+  // Advances: next step, timeout, kill after the grace. Returns finished().
+  bool Tick(TimePoint now);
+  // Stops the job (SIGTERM to its process group, SIGKILL after kill_grace); it ends as
+  // `final_status` with `reason` unless it finished first.
+  void Stop(TimePoint now, JobStatus final_status, std::string reason);
+  // Kills it at once without waiting; used when this worker lost the execution's lease.
+  void KillNow();
+
+  bool finished() const { return finished_; }
+  JobStatus status() const { return status_; }
+  const std::string& message() const { return message_; }
+  std::optional<TimePoint> start_time() const { return start_time_; }
+  std::optional<TimePoint> completion_time() const { return completion_time_; }
+  const std::string& artifacts_dir() const { return artifacts_dir_; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  struct Step {
+    std::vector<std::string> argv;
+    std::string working_dir;
+    bool checkout = false;
+  };
+  void StartStep(TimePoint now);
+  void Finish(TimePoint now, JobStatus status, std::string message);
+  void AppendToLog(const std::string& line);
+  std::string LogTailSince(long long offset) const;
+
+  Params params_;
+  ProcessRunner& runner_;
+  std::string workspace_dir_;
+  std::string artifacts_dir_;
+  std::string log_path_;
+  std::vector<Step> steps_;
+  size_t next_step_ = 0;
+  std::unique_ptr<Process> process_;
+  long long step_log_offset_ = 0;
+  std::map<std::string, std::string> env_;
+
+  std::optional<TimePoint> start_time_;
+  std::optional<TimePoint> deadline_;
+  // Set once a stop is under way: what it ends as, why, and when SIGKILL follows.
+  std::optional<JobStatus> stop_status_;
+  std::string stop_reason_;
+  std::optional<TimePoint> kill_at_;
+
+  bool finished_ = false;
+  JobStatus status_ = JobStatus::kPending;
+  std::string message_;
+  std::optional<TimePoint> completion_time_;
+};
+
+}  // namespace sluice

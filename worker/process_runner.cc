@@ -1,0 +1,344 @@
+#include "worker/process_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+namespace sluice {
+namespace {
+
+// Search path when the child's environment has no PATH (glibc's confstr(_CS_PATH)).
+constexpr char kDefaultSearchPath[] = "/bin:/usr/bin";
+
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+Status StatusFromErrno(int err, std::string what) {
+  std::string message = std::move(what) + ": " + ErrnoText(err);
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return NotFound(std::move(message));
+    case EACCES:
+    case EPERM:
+      return PermissionDenied(std::move(message));
+    case EAGAIN:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+      return ResourceExhausted(std::move(message));
+    default:
+      return FailedPrecondition(std::move(message));
+  }
+}
+
+// A file descriptor closed on destruction.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Moves fd above the standard descriptors, so that the child's dup2 onto 0, 1 and 2 cannot
+// overwrite it (a worker started with a closed stdin would otherwise get 0 from open()). The
+// result is close-on-exec. Returns -1 with errno set on failure.
+int MoveAboveStdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  int saved_errno = errno;
+  ::close(fd);
+  errno = saved_errno;
+  return moved;
+}
+
+// Where the child failed; sent over the error pipe together with errno.
+enum class ChildStage : int { kChdir = 1, kRedirect = 2, kExec = 3 };
+struct ChildError {
+  ChildStage stage;
+  int err;
+};
+
+// Everything the child needs, prepared before fork so that the child allocates nothing. The
+// pointer arrays point into the strings, so a plan is filled in place and never copied or moved.
+struct ExecPlan {
+  ExecPlan() = default;
+  ExecPlan(const ExecPlan&) = delete;
+  ExecPlan& operator=(const ExecPlan&) = delete;
+
+  std::vector<std::string> candidates;  // paths to try, in order
+  bool search = false;                  // argv[0] had no '/': keep going on ENOENT & co.
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::vector<std::vector<char*>> sh_argvs;  // "/bin/sh" + candidate + args, for ENOEXEC
+};
+
+void FillExecPlan(const ProcessSpec& spec, ExecPlan& plan) {
+  const std::string& file = spec.argv[0];
+  if (file.find('/') != std::string::npos) {
+    plan.candidates.push_back(file);
+  } else {
+    plan.search = true;
+    auto path_it = spec.env.find("PATH");
+    std::string path = path_it != spec.env.end() ? path_it->second : kDefaultSearchPath;
+    size_t start = 0;
+    while (true) {
+      size_t end = path.find(':', start);
+      std::string dir = path.substr(start, end == std::string::npos ? end : end - start);
+      // An empty element means the current directory, as for execvp.
+      plan.candidates.push_back(dir.empty() ? file : dir + "/" + file);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  for (const auto& [key, value] : spec.env) plan.env_storage.push_back(key + "=" + value);
+
+  for (const std::string& arg : spec.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
+  plan.argv.push_back(nullptr);
+  for (std::string& entry : plan.env_storage) plan.envp.push_back(entry.data());
+  plan.envp.push_back(nullptr);
+
+  static char kShell[] = "/bin/sh";
+  for (std::string& candidate : plan.candidates) {
+    std::vector<char*> sh_argv = {kShell, candidate.data()};
+    for (size_t i = 1; i < spec.argv.size(); ++i) {
+      sh_argv.push_back(const_cast<char*>(spec.argv[i].c_str()));
+    }
+    sh_argv.push_back(nullptr);
+    plan.sh_argvs.push_back(std::move(sh_argv));
+  }
+}
+
+// Closes descriptors [first, last] with close_range(2) where the kernel has it (Linux >= 5.9),
+// else one by one up to min(last, fallback_last).
+void CloseRange(int first, unsigned last, int fallback_last) {
+  if (first < 0 || static_cast<unsigned>(first) > last) return;
+  if (::close_range(first, last, 0) == 0) return;
+  for (int fd = first; fd <= fallback_last && static_cast<unsigned>(fd) <= last; ++fd) ::close(fd);
+}
+
+// Child side of the error pipe: tells the parent why it could not exec, then exits.
+[[noreturn]] void ReportAndExit(int error_fd, ChildStage stage, int err) {
+  ChildError report{stage, err};
+  ssize_t ignored = ::write(error_fd, &report, sizeof(report));
+  (void)ignored;
+  ::_exit(127);
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
+[[noreturn]] void RunChild(const ExecPlan& plan, const char* working_dir, int stdin_fd, int log_fd,
+                           int error_fd, int max_fd) {
+  // Signals were blocked by the parent around fork. Restore default dispositions before
+  // unblocking, so that no handler of the worker runs in the child and ignored signals (SIGPIPE)
+  // are not inherited by the job.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for libc-reserved signals
+  }
+  ::setpgid(0, 0);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+
+  if (working_dir[0] != '\0' && ::chdir(working_dir) != 0)
+    ReportAndExit(error_fd, ChildStage::kChdir, errno);
+  if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(log_fd, STDOUT_FILENO) < 0 ||
+      ::dup2(log_fd, STDERR_FILENO) < 0) {
+    ReportAndExit(error_fd, ChildStage::kRedirect, errno);
+  }
+  // Close everything else, in case another thread of the worker opened a descriptor without
+  // O_CLOEXEC. error_fd > 2 (MoveAboveStdio) and is close-on-exec.
+  CloseRange(STDERR_FILENO + 1, error_fd - 1, max_fd);
+  CloseRange(error_fd + 1, ~0U, max_fd);
+
+  int result_errno = ENOENT;
+  bool saw_eacces = false;
+  for (size_t i = 0; i < plan.candidates.size(); ++i) {
+    const char* path = plan.candidates[i].c_str();
+    ::execve(path, plan.argv.data(), plan.envp.data());
+    int err = errno;
+    if (err == ENOEXEC) {
+      // Not a binary and no "#!": run it as a shell script, as execvp does.
+      ::execve("/bin/sh", plan.sh_argvs[i].data(), plan.envp.data());
+      err = errno;
+    }
+    result_errno = err;
+    if (!plan.search) break;
+    if (err == EACCES) {
+      saw_eacces = true;
+    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
+               err != ETIMEDOUT) {
+      break;
+    }
+  }
+  ReportAndExit(error_fd, ChildStage::kExec,
+                saw_eacces && result_errno != EACCES ? EACCES : result_errno);
+}
+
+ProcessExit ExitFromWaitStatus(int status) {
+  ProcessExit exit;
+  if (WIFSIGNALED(status)) {
+    exit.signaled = true;
+    exit.signal = WTERMSIG(status);
+  } else {
+    exit.exit_code = WEXITSTATUS(status);
+  }
+  return exit;
+}
+
+class PosixProcess final : public Process {
+ public:
+  explicit PosixProcess(pid_t pid) : pid_(pid) {}
+  PosixProcess(const PosixProcess&) = delete;
+  PosixProcess& operator=(const PosixProcess&) = delete;
+
+  ~PosixProcess() override {
+    if (exit_.has_value()) return;
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);  // in case the group could not be formed
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  int pid() const override { return pid_; }
+
+  std::optional<ProcessExit> Poll() override {
+    if (exit_.has_value()) return exit_;
+    int status = 0;
+    pid_t result;
+    do {
+      result = ::waitpid(pid_, &status, WNOHANG);
+    } while (result < 0 && errno == EINTR);
+    if (result == pid_) {
+      exit_ = ExitFromWaitStatus(status);
+    } else if (result < 0) {
+      // ECHILD: someone else reaped it (e.g. SIGCHLD set to SIG_IGN). It has ended, but how is
+      // lost; report a failure rather than waiting forever.
+      exit_ = ProcessExit{.signaled = false, .exit_code = -1, .signal = 0};
+    }
+    return exit_;
+  }
+
+  void SignalGroup(int sig) override {
+    // Until Poll() has reaped the leader, its pid (and so the group id) cannot be reused.
+    if (exit_.has_value()) return;
+    ::kill(-pid_, sig);
+  }
+
+ private:
+  const pid_t pid_;
+  std::optional<ProcessExit> exit_;
+};
+
+}  // namespace
+
+std::string ProcessExit::Describe() const {
+  if (!signaled) return "exit code " + std::to_string(exit_code);
+  std::string text = "killed by signal " + std::to_string(signal);
+  if (const char* abbrev = ::sigabbrev_np(signal)) text += std::string(" (SIG") + abbrev + ")";
+  return text;
+}
+
+StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return InvalidArgument("empty command");
+  for (const auto& [key, value] : spec.env) {
+    if (key.empty() || key.find('=') != std::string::npos) {
+      return InvalidArgument("invalid environment variable name \"" + key + "\"");
+    }
+  }
+  const std::string& command = spec.argv[0];
+
+  // Opened here rather than in the child so that the error is precise and the child does less.
+  std::string log_path = spec.log_path.empty() ? "/dev/null" : spec.log_path;
+  UniqueFd log_fd(
+      MoveAboveStdio(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)));
+  if (log_fd.get() < 0) return StatusFromErrno(errno, "cannot open log file \"" + log_path + "\"");
+  UniqueFd stdin_fd(MoveAboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  if (stdin_fd.get() < 0) return StatusFromErrno(errno, "cannot open /dev/null");
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return StatusFromErrno(errno, "cannot create pipe");
+  UniqueFd error_read(MoveAboveStdio(pipe_fds[0]));
+  UniqueFd error_write(MoveAboveStdio(pipe_fds[1]));
+  if (error_read.get() < 0 || error_write.get() < 0) {
+    return StatusFromErrno(errno, "cannot create pipe");
+  }
+
+  ExecPlan plan;
+  FillExecPlan(spec, plan);
+  // Upper bound for closing descriptors one by one when close_range(2) is missing.
+  struct rlimit nofile {};
+  int max_fd = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+                       nofile.rlim_cur < (1u << 20)
+                   ? static_cast<int>(nofile.rlim_cur)
+                   : (1 << 20);
+
+  // Block every signal across fork so that no handler runs in the child before it has reset
+  // the dispositions.
+  sigset_t all_signals, previous_mask;
+  sigfillset(&all_signals);
+  ::pthread_sigmask(SIG_SETMASK, &all_signals, &previous_mask);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    RunChild(plan, spec.working_dir.c_str(), stdin_fd.get(), log_fd.get(), error_write.get(),
+             max_fd);
+  }
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  if (pid < 0) return StatusFromErrno(fork_errno, "cannot fork to run \"" + command + "\"");
+
+  // Also set here, so that the group exists when Start() returns whichever side runs first.
+  // EACCES once the child has exec'd is fine: it did it itself.
+  ::setpgid(pid, pid);
+  error_write.Reset();
+
+  ChildError report{};
+  size_t received = 0;
+  while (received < sizeof(report)) {
+    ssize_t n = ::read(error_read.get(), reinterpret_cast<char*>(&report) + received,
+                       sizeof(report) - received);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    received += static_cast<size_t>(n);
+  }
+  if (received == 0) return std::unique_ptr<Process>(new PosixProcess(pid));
+
+  // The child failed before or at exec and has exited (127); reap it.
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (received < sizeof(report)) return Internal("cannot run \"" + command + "\": lost error");
+  switch (report.stage) {
+    case ChildStage::kChdir:
+      return StatusFromErrno(report.err,
+                             "cannot change to working directory \"" + spec.working_dir + "\"");
+    case ChildStage::kRedirect:
+      return StatusFromErrno(report.err, "cannot redirect output of \"" + command + "\"");
+    case ChildStage::kExec:
+      break;
+  }
+  return StatusFromErrno(report.err, "cannot run \"" + command + "\"");
+}
+
+}  // namespace sluice

@@ -1,0 +1,445 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "common/crypto.h"
+#include "common/json_codec.h"
+#include "common/log.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kComponent = "worker";
+constexpr auto kRetryDelay = std::chrono::seconds(1);
+
+bool HoldsSlot(int state_value) { return state_value >= 1 && state_value <= 4; }
+
+}  // namespace
+
+std::string NewWorkerId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + HexEncode(RandomBytes(3));
+}
+
+Worker::Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
+               ProcessRunner& runner, const Clock& clock, std::string worker_id)
+    : config_(config),
+      publisher_(publisher),
+      view_(view),
+      aborts_(aborts),
+      runner_(runner),
+      clock_(clock),
+      worker_id_(std::move(worker_id)) {
+  const char* path = std::getenv("PATH");
+  inherited_path_ = path ? path : "/usr/local/bin:/usr/bin:/bin";
+}
+
+Worker::~Worker() {
+  if (consumer_) rd_kafka_consumer_close(consumer_.get());
+}
+
+void Worker::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  static_cast<Worker*>(opaque)->OnRebalance(err, partitions);
+}
+
+Status Worker::Start() {
+  const KafkaConfig& k = config_.kafka;
+  std::map<std::string, std::string> overrides = {
+      {"group.id", k.topic_prefix + "workers"},
+      {"client.id", worker_id_},
+      // Offsets are stored by hand once an execution's end is acknowledged, then auto-committed.
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"fetch.wait.max.ms", "50"},
+      {"socket.nagle.disable", "true"},
+  };
+  // A dead worker's partitions move on after the session timeout; tie it to the lease unless
+  // the operator set it.
+  if (!k.properties.count("session.timeout.ms")) {
+    long long ms = std::clamp<long long>(config_.worker.lease.count(), 6000, 45000);
+    overrides["session.timeout.ms"] = std::to_string(ms);
+    overrides["heartbeat.interval.ms"] = std::to_string(std::max<long long>(ms / 5, 500));
+  }
+  auto conf = MakeKafkaConf(k, overrides);
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Worker::RebalanceTrampoline);
+  char err[512];
+  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
+  if (!consumer_) return Internal(std::string("cannot create Kafka consumer: ") + err);
+  rd_kafka_poll_set_consumer(consumer_.get());
+  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), k.RequestsTopic().c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t serr = rd_kafka_subscribe(consumer_.get(), topics.get());
+  if (serr != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return KafkaStatus(serr, "cannot subscribe to " + k.RequestsTopic());
+  LogInfo(kComponent, "worker " + worker_id_ + " joined group " + k.topic_prefix + "workers");
+  return Status::Ok();
+}
+
+void Worker::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    for (int i = 0; i < partitions->cnt; ++i) {
+      next_offset_.erase(partitions->elems[i].partition);
+      stored_offset_.erase(partitions->elems[i].partition);
+    }
+    rd_kafka_assign(consumer_.get(), partitions);
+    paused_ = false;
+    LogInfo(kComponent, "assigned " + std::to_string(partitions->cnt) + " partition(s)");
+    return;
+  }
+  // Revoked: commit what is done; triggers not yet claimed belong to the next owner now.
+  StoreOffsets();
+  rd_kafka_commit(consumer_.get(), nullptr, 0);
+  for (int i = 0; i < partitions->cnt; ++i) {
+    int32_t p = partitions->elems[i].partition;
+    next_offset_.erase(p);
+    stored_offset_.erase(p);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->first.first == p && it->second.state == State::kDeciding) {
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  rd_kafka_assign(consumer_.get(), nullptr);
+  LogInfo(kComponent, "revoked " + std::to_string(partitions->cnt) + " partition(s)");
+}
+
+void Worker::Post(std::function<void(Worker&)> event) {
+  std::lock_guard<std::mutex> lock(events_->mutex);
+  events_->events.push_back(std::move(event));
+}
+
+void Worker::DrainEvents() {
+  std::deque<std::function<void(Worker&)>> events;
+  {
+    std::lock_guard<std::mutex> lock(events_->mutex);
+    events.swap(events_->events);
+  }
+  for (auto& e : events) e(*this);
+}
+
+int Worker::Running() const {
+  int n = 0;
+  for (const auto& [key, e] : entries_) {
+    if (HoldsSlot(static_cast<int>(e.state))) ++n;
+  }
+  return n;
+}
+
+void Worker::OnRecord(const rd_kafka_message_t* msg) {
+  EntryKey key{msg->partition, msg->offset};
+  int64_t& next = next_offset_[msg->partition];
+  next = std::max(next, msg->offset + 1);
+  if (entries_.count(key)) return;  // redelivered while we still hold it
+  Entry entry;
+  entry.partition = msg->partition;
+  entry.offset = msg->offset;
+  auto trigger = DecodeTrigger(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  if (trigger.ok()) {
+    entry.trigger = std::move(*trigger);
+  } else {
+    LogError(kComponent, "skipping unreadable trigger at partition " +
+                             std::to_string(msg->partition) + " offset " +
+                             std::to_string(msg->offset) + ": " + trigger.status().message());
+    entry.state = State::kDone;
+  }
+  entries_.emplace(key, std::move(entry));
+}
+
+Execution Worker::RecordFor(const Entry& entry, JobStatus status, TimePoint now) const {
+  const Trigger& t = *entry.trigger;
+  Execution e =
+      Execution::FromTrigger(t, ArtifactsPathFor(config_.worker.artifacts, t.job_name, t.id));
+  e.job_status = status;
+  e.worker = worker_id_;
+  e.attempt = entry.attempt;
+  e.heartbeat_time = now;
+  if (entry.run) {
+    e.start_time = entry.run->start_time();
+    if (IsTerminal(status)) e.completion_time = entry.run->completion_time().value_or(now);
+  } else if (IsTerminal(status)) {
+    e.completion_time = now;
+  }
+  return e;
+}
+
+void Worker::Decide(Entry& entry, TimePoint now) {
+  if (now < entry.retry_at) return;
+  const Trigger& t = *entry.trigger;
+  const JobConfig* job = config_.FindJob(t.job_name);
+  TriggerFacts facts;
+  facts.current = view_.store().Get(t.id);
+  facts.abort_requested = aborts_.AbortRequested(t.id);
+  for (const auto& [key, other] : entries_) {
+    if (&other != &entry && other.trigger && other.trigger->id == t.id &&
+        other.state != State::kDeciding && other.state != State::kDone) {
+      facts.running_here = true;
+    }
+  }
+  facts.trigger_create_time = t.create_time;
+  facts.now = now;
+  facts.lease = config_.worker.lease;
+  facts.view_wait = config_.gateway.request_timeout;
+  facts.max_attempts = job ? job->max_attempts : 1;
+  TriggerDecision d = DecideTrigger(facts);
+  switch (d.kind) {
+    case TriggerDecision::Kind::kWait:
+      return;
+    case TriggerDecision::Kind::kSkip:
+      entry.state = State::kDone;
+      return;
+    case TriggerDecision::Kind::kAbort:
+      return Report(entry, JobStatus::kAborted, d.message, now);
+    case TriggerDecision::Kind::kGiveUp:
+      entry.attempt = d.attempt;
+      return Report(entry, JobStatus::kError, d.message, now);
+    case TriggerDecision::Kind::kRun:
+      if (Running() >= config_.worker.max_concurrency) return;  // no free slot yet
+      entry.attempt = d.attempt;
+      if (job == nullptr) {
+        return Report(entry, JobStatus::kError,
+                      "job \"" + t.job_name + "\" is not configured on worker " + worker_id_, now);
+      }
+      return Claim(entry, now);
+  }
+}
+
+void Worker::Claim(Entry& entry, TimePoint now) {
+  entry.state = State::kClaiming;
+  Execution claim = RecordFor(entry, JobStatus::kPending, now);
+  claim.start_time = now;
+  EntryKey key{entry.partition, entry.offset};
+  auto events = events_;
+  publisher_.Publish(config_.kafka.ResultsTopic(), claim.id, EncodeExecutionRecord(claim),
+                     [events, key](const Status& s) {
+                       std::lock_guard<std::mutex> lock(events->mutex);
+                       events->events.push_back([key, s](Worker& w) {
+                         auto it = w.entries_.find(key);
+                         if (it == w.entries_.end() || it->second.state != State::kClaiming) return;
+                         if (s.ok()) {
+                           it->second.state = State::kConfirming;
+                         } else {
+                           LogWarn(kComponent, "claim not acknowledged: " + s.ToString());
+                           it->second.state = State::kDeciding;
+                           it->second.retry_at = w.clock_.Now() + kRetryDelay;
+                         }
+                       });
+                     });
+}
+
+void Worker::StartRun(Entry& entry, TimePoint now) {
+  JobRun::Params p;
+  p.job = config_.FindJob(entry.trigger->job_name);
+  p.trigger = *entry.trigger;
+  p.attempt = entry.attempt;
+  p.worker_id = worker_id_;
+  p.worker = config_.worker;
+  p.inherited_path = inherited_path_;
+  entry.run = std::make_unique<JobRun>(std::move(p), runner_);
+  entry.state = State::kRunning;
+  entry.next_heartbeat = now + config_.worker.heartbeat;
+  LogInfo(kComponent, "running " + entry.trigger->job_name + " " + entry.trigger->id + " attempt " +
+                          std::to_string(entry.attempt));
+  entry.run->Start(now);
+  if (entry.run->finished()) Report(entry, entry.run->status(), entry.run->message(), now);
+}
+
+void Worker::Report(Entry& entry, JobStatus status, std::string message, TimePoint now) {
+  entry.report = RecordFor(entry, status, now);
+  entry.report.message = std::move(message);
+  entry.state = State::kReporting;
+  LogInfo(kComponent, entry.trigger->id + " " + JobStatusName(status) +
+                          (entry.report.message.empty() ? "" : ": " + entry.report.message));
+  SendReport(entry);
+}
+
+void Worker::SendReport(Entry& entry) {
+  entry.publish_in_flight = true;
+  EntryKey key{entry.partition, entry.offset};
+  auto events = events_;
+  publisher_.Publish(config_.kafka.ResultsTopic(), entry.report.id,
+                     EncodeExecutionRecord(entry.report), [events, key](const Status& s) {
+                       std::lock_guard<std::mutex> lock(events->mutex);
+                       events->events.push_back([key, s](Worker& w) {
+                         auto it = w.entries_.find(key);
+                         if (it == w.entries_.end()) return;
+                         it->second.publish_in_flight = false;
+                         if (s.ok()) {
+                           it->second.state = State::kDone;
+                         } else {
+                           LogWarn(kComponent,
+                                   "status not acknowledged, retrying: " + s.ToString());
+                           it->second.retry_at = w.clock_.Now() + kRetryDelay;
+                         }
+                       });
+                     });
+}
+
+void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
+  switch (entry.state) {
+    case State::kDeciding:
+      if (!draining) Decide(entry, now);
+      return;
+    case State::kClaiming:
+      return;
+    case State::kConfirming: {
+      auto current = view_.store().Get(entry.trigger->id);
+      if (!current) return;
+      bool ours = current->job_status == JobStatus::kPending && current->attempt == entry.attempt &&
+                  current->worker == worker_id_;
+      if (ours) {
+        entry.state = State::kReady;
+      } else if (IsTerminal(current->job_status) || current->attempt >= entry.attempt) {
+        LogInfo(kComponent, entry.trigger->id + ": another worker holds it; standing by");
+        entry.state = State::kDeciding;
+      }
+      return;
+    }
+    case State::kReady:
+      return StartRun(entry, now);
+    case State::kRunning: {
+      JobRun& run = *entry.run;
+      auto current = view_.store().Get(entry.trigger->id);
+      if (current && (current->attempt > entry.attempt ||
+                      (IsTerminal(current->job_status) && current->worker != worker_id_))) {
+        // Our lease lapsed and another worker took over: stop without reporting.
+        LogWarn(kComponent, entry.trigger->id + ": lease lost to " + current->worker + "; killing");
+        run.KillNow();
+        entry.state = State::kDone;
+        return;
+      }
+      if (aborts_.AbortRequested(entry.trigger->id)) {
+        run.Stop(now, JobStatus::kAborted, "aborted on request");
+      }
+      if (run.Tick(now)) return Report(entry, run.status(), run.message(), now);
+      if (now >= entry.next_heartbeat) {
+        entry.next_heartbeat = now + config_.worker.heartbeat;
+        Execution beat = RecordFor(entry, JobStatus::kPending, now);
+        publisher_.Publish(config_.kafka.ResultsTopic(), beat.id, EncodeExecutionRecord(beat),
+                           [](const Status& s) {
+                             if (!s.ok()) LogWarn(kComponent, "heartbeat lost: " + s.ToString());
+                           });
+      }
+      return;
+    }
+    case State::kReporting:
+      if (!entry.publish_in_flight && now >= entry.retry_at) SendReport(entry);
+      return;
+    case State::kDone:
+      return;
+  }
+}
+
+void Worker::StoreOffsets() {
+  KafkaPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offset_.size())));
+  for (const auto& [p, next] : next_offset_) {
+    int64_t commit = next;
+    for (const auto& [key, e] : entries_) {
+      if (key.first == p && e.state != State::kDone) {
+        commit = std::min(commit, key.second);
+        break;  // entries are ordered by offset within a partition
+      }
+    }
+    auto stored = stored_offset_.find(p);
+    if (stored != stored_offset_.end() && stored->second >= commit) continue;
+    rd_kafka_topic_partition_list_add(list.get(), config_.kafka.RequestsTopic().c_str(), p)
+        ->offset = commit;
+    stored_offset_[p] = commit;
+  }
+  if (list->cnt > 0) {
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_.get(), list.get());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      LogWarn(kComponent, std::string("offset store: ") + rd_kafka_err2str(err));
+  }
+  // Finished entries below each partition's stored offset, or of partitions we no longer own.
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto stored = stored_offset_.find(it->first.first);
+    bool owned = next_offset_.count(it->first.first) > 0;
+    bool below = stored != stored_offset_.end() && it->first.second < stored->second;
+    if (it->second.state == State::kDone && (below || !owned)) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Worker::UpdatePause() {
+  bool want_pause = intake_stopped_ || Running() >= config_.worker.max_concurrency;
+  if (want_pause == paused_) return;
+  rd_kafka_topic_partition_list_t* assignment = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  KafkaPartitionList owned(assignment);
+  if (want_pause) {
+    rd_kafka_pause_partitions(consumer_.get(), owned.get());
+  } else {
+    rd_kafka_resume_partitions(consumer_.get(), owned.get());
+  }
+  paused_ = want_pause;
+}
+
+void Worker::Run(const std::atomic<bool>& stop) {
+  std::optional<TimePoint> abort_at;
+  bool aborted_for_shutdown = false;
+  while (true) {
+    TimePoint now = clock_.Now();
+    bool draining = stop.load();
+    if (draining && !intake_stopped_) {
+      intake_stopped_ = true;
+      abort_at = now + config_.worker.shutdown_grace;
+      LogInfo(kComponent, "stopping intake; " + std::to_string(Running()) +
+                              " execution(s) get up to " +
+                              FormatDuration(config_.worker.shutdown_grace) + " to finish");
+    }
+    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), 50));
+    if (msg) {
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!intake_stopped_) OnRecord(msg.get());
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        LogWarn(kComponent, std::string("consumer: ") + rd_kafka_message_errstr(msg.get()));
+      }
+    }
+    DrainEvents();
+    // Nothing is decided before the status view and the aborts are read to their end: a trigger
+    // that looks new to an empty view may have run already.
+    bool view_ready = view_.CaughtUp() && aborts_.CaughtUp();
+    for (auto& [key, entry] : entries_) {
+      if (entry.state == State::kDeciding && !view_ready) continue;
+      Advance(entry, now, draining);
+    }
+    if (abort_at && now >= *abort_at && !aborted_for_shutdown) {
+      aborted_for_shutdown = true;
+      for (auto& [key, entry] : entries_) {
+        if (entry.state == State::kRunning) {
+          entry.run->Stop(now, JobStatus::kAborted,
+                          "worker shut down before the job finished (shutdown_grace " +
+                              FormatDuration(config_.worker.shutdown_grace) + ")");
+        }
+      }
+    }
+    StoreOffsets();
+    UpdatePause();
+    if (draining) {
+      bool busy = false;
+      for (const auto& [key, entry] : entries_) {
+        if (entry.state != State::kDeciding && entry.state != State::kDone) busy = true;
+      }
+      if (!busy) break;
+    }
+  }
+  StoreOffsets();
+  rd_kafka_commit(consumer_.get(), nullptr, 0);
+  rd_kafka_consumer_close(consumer_.get());
+  consumer_.reset();
+  LogInfo(kComponent, "worker " + worker_id_ + " stopped");
+}
+
+}  // namespace sluice

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/kafka.h"
+#include "common/publisher.h"
+#include "common/status_view.h"
+#include "worker/job_run.h"
+#include "worker/process_runner.h"
+#include "worker/trigger_decision.h"
+
+namespace sluice {
+
+// A member of the workers' consumer group on the requests topic. At-least-once: a trigger's
+// offset is stored only once its terminal status is acknowledged, so a worker that dies leaves
+// its triggers to be redelivered; the status view's claims and heartbeats keep a redelivered
+// trigger from running twice at once. One thread runs Run(); delivery callbacks are handed to it
+// through a queue.
+class Worker {
+ public:
+  Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
+         ProcessRunner& runner, const Clock& clock, std::string worker_id);
+  ~Worker();
+
+  // Joins the consumer group. Blocking; start-up only.
+  Status Start();
+  // Runs until `stop` turns true, then stops intake, lets running jobs finish for up to
+  // worker.shutdown_grace, aborts the rest, reports them and leaves the group.
+  void Run(const std::atomic<bool>& stop);
+
+  const std::string& id() const { return worker_id_; }
+
+ private:
+  enum class State {
+    kDeciding,    // asking the status view what to do
+    kClaiming,    // PENDING claim sent, waiting for its acknowledgement
+    kConfirming,  // claim acknowledged; waiting to see it win in the status view
+    kReady,       // claim confirmed, waiting for a free slot
+    kRunning,
+    kReporting,  // terminal status sent, waiting for its acknowledgement
+    kDone,       // terminal status acknowledged (or nothing to do): the offset may move on
+  };
+  struct Entry {
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::optional<Trigger> trigger;  // nullopt when the record could not be read
+    State state = State::kDeciding;
+    int attempt = 0;
+    std::unique_ptr<JobRun> run;
+    Execution report;  // the terminal record being reported
+    bool publish_in_flight = false;
+    TimePoint retry_at;
+    TimePoint next_heartbeat;
+  };
+  using EntryKey = std::pair<int32_t, int64_t>;
+
+  void OnRecord(const rd_kafka_message_t* msg);
+  void Advance(Entry& entry, TimePoint now, bool draining);
+  void Decide(Entry& entry, TimePoint now);
+  void Claim(Entry& entry, TimePoint now);
+  void StartRun(Entry& entry, TimePoint now);
+  void Report(Entry& entry, JobStatus status, std::string message, TimePoint now);
+  void SendReport(Entry& entry);
+  Execution RecordFor(const Entry& entry, JobStatus status, TimePoint now) const;
+  void Post(std::function<void(Worker&)> event);
+  void DrainEvents();
+  void StoreOffsets();
+  void UpdatePause();
+  int Running() const;
+  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* partitions, void* opaque);
+
+  const Config& config_;
+  Publisher& publisher_;
+  StatusView& view_;
+  AbortRegistry& aborts_;
+  ProcessRunner& runner_;
+  const Clock& clock_;
+  std::string worker_id_;
+  std::string inherited_path_;
+
+  KafkaHandle consumer_;
+  std::map<EntryKey, Entry> entries_;
+  std::map<int32_t, int64_t> next_offset_;    // per assigned partition: one past the last seen
+  std::map<int32_t, int64_t> stored_offset_;  // per assigned partition: last offset stored
+  bool paused_ = false;
+  bool intake_stopped_ = false;
+
+  // Delivery callbacks post here; Run() drains it. Shared so that a callback arriving after the
+  // worker is gone still has somewhere to post. Events look entries up again by key: a revoke
+  // may have dropped them meanwhile.
+  struct EventQueue {
+    std::mutex mutex;
+    std::deque<std::function<void(Worker&)>> events;
+  };
+  std::shared_ptr<EventQueue> events_ = std::make_shared<EventQueue>();
+};
+
+// "<hostname>-<pid>-<random>", unique per process.
+std::string NewWorkerId();
+
+}  // namespace sluice
