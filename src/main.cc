@@ -177,11 +177,6 @@ struct WorkerParts {
   }
 };
 
-StatusOr<Config> LoadAndLog(const std::string& path) {
-  auto config = LoadConfigFile(path);
-  if (!config.ok()) return Status(config.status().code(), path + ": " + config.status().message());
-  return config;
-}
 
 int Fail(const Status& s) {
   std::cerr << "sluice: " << s.message() << "\n";
@@ -192,7 +187,7 @@ int RunCheckConfig(const Args& args) {
   if (args.positional.size() != 1) return Fail(InvalidArgument("usage: sluice check-config FILE"));
   auto config = LoadConfigFile(args.positional[0]);
   if (!config.ok()) {
-    std::cerr << args.positional[0] << ": " << config.status().message() << "\n";
+    std::cerr << config.status().message() << "\n";
     return 1;
   }
   std::cout << args.positional[0] << ": valid (" << config->jobs.size() << " job(s), "
@@ -203,7 +198,7 @@ int RunCheckConfig(const Args& args) {
 int RunGateway(const Args& args) {
   if (Status s = CheckFlags(args, {"config", "listen", "port-file"}); !s.ok()) return Fail(s);
   if (!args.flags.count("config")) return Fail(InvalidArgument("sluice gateway needs --config FILE"));
-  auto config = LoadAndLog(args.flags.at("config"));
+  auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
   if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
   sigset_t signals = BlockStopSignals();
@@ -225,7 +220,7 @@ int RunGateway(const Args& args) {
 int RunWorker(const Args& args) {
   if (Status s = CheckFlags(args, {"config"}); !s.ok()) return Fail(s);
   if (!args.flags.count("config")) return Fail(InvalidArgument("sluice worker needs --config FILE"));
-  auto config = LoadAndLog(args.flags.at("config"));
+  auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(config->kafka, kStartupTimeout); !s.ok()) return Fail(s);
@@ -264,7 +259,7 @@ int RunDev(const Args& args, const char* argv0) {
   std::string token = env_token && *env_token ? env_token : HexEncode(RandomBytes(16));
   setenv("SLUICE_DEV_TOKEN", token.c_str(), 1);
 
-  auto config = LoadAndLog(config_path);
+  auto config = LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());
   auto hp = SplitHostPort(listen);
   if (!hp.ok()) return Fail(hp.status());

@@ -160,8 +160,9 @@ void CloseRange(int first, unsigned last, int fallback_last) {
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
 
-  if (working_dir[0] != '\0' && ::chdir(working_dir) != 0)
+  if (working_dir[0] != '\0' && ::chdir(working_dir) != 0) {
     ReportAndExit(error_fd, ChildStage::kChdir, errno);
+  }
   if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(log_fd, STDOUT_FILENO) < 0 ||
       ::dup2(log_fd, STDERR_FILENO) < 0) {
     ReportAndExit(error_fd, ChildStage::kRedirect, errno);
@@ -171,28 +172,25 @@ void CloseRange(int first, unsigned last, int fallback_last) {
   CloseRange(STDERR_FILENO + 1, error_fd - 1, max_fd);
   CloseRange(error_fd + 1, ~0U, max_fd);
 
-  int result_errno = ENOENT;
+  // As execvp: a candidate that is missing or not executable does not end the search, but if
+  // one was not executable (EACCES) that is the error reported when none could be run.
+  int last_errno = ENOENT;
   bool saw_eacces = false;
   for (size_t i = 0; i < plan.candidates.size(); ++i) {
-    const char* path = plan.candidates[i].c_str();
-    ::execve(path, plan.argv.data(), plan.envp.data());
+    ::execve(plan.candidates[i].c_str(), plan.argv.data(), plan.envp.data());
     int err = errno;
     if (err == ENOEXEC) {
       // Not a binary and no "#!": run it as a shell script, as execvp does.
       ::execve("/bin/sh", plan.sh_argvs[i].data(), plan.envp.data());
       err = errno;
     }
-    result_errno = err;
-    if (!plan.search) break;
-    if (err == EACCES) {
-      saw_eacces = true;
-    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
-               err != ETIMEDOUT) {
-      break;
-    }
+    bool try_next = plan.search && (err == EACCES || err == ENOENT || err == ENOTDIR ||
+                                    err == ESTALE || err == ENODEV || err == ETIMEDOUT);
+    if (!try_next) ReportAndExit(error_fd, ChildStage::kExec, err);
+    saw_eacces = saw_eacces || err == EACCES;
+    last_errno = err;
   }
-  ReportAndExit(error_fd, ChildStage::kExec,
-                saw_eacces && result_errno != EACCES ? EACCES : result_errno);
+  ReportAndExit(error_fd, ChildStage::kExec, saw_eacces ? EACCES : last_errno);
 }
 
 ProcessExit ExitFromWaitStatus(int status) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs to build, run and test on Debian 12, from Debian's packages.
+# Idempotent: when everything is installed it changes nothing and needs no network.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git curl ca-certificates
+  libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev
+  libgtest-dev libcurl4-openssl-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
