@@ -70,8 +70,44 @@ void WriteBookkeeping(JsonWriter& w, const Execution& e) {
 
 }  // namespace
 
+namespace {
+
+// Deepest nesting of arrays and objects in `text`, ignoring brackets inside strings.
+int NestingDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Status ParseJson(std::string_view text, rapidjson::Document& doc) {
-  doc.Parse(text.data(), text.size());
+  // Walking a document (schema validation, Accept) recurses once per level: refuse absurd depth
+  // before it can exhaust a network thread's stack.
+  constexpr int kMaxDepth = 64;
+  if (NestingDepth(text) > kMaxDepth) {
+    return InvalidArgument("request body nests arrays or objects deeper than " +
+                           std::to_string(kMaxDepth) + " levels");
+  }
+  // Iterative: a deeply nested body must not exhaust the stack of a network thread.
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return InvalidArgument("request body is not valid JSON: " +
                            std::string(rapidjson::GetParseError_En(doc.GetParseError())) +

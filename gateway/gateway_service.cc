@@ -36,10 +36,12 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return parts;
 }
 
+// JSON answers end with a newline, so that curl output in a terminal stays readable.
 ApiReply JsonReply(int status, std::string body) {
   ApiReply r;
   r.status = status;
   r.body = std::move(body);
+  r.body.push_back('\n');
   return r;
 }
 
@@ -226,6 +228,9 @@ void GatewayService::CreateExecution(const ApiRequest& request,
       reply_now(ErrorReply(answer));
       return;
     }
+    // Read-your-writes on this gateway: the record is in Kafka, so the view may take it now
+    // rather than when the follower gets to it (states only move forward, so this is safe).
+    view_.store().Apply(pending->execution);
     ApiReply ok = ExecutionReply(200, pending->execution);
     ok.headers.emplace_back("Location", "/v1/executions/" + pending->execution.id);
     reply_now(std::move(ok));

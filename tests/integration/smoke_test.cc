@@ -6,7 +6,8 @@ namespace sluice::testing {
 namespace {
 
 TEST(Smoke, TriggeredPeriodicJobReachesSuccessWithItsLog) {
-  Deployment d("  - {name: hello, type: periodic, command: [sh, -c, 'echo hello from $JOB_NAME']}\n");
+  Deployment d(
+      "  - {name: hello, type: periodic, command: [sh, -c, 'echo hello from $JOB_NAME']}\n");
   SluiceProcess& gateway = d.StartGateway();
   d.StartWorker();
   HttpClient http;

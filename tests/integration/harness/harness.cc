@@ -124,8 +124,12 @@ TempDir::~TempDir() {
   if (!path_.empty()) fs::remove_all(path_, ec);
 }
 
-SluiceProcess::SluiceProcess(std::string role, std::string config_path, std::string work_dir)
-    : role_(std::move(role)), config_path_(std::move(config_path)), work_dir_(std::move(work_dir)) {
+SluiceProcess::SluiceProcess(std::string role, std::string config_path, std::string work_dir,
+                             std::vector<std::string> extra_args)
+    : role_(std::move(role)),
+      config_path_(std::move(config_path)),
+      work_dir_(std::move(work_dir)),
+      extra_args_(std::move(extra_args)) {
   static int counter = 0;
   std::string n = std::to_string(++counter);
   log_path_ = work_dir_ + "/" + role_ + "-" + n + ".log";
@@ -146,6 +150,7 @@ bool SluiceProcess::Start(std::chrono::milliseconds timeout) {
   if (role_ == "gateway") {
     args.insert(args.end(), {"--listen", "127.0.0.1:0", "--port-file", port_file_});
   }
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -159,8 +164,15 @@ bool SluiceProcess::Start(std::chrono::milliseconds timeout) {
     ADD_FAILURE() << "cannot start " << binary << ": " << strerror(rc);
     return false;
   }
+  if (role_ == "dev") {
+    bool up = WaitFor(
+        [&] { return Log().find("Sluice dev is running") != std::string::npos || !Running(); },
+        timeout);
+    return up && Running();
+  }
   if (role_ != "gateway") {
-    bool joined = WaitFor([&] { return Log().find("joined group") != std::string::npos || !Running(); }, timeout);
+    bool joined = WaitFor(
+        [&] { return Log().find("joined group") != std::string::npos || !Running(); }, timeout);
     return joined && Running();
   }
   bool up = WaitFor([&] { return fs::exists(port_file_) || !Running(); }, timeout);

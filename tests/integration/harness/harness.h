@@ -60,9 +60,10 @@ class TempDir {
 // A `sluice` child process (the binary from $SLUICE_BINARY) with its stderr in a log file.
 class SluiceProcess {
  public:
-  // `role` is "gateway" or "worker". A gateway listens on 127.0.0.1:0 and Start() waits until it
-  // has written its port.
-  SluiceProcess(std::string role, std::string config_path, std::string work_dir);
+  // `role` is "gateway", "worker" or "dev". A gateway listens on 127.0.0.1:0 and Start() waits
+  // until it has written its port; `sluice dev` is ready once it printed its banner.
+  SluiceProcess(std::string role, std::string config_path, std::string work_dir,
+                std::vector<std::string> extra_args = {});
   ~SluiceProcess();
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   void Kill();                     // SIGKILL, no chance to clean up
@@ -77,6 +78,7 @@ class SluiceProcess {
   std::string role_;
   std::string config_path_;
   std::string work_dir_;
+  std::vector<std::string> extra_args_;
   std::string log_path_;
   std::string port_file_;
   pid_t pid_ = -1;

@@ -1,0 +1,190 @@
+// The README's curl examples, run as written against `sluice dev`: the README stays true.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/harness/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+std::string SourceDir() {
+  const char* dir = std::getenv("SLUICE_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+// A loopback port that was free a moment ago (sluice dev takes a fixed --listen address).
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct Block {
+  std::string language;
+  std::string text;
+};
+
+// The fenced code blocks of the README section `heading`, in order.
+std::vector<Block> BlocksOfSection(const std::string& heading) {
+  std::ifstream in(SourceDir() + "/README.md");
+  std::vector<Block> blocks;
+  std::string line;
+  bool in_section = false, in_block = false;
+  Block current;
+  while (std::getline(in, line)) {
+    if (!in_block && line.rfind("## ", 0) == 0) in_section = line == "## " + heading;
+    if (!in_section) continue;
+    if (line.rfind("```", 0) == 0) {
+      if (in_block) {
+        blocks.push_back(current);
+        in_block = false;
+      } else {
+        current = Block{line.substr(3), ""};
+        in_block = true;
+      }
+      continue;
+    }
+    if (in_block) current.text += line + "\n";
+  }
+  return blocks;
+}
+
+std::string RunShell(const std::string& script, const std::string& dir) {
+  std::string path = dir + "/readme.sh";
+  std::ofstream(path) << script;
+  std::string cmd = "cd " + dir + " && bash " + path + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST(Readme, CurlExamplesGiveTheDocumentedAnswers) {
+  TempDir dir;
+  int port = FreeLoopbackPort();
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  setenv("SLUICE_DEV_TOKEN", "dev-token", 1);
+  SluiceProcess dev("dev", SourceDir() + "/config/dev.yaml", dir.path(),
+                    {"--listen", listen, "--data-dir", dir.path() + "/data"});
+  ASSERT_TRUE(dev.Start()) << dev.Log();
+  EXPECT_NE(dev.Log().find("NOT durable"), std::string::npos) << "the banner must say so";
+  EXPECT_NE(dev.Log().find("dev-token"), std::string::npos) << "the banner shows the token";
+
+  std::vector<Block> blocks = BlocksOfSection("Trying it with curl");
+  ASSERT_GE(blocks.size(), 8u) << "the README's curl section changed; update this test";
+
+  // Every sh block in order, in one shell, with a marker after each; json blocks are the
+  // documented answers of the sh block before them.
+  std::string script;
+  std::vector<size_t> sh_blocks;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (blocks[i].language != "sh") continue;
+    std::string text =
+        std::regex_replace(blocks[i].text, std::regex("127\\.0\\.0\\.1:8080"), listen);
+    script += text + "\necho; echo '@@END " + std::to_string(i) + "@@'\n";
+    sh_blocks.push_back(i);
+  }
+  std::string out = RunShell(script, dir.path());
+  std::map<size_t, std::string> output;
+  size_t from = 0;
+  for (size_t i : sh_blocks) {
+    std::string marker = "@@END " + std::to_string(i) + "@@";
+    size_t at = out.find(marker, from);
+    ASSERT_NE(at, std::string::npos) << "block " << i << " did not finish:\n" << out;
+    output[i] = out.substr(from, at - from);
+    from = at + marker.size();
+  }
+
+  auto json_lines = [](const std::string& text) {
+    std::vector<rapidjson::Document> docs;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] != '{') continue;
+      docs.emplace_back();
+      docs.back().Parse(line.c_str());
+    }
+    return docs;
+  };
+
+  for (size_t i : sh_blocks) {
+    const std::string& text = blocks[i].text;
+    auto docs = json_lines(output[i]);
+    bool documented_error = i + 1 < blocks.size() && blocks[i + 1].language == "json" &&
+                            blocks[i + 1].text.find("\"code\"") != std::string::npos;
+    if (documented_error) {
+      // An error answer is documented verbatim.
+      std::string expected = blocks[i + 1].text;
+      while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+      EXPECT_NE(output[i].find(expected), std::string::npos)
+          << "README block " << i << " answered:\n"
+          << output[i] << "\ndocumented:\n"
+          << expected;
+      continue;
+    }
+    if (text.find("-X POST") != std::string::npos && text.find("/abort") == std::string::npos &&
+        text.find("$(curl") == std::string::npos) {
+      ASSERT_FALSE(docs.empty()) << "block " << i << ":\n" << output[i];
+      for (auto& d : docs) {
+        ASSERT_TRUE(d.IsObject() && d.HasMember("job_status")) << output[i];
+        EXPECT_STREQ(d["job_status"].GetString(), "TRIGGERED") << output[i];
+      }
+    }
+  }
+
+  // The status query, log, list and abort blocks: find the ids the shell made and check the end.
+  HttpClient http;
+  std::string base = "http://" + listen;
+  std::smatch m;
+  std::string all = out;
+  std::regex id_re("\"id\":\"([0-9a-f-]{36})\",\"job_name\":\"periodic-slow\"");
+  ASSERT_TRUE(std::regex_search(all, m, id_re)) << "the abort example printed no execution:\n"
+                                                << out;
+  std::string slow_id = m[1];
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = http.Get(base + "/v1/executions/" + slow_id, "dev-token");
+    return r.body.find("\"job_status\":\"ABORTED\"") != std::string::npos;
+  })) << "the aborted example did not end ABORTED";
+
+  // Every periodic-to-trigger execution reaches SUCCESS, and its log shows the image it used.
+  auto list = http.Get(base + "/v1/executions?job_name=periodic-to-trigger", "dev-token");
+  ASSERT_EQ(list.status, 200);
+  auto doc = list.Json();
+  ASSERT_TRUE(doc.IsObject() && doc["job_execution"].IsArray());
+  ASSERT_GE(doc["job_execution"].Size(), 4u);
+  bool saw_override = false;
+  for (auto& e : doc["job_execution"].GetArray()) {
+    std::string id = e["id"].GetString();
+    EXPECT_TRUE(WaitFor([&] {
+      auto r = http.Get(base + "/v1/executions/" + id, "dev-token");
+      return r.body.find("\"job_status\":\"SUCCESS\"") != std::string::npos;
+    })) << id;
+    auto log = http.Get(base + "/v1/executions/" + id + "/log", "dev-token");
+    EXPECT_NE(log.body.find("using quay.io/openshift-release-dev/ocp-release:4.18."),
+              std::string::npos)
+        << log.body;
+    saw_override = saw_override || log.body.find("4.18.8-x86_64") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_override) << "the env override example did not reach the job";
+  EXPECT_EQ(dev.Terminate(), 0) << dev.Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
