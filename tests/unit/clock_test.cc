@@ -70,7 +70,7 @@ TEST(FormatDurationTest, WritesTheLargestWholeUnitAndParsesBack) {
 }
 
 TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
-  TimePoint t = testing::TestEpoch() + milliseconds(123);
+  TimePoint t = TestEpoch() + milliseconds(123);
   EXPECT_EQ(FormatRfc3339(t), "2026-11-23T10:00:00.123Z");
   EXPECT_EQ(FormatRfc3339(TimePoint()), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339(TimePoint(milliseconds(-1))), "1969-12-31T23:59:59.999Z");
@@ -78,10 +78,10 @@ TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
 
 TEST(Rfc3339Test, RoundTripsAtMillisecondPrecision) {
   const TimePoint cases[] = {
-      testing::TestEpoch(),
-      testing::TestEpoch() + milliseconds(1),
-      testing::TestEpoch() + milliseconds(999),
-      testing::TestEpoch() + hours(24 * 366) + milliseconds(42),
+      TestEpoch(),
+      TestEpoch() + milliseconds(1),
+      TestEpoch() + milliseconds(999),
+      TestEpoch() + hours(24 * 366) + milliseconds(42),
       TimePoint(),
       TimePoint(seconds(951782400)),  // 2000-02-29, a leap day
   };
@@ -100,10 +100,10 @@ TEST(Rfc3339Test, ParsesOtherUtcSpellings) {
     TimePoint want;
   };
   const Case cases[] = {
-      {"2026-11-23T10:00:00Z", testing::TestEpoch()},
-      {"2026-11-23T10:00:00+00:00", testing::TestEpoch()},
-      {"2026-11-23T10:00:00.5Z", testing::TestEpoch() + milliseconds(500)},
-      {"2026-11-23T10:00:00.123456789Z", testing::TestEpoch() + milliseconds(123)},
+      {"2026-11-23T10:00:00Z", TestEpoch()},
+      {"2026-11-23T10:00:00+00:00", TestEpoch()},
+      {"2026-11-23T10:00:00.5Z", TestEpoch() + milliseconds(500)},
+      {"2026-11-23T10:00:00.123456789Z", TestEpoch() + milliseconds(123)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
@@ -125,7 +125,7 @@ TEST(Rfc3339Test, RefusesWhatIsNotATimestamp) {
 }
 
 TEST(ManualClockTest, MovesOnlyWhenAdvanced) {
-  testing::ManualClock clock;
+  ManualClock clock;
   TimePoint start = clock.Now();
   EXPECT_EQ(clock.Now(), start);
   clock.Advance(seconds(3));

@@ -23,7 +23,7 @@
 #include "common/status_view.h"
 #include "worker/process_runner.h"
 
-namespace sluice::testing {
+namespace sluice {
 
 // 2026-11-23T10:00:00Z: a fixed, readable starting point for manual clocks.
 inline TimePoint TestEpoch() { return TimePoint(std::chrono::seconds(1795428000)); }
@@ -248,4 +248,4 @@ class FakeProcessRunner final : public ProcessRunner {
   int next_pid_ = 1000;
 };
 
-}  // namespace sluice::testing
+}  // namespace sluice

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Throughput and latency of the gateway on loopback, against `sluice dev` (embedded broker).
+# Runs each scenario ROUNDS times (default 3) and prints the median requests/s and p50/p99 latency.
+#   triggers:        POST /v1/executions, answered after Kafka acks both records
+#   status:          GET /v1/executions/{id}, answered from the in-memory status view
+#   status-close:    the same with "Connection: close" on every request (what clients got from
+#                    Pistache 0.0.5 before the keep-alive fix): the cost of a TCP handshake each time
+# Needs wrk (apt-get install wrk). Bounded: DURATION seconds per run (default 10), loopback only.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+rounds="${ROUNDS:-3}"
+duration="${DURATION:-10}"
+port="${PORT:-18093}"
+command -v wrk >/dev/null || { echo "bench: install wrk first (apt-get install wrk)" >&2; exit 1; }
+"$root/scripts/build.sh" >/dev/null 2>&1
+data="$(mktemp -d)"
+export SLUICE_DEV_TOKEN=bench-token
+"$root/build/sluice" dev --config "$root/bench/bench.yaml" --listen "127.0.0.1:$port" \
+  --data-dir "$data" >"$data/dev.log" 2>&1 &
+dev=$!
+trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+
+url="http://127.0.0.1:$port"
+id=$(curl -s -X POST -H "Authorization: Bearer $SLUICE_DEV_TOKEN" \
+  -d '{"job_name": "bench-noop", "job_execution_type": "1"}' "$url/v1/executions" |
+  sed 's/.*"id":"\([^"]*\)".*/\1/')
+export SLUICE_BENCH_ID="$id"
+
+run() {  # name, extra wrk args...
+  local name=$1; shift
+  local rps=() p50=() p99=()
+  for _ in $(seq "$rounds"); do
+    out=$(wrk -t2 -c32 -d"${duration}s" --latency "$@" 2>&1)
+    rps+=("$(awk '/Requests\/sec/ {print $2}' <<<"$out")")
+    p50+=("$(awk '$1=="50%" {print $2}' <<<"$out")")
+    p99+=("$(awk '$1=="99%" {print $2}' <<<"$out")")
+    errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
+    [ -n "$errors" ] && echo "  $name: $errors" >&2
+  done
+  median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  printf '%-14s rounds=%s  req/s median=%s  (all: %s)  p50=%s  p99=%s\n' "$name" "$rounds" \
+    "$(median "${rps[@]}")" "${rps[*]}" "$(printf '%s\n' "${p50[@]}" | sort | head -n $(( (rounds+1)/2 )) | tail -1)" \
+    "$(printf '%s\n' "${p99[@]}" | sort | head -n $(( (rounds+1)/2 )) | tail -1)"
+}
+
+echo "sluice bench: $(nproc) cores, wrk -t2 -c32 -d${duration}s, $rounds rounds each"
+run triggers -s "$root/bench/trigger.lua" "$url/v1/executions"
+run status -s "$root/bench/status.lua" "$url"
+run status-close -s "$root/bench/status.lua" -H "Connection: close" "$url"

@@ -1,0 +1,133 @@
+#include "worker/trigger_decision.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "fakes.h"
+
+namespace sluice {
+namespace {
+
+using Kind = TriggerDecision::Kind;
+using std::chrono::seconds;
+
+const char* KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kSkip: return "skip";
+    case Kind::kWait: return "wait";
+    case Kind::kRun: return "run";
+    case Kind::kAbort: return "abort";
+    case Kind::kGiveUp: return "give up";
+  }
+  return "?";
+}
+
+// The trigger was created at the test epoch; `now` is `age` seconds later. lease 30s,
+// view_wait 10s.
+TriggerFacts Facts(int age_seconds, std::optional<Execution> current = std::nullopt,
+                   int max_attempts = 1) {
+  TriggerFacts f;
+  f.current = std::move(current);
+  f.trigger_create_time = TestEpoch();
+  f.now = TestEpoch() + seconds(age_seconds);
+  f.lease = seconds(30);
+  f.view_wait = seconds(10);
+  f.max_attempts = max_attempts;
+  return f;
+}
+
+Execution State(JobStatus status, int attempt = 0, std::string worker = "",
+                std::optional<int> heartbeat_second = std::nullopt) {
+  Execution e;
+  e.id = "0190f3a2-7b1c-7d2e-8f3a-0123456789ab";
+  e.job_name = "periodic-echo";
+  e.job_status = status;
+  e.attempt = attempt;
+  e.worker = std::move(worker);
+  e.create_time = TestEpoch();
+  if (heartbeat_second) e.heartbeat_time = TestEpoch() + seconds(*heartbeat_second);
+  return e;
+}
+
+TEST(DecideTriggerTest, Table) {
+  struct Case {
+    std::string name;
+    TriggerFacts facts;
+    Kind kind;
+    int attempt;
+  };
+  TriggerFacts running_here = Facts(100, State(JobStatus::kPending, 1, "me", 0));
+  running_here.running_here = true;
+  TriggerFacts abort_triggered = Facts(1, State(JobStatus::kTriggered));
+  abort_triggered.abort_requested = true;
+  TriggerFacts abort_unknown = Facts(1);
+  abort_unknown.abort_requested = true;
+  TriggerFacts abort_terminal = Facts(1, State(JobStatus::kSuccess, 1, "w1", 0));
+  abort_terminal.abort_requested = true;
+  TriggerFacts running_here_terminal = Facts(1, State(JobStatus::kSuccess, 1, "w1", 0));
+  running_here_terminal.running_here = true;
+
+  const Case cases[] = {
+      {"already running on this worker", running_here, Kind::kWait, 0},
+      {"running here wins over terminal", running_here_terminal, Kind::kWait, 0},
+      {"SUCCESS", Facts(1, State(JobStatus::kSuccess, 1, "w1", 0)), Kind::kSkip, 0},
+      {"FAILURE", Facts(1, State(JobStatus::kFailure, 1, "w1", 0)), Kind::kSkip, 0},
+      {"ABORTED", Facts(1, State(JobStatus::kAborted, 0, "w1", 0)), Kind::kSkip, 0},
+      {"ERROR", Facts(1, State(JobStatus::kError, 1, "w1", 0)), Kind::kSkip, 0},
+      {"terminal and abort requested", abort_terminal, Kind::kSkip, 0},
+      {"abort requested, TRIGGERED", abort_triggered, Kind::kAbort, 0},
+      {"abort requested, not in the view", abort_unknown, Kind::kAbort, 0},
+      {"unknown, younger than view_wait", Facts(9), Kind::kWait, 0},
+      {"unknown, exactly view_wait old", Facts(10), Kind::kRun, 1},
+      {"unknown, older than view_wait", Facts(11), Kind::kRun, 1},
+      {"TRIGGERED", Facts(0, State(JobStatus::kTriggered)), Kind::kRun, 1},
+      {"PENDING, fresh heartbeat", Facts(40, State(JobStatus::kPending, 1, "w1", 20)),
+       Kind::kWait, 0},
+      {"PENDING, heartbeat just under the lease",
+       Facts(49, State(JobStatus::kPending, 1, "w1", 20)), Kind::kWait, 0},
+      {"PENDING, stale heartbeat, attempts left",
+       Facts(60, State(JobStatus::kPending, 1, "w1", 20), 3), Kind::kRun, 2},
+      {"PENDING attempt 2, stale heartbeat, attempts left",
+       Facts(100, State(JobStatus::kPending, 2, "w2", 50), 3), Kind::kRun, 3},
+      {"PENDING, stale heartbeat, no attempts left",
+       Facts(60, State(JobStatus::kPending, 1, "w1", 20), 1), Kind::kGiveUp, 1},
+      {"PENDING attempt 3 of 3, stale", Facts(200, State(JobStatus::kPending, 3, "w3", 100), 3),
+       Kind::kGiveUp, 3},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TriggerDecision d = DecideTrigger(c.facts);
+    EXPECT_EQ(d.kind, c.kind) << "got " << KindName(d.kind) << ", want " << KindName(c.kind);
+    if (c.kind == Kind::kRun || c.kind == Kind::kGiveUp) EXPECT_EQ(d.attempt, c.attempt);
+  }
+}
+
+TEST(DecideTriggerTest, GivingUpNamesTheLostWorkerAndTheAttempt) {
+  TriggerDecision d =
+      DecideTrigger(Facts(60, State(JobStatus::kPending, 1, "worker-7f3a", 20), 1));
+  ASSERT_EQ(d.kind, Kind::kGiveUp);
+  EXPECT_NE(d.message.find("worker-7f3a"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("attempt 1"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("max_attempts"), std::string::npos) << d.message;
+}
+
+TEST(DecideTriggerTest, APendingRecordWithoutHeartbeatIsJudgedByItsStartTime) {
+  Execution pending = State(JobStatus::kPending, 1, "w1");
+  pending.start_time = TestEpoch() + seconds(50);
+  EXPECT_EQ(DecideTrigger(Facts(60, pending, 2)).kind, Kind::kWait);
+  TriggerDecision stale = DecideTrigger(Facts(90, pending, 2));
+  EXPECT_EQ(stale.kind, Kind::kRun);
+  EXPECT_EQ(stale.attempt, 2);
+}
+
+TEST(DecideTriggerTest, AbortBeforeStartSaysSo) {
+  TriggerFacts f = Facts(1, State(JobStatus::kTriggered));
+  f.abort_requested = true;
+  TriggerDecision d = DecideTrigger(f);
+  ASSERT_EQ(d.kind, Kind::kAbort);
+  EXPECT_FALSE(d.message.empty());
+}
+
+}  // namespace
+}  // namespace sluice
