@@ -18,6 +18,20 @@ void InterruptibleSleep(const std::atomic<bool>& stop, Duration total) {
   }
 }
 
+// Runs `attempt` until it succeeds, fails with a non-retriable error, or `timeout` passes.
+// Start-up calls need this: a freshly created topic has no partition leaders for a moment.
+template <typename F>
+Status RetryStartup(Duration timeout, F attempt) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    Status s = attempt();
+    if (s.ok() || s.code() != Code::kUnavailable || std::chrono::steady_clock::now() >= until) {
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 void DeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   auto* done = static_cast<DeliveryCallback*>(msg->_private);
   if (done == nullptr) return;
@@ -93,17 +107,20 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
   KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof err));
   if (!rk) return Internal(std::string("cannot create Kafka admin client: ") + err);
 
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t merr =
-      rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
-  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaStatus(merr, "cannot reach Kafka at " + kafka.brokers);
-  }
   std::set<std::string> existing;
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.insert(md->topics[i].topic);
-  }
-  rd_kafka_metadata_destroy(md);
+  Status reached = RetryStartup(timeout, [&]() -> Status {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t merr = rd_kafka_metadata(rk.get(), 1, nullptr, &md, 5000);
+    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(merr, "cannot reach Kafka at " + kafka.brokers);
+    }
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.insert(md->topics[i].topic);
+    }
+    rd_kafka_metadata_destroy(md);
+    return Status::Ok();
+  });
+  if (!reached.ok()) return reached;
 
   struct Wanted {
     std::string name;
@@ -257,35 +274,36 @@ Status TopicFollower::Start(Duration timeout) {
   consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
   if (!consumer_) return Internal(std::string("cannot create Kafka consumer: ") + err);
 
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_.get(), topic_.c_str(), nullptr);
-  rd_kafka_resp_err_t merr =
-      rd_kafka_metadata(consumer_.get(), 0, rkt, &md, static_cast<int>(timeout.count()));
-  rd_kafka_topic_destroy(rkt);
-  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaStatus(merr, "cannot read metadata of " + topic_);
-  }
-  int partitions = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
-                       ? md->topics[0].partition_cnt
-                       : 0;
-  rd_kafka_metadata_destroy(md);
-  if (partitions <= 0) return Unavailable("topic " + topic_ + " does not exist");
-
-  end_offsets_.assign(partitions, 0);
-  partition_done_.assign(partitions, false);
-  KafkaPartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) {
-    int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-        consumer_.get(), topic_.c_str(), p, &low, &high, static_cast<int>(timeout.count()));
-    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return KafkaStatus(werr, "cannot read end offsets of " + topic_);
+  int partitions = 0;
+  KafkaPartitionList assignment;
+  Status ready = RetryStartup(timeout, [&]() -> Status {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_.get(), topic_.c_str(), nullptr);
+    rd_kafka_resp_err_t merr = rd_kafka_metadata(consumer_.get(), 0, rkt, &md, 5000);
+    rd_kafka_topic_destroy(rkt);
+    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(merr, "cannot read metadata of " + topic_);
+    rd_kafka_resp_err_t terr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    partitions = terr == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (partitions <= 0) return KafkaStatus(terr, "topic " + topic_ + " is not available");
+    end_offsets_.assign(partitions, 0);
+    partition_done_.assign(partitions, false);
+    assignment.reset(rd_kafka_topic_partition_list_new(partitions));
+    for (int p = 0; p < partitions; ++p) {
+      int64_t low = 0, high = 0;
+      rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+          consumer_.get(), topic_.c_str(), p, &low, &high, 5000);
+      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return KafkaStatus(werr, "cannot read end offsets of " + topic_);
+      }
+      end_offsets_[p] = high;
+      partition_done_[p] = high <= low;
+      rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
     }
-    end_offsets_[p] = high;
-    partition_done_[p] = high <= low;
-    rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  }
+    return Status::Ok();
+  });
+  if (!ready.ok()) return ready;
   rd_kafka_resp_err_t aerr = rd_kafka_assign(consumer_.get(), assignment.get());
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(aerr, "cannot assign " + topic_);
   bool all = true;

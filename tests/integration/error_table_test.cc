@@ -49,7 +49,7 @@ struct ErrorCase {
   const char* message_names;  // a fragment the message must contain ("" = any)
 };
 
-std::vector<ErrorCase> ErrorTable() {
+std::vector<ErrorCase> ErrorRows() {
   const std::string unknown_id = "01900000-0000-7000-8000-000000000000";
   return {
       {"no token",
@@ -315,7 +315,7 @@ Deployment* ErrorTable::deployment_ = nullptr;
 SluiceProcess* ErrorTable::gateway_ = nullptr;
 
 TEST_F(ErrorTable, EveryRowAnswersItsStatusCodeAndAJsonErrorNamingTheField) {
-  for (const ErrorCase& c : ErrorTable()) {
+  for (const ErrorCase& c : ErrorRows()) {
     SCOPED_TRACE(c.name);
     HttpResponse r = Send(http_, c);
     ExpectErrorBody(r, c.http_status, c.code);
@@ -332,7 +332,7 @@ TEST_F(ErrorTable, EveryRowAnswersItsStatusCodeAndAJsonErrorNamingTheField) {
 }
 
 TEST_F(ErrorTable, RefusedRequestsWriteNoExecution) {
-  for (const ErrorCase& c : ErrorTable()) Send(http_, c);
+  for (const ErrorCase& c : ErrorRows()) Send(http_, c);
   // Anything the refused requests had written would be in the view by the time a later accepted
   // trigger is.
   HttpResponse marker = PostExecution(http_, gateway(), Periodic("interleaved"));
