@@ -161,7 +161,9 @@ TEST(ExecutionRecordTest, DecodingGarbageFails) {
     SCOPED_TRACE(json);
     StatusOr<Execution> got = DecodeExecutionRecord(json);
     EXPECT_FALSE(got.ok());
-    if (!got.ok()) EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
+    }
   }
 }
 

@@ -99,7 +99,9 @@ TEST(DecideTriggerTest, Table) {
     SCOPED_TRACE(c.name);
     TriggerDecision d = DecideTrigger(c.facts);
     EXPECT_EQ(d.kind, c.kind) << "got " << KindName(d.kind) << ", want " << KindName(c.kind);
-    if (c.kind == Kind::kRun || c.kind == Kind::kGiveUp) EXPECT_EQ(d.attempt, c.attempt);
+    if (c.kind == Kind::kRun || c.kind == Kind::kGiveUp) {
+      EXPECT_EQ(d.attempt, c.attempt);
+    }
   }
 }
 

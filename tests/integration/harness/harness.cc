@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/execution_id.h"
 
 extern char** environ;
 
@@ -222,16 +223,26 @@ std::string SluiceProcess::Log() const {
 
 Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_yaml,
                        const std::string& gateway_yaml, const std::string& clients_yaml) {
-  auto broker = EmbeddedBroker::Start();
-  EXPECT_TRUE(broker.ok()) << broker.status().ToString();
-  broker_ = std::move(*broker);
-  KafkaConfig kafka;
-  kafka.partitions = 4;
-  EXPECT_TRUE(broker_->CreateTopics(kafka).ok());
+  std::string brokers;
+  std::string prefix = "sluice.";
+  if (const char* external = std::getenv("SLUICE_TEST_KAFKA_BROKERS"); external && *external) {
+    // A real Kafka cluster: every deployment gets topics of its own; sluice creates them.
+    brokers = external;
+    prefix = "test-" + HexEncode(RandomBytes(4)) + ".";
+  } else {
+    auto broker = EmbeddedBroker::Start();
+    EXPECT_TRUE(broker.ok()) << broker.status().ToString();
+    broker_ = std::move(*broker);
+    KafkaConfig kafka;
+    kafka.partitions = 4;
+    EXPECT_TRUE(broker_->CreateTopics(kafka).ok());
+    brokers = broker_->bootstrap();
+  }
 
   config_path_ = dir_.path() + "/sluice.yaml";
   std::ofstream out(config_path_);
-  out << "kafka:\n  brokers: \"" << broker_->bootstrap() << "\"\n  partitions: 4\n";
+  out << "kafka:\n  brokers: \"" << brokers << "\"\n  partitions: 4\n  topic_prefix: \"" << prefix
+      << "\"\n";
   out << "gateway:\n  public_url: \"http://gateway.test\"\n" << gateway_yaml << "\n";
   out << "worker:\n  workspace: \"" << dir_.path() << "/work\"\n  artifacts: \"" << dir_.path()
       << "/artifacts\"\n  heartbeat: 500ms\n  lease: 3s\n  kill_grace: 2s\n  shutdown_grace: 5s\n"

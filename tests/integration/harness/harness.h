@@ -86,7 +86,8 @@ class SluiceProcess {
   int exit_status_ = -1;
 };
 
-// One embedded broker, a config file and helpers to start gateways and workers against it.
+// One embedded broker, a config file and helpers to start gateways and workers against it. With
+// SLUICE_TEST_KAFKA_BROKERS set, a real Kafka cluster instead (topics with a fresh prefix).
 class Deployment {
  public:
   // `jobs_yaml` is the `jobs:` list (YAML, indented as list items); `extra_yaml` may add or
@@ -102,7 +103,9 @@ class Deployment {
   const std::string& config_path() const { return config_path_; }
   const std::string& dir() const { return dir_.path(); }
   std::string artifacts() const { return dir_.path() + "/artifacts"; }
+  // The embedded broker (only when not running against a real cluster).
   EmbeddedBroker& broker() { return *broker_; }
+  bool embedded() const { return broker_ != nullptr; }
 
  private:
   TempDir dir_;
