@@ -20,15 +20,9 @@ TEST(ParseDurationTest, AcceptsTheConfigurationSpellings) {
     Duration want;
   };
   const Case cases[] = {
-      {"10s", seconds(10)},
-      {"5m", minutes(5)},
-      {"1h", hours(1)},
-      {"250ms", milliseconds(250)},
-      {"1h30m", minutes(90)},
-      {"1m30s", seconds(90)},
-      {"2h0m5s", seconds(7205)},
-      {"0s", Duration(0)},
-      {"1s500ms", milliseconds(1500)},
+      {"10s", seconds(10)},         {"5m", minutes(5)},     {"1h", hours(1)},
+      {"250ms", milliseconds(250)}, {"1h30m", minutes(90)}, {"1m30s", seconds(90)},
+      {"2h0m5s", seconds(7205)},    {"0s", Duration(0)},    {"1s500ms", milliseconds(1500)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
@@ -40,9 +34,9 @@ TEST(ParseDurationTest, AcceptsTheConfigurationSpellings) {
 
 TEST(ParseDurationTest, RefusesAnythingElse) {
   const std::string cases[] = {
-      "",     "10",   "s",     "ms",  "10x",    "-5s", "+5s",          "1.5s",
-      " 10s", "10s ", "10 s",  "5M",  "10sec",  "h1",  "1h30",         "m5",
-      "1e3s", "∞s",   "10s\n", "0x10s", "10s5", "s10", "99999999999h",
+      "",     "10",   "s",     "ms",    "10x",   "-5s", "+5s",          "1.5s",
+      " 10s", "10s ", "10 s",  "5M",    "10sec", "h1",  "1h30",         "m5",
+      "1e3s", "∞s",   "10s\n", "0x10s", "10s5",  "s10", "99999999999h",
   };
   for (const std::string& text : cases) {
     SCOPED_TRACE("\"" + text + "\"");
@@ -56,9 +50,10 @@ TEST(FormatDurationTest, WritesTheLargestWholeUnitAndParsesBack) {
     std::string want;
   };
   const Case cases[] = {
-      {seconds(10), "10s"},          {minutes(5), "5m"},     {hours(2), "2h"},
-      {milliseconds(250), "250ms"}, {seconds(90), "90s"},   {minutes(90), "90m"},
-      {Duration(0), "0s"},           {milliseconds(1500), "1500ms"},
+      {seconds(10), "10s"}, {minutes(5), "5m"},
+      {hours(2), "2h"},     {milliseconds(250), "250ms"},
+      {seconds(90), "90s"}, {minutes(90), "90m"},
+      {Duration(0), "0s"},  {milliseconds(1500), "1500ms"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.want);
@@ -115,8 +110,13 @@ TEST(Rfc3339Test, ParsesOtherUtcSpellings) {
 
 TEST(Rfc3339Test, RefusesWhatIsNotATimestamp) {
   const std::string cases[] = {
-      "", "garbage", "2026-11-23", "2026-11-23T10:00", "2026-11-23T10:00:00",
-      "2026-11-23T10:00:00.123", "2026-11-23T10:00:00Zjunk",
+      "",
+      "garbage",
+      "2026-11-23",
+      "2026-11-23T10:00",
+      "2026-11-23T10:00:00",
+      "2026-11-23T10:00:00.123",
+      "2026-11-23T10:00:00Zjunk",
   };
   for (const std::string& text : cases) {
     SCOPED_TRACE("\"" + text + "\"");

@@ -75,9 +75,9 @@ TEST(ExecutionIdForIdempotencyKeyTest, DiffersPerClientAndPerKey) {
   };
   // Pairs whose plain concatenation would collide must not.
   const Input inputs[] = {
-      {"release-bot", "k1"}, {"release-bot", "k2"}, {"ci", "k1"}, {"ci", "k2"},
-      {"ab", "c"},           {"a", "bc"},           {"abc", ""},  {"", "abc"},
-      {"release-bot", "K1"},
+      {"release-bot", "k1"}, {"release-bot", "k2"}, {"ci", "k1"},
+      {"ci", "k2"},          {"ab", "c"},           {"a", "bc"},
+      {"abc", ""},           {"", "abc"},           {"release-bot", "K1"},
   };
   std::set<std::string> ids;
   for (const Input& in : inputs) ids.insert(ExecutionIdForIdempotencyKey(in.client, in.key));
@@ -99,15 +99,15 @@ TEST(IsExecutionIdTest, AcceptsOnlyTheCanonicalForm) {
       {"0190F3A2-7B1C-7D2E-8F3A-0123456789AB", true},
       {"00000000-0000-0000-0000-000000000000", true},
       {"", false},
-      {"0190f3a2-7b1c-7d2e-8f3a-0123456789a", false},     // 35 characters
-      {"0190f3a2-7b1c-7d2e-8f3a-0123456789abc", false},   // 37 characters
-      {"0190f3a27b1c7d2e8f3a0123456789ab", false},        // no dashes
-      {"0190f3a2-7b1c-7d2e-8f3a0-123456789ab", false},    // dash in the wrong place
-      {"0190f3a2_7b1c_7d2e_8f3a_0123456789ab", false},    // other separators
-      {"0190f3g2-7b1c-7d2e-8f3a-0123456789ab", false},    // 'g' is not hex
-      {"{190f3a2-7b1c-7d2e-8f3a-0123456789a}", false},    // braces
-      {"../../../../etc/passwd-aaaaaaaaaaaaa", false},    // path traversal of the same length
-      {"0190f3a2-7b1c-7d2e-8f3a-0123456789a ", false},    // trailing space
+      {"0190f3a2-7b1c-7d2e-8f3a-0123456789a", false},    // 35 characters
+      {"0190f3a2-7b1c-7d2e-8f3a-0123456789abc", false},  // 37 characters
+      {"0190f3a27b1c7d2e8f3a0123456789ab", false},       // no dashes
+      {"0190f3a2-7b1c-7d2e-8f3a0-123456789ab", false},   // dash in the wrong place
+      {"0190f3a2_7b1c_7d2e_8f3a_0123456789ab", false},   // other separators
+      {"0190f3g2-7b1c-7d2e-8f3a-0123456789ab", false},   // 'g' is not hex
+      {"{190f3a2-7b1c-7d2e-8f3a-0123456789a}", false},   // braces
+      {"../../../../etc/passwd-aaaaaaaaaaaaa", false},   // path traversal of the same length
+      {"0190f3a2-7b1c-7d2e-8f3a-0123456789a ", false},   // trailing space
   };
   for (const Case& c : cases) {
     SCOPED_TRACE("\"" + c.text + "\"");

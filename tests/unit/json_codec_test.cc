@@ -237,9 +237,9 @@ TEST(ExecutionApiJsonTest, UsesProwsFieldNames) {
   rapidjson::Document doc = Parse(ExecutionApiJson(e, "https://sluice.example.com"));
   ASSERT_TRUE(doc.IsObject());
   std::set<std::string> names = MemberNames(doc);
-  for (const char* field : {"id", "job_name", "job_type", "job_status", "refs", "pod_spec_options",
-                            "gcs_path", "create_time", "start_time", "completion_time",
-                            "job_url"}) {
+  for (const char* field :
+       {"id", "job_name", "job_type", "job_status", "refs", "pod_spec_options", "gcs_path",
+        "create_time", "start_time", "completion_time", "job_url"}) {
     EXPECT_TRUE(names.count(field)) << "missing " << field;
   }
   EXPECT_EQ(std::string(doc["id"].GetString()), e.id);

@@ -14,11 +14,16 @@ using std::chrono::seconds;
 
 const char* KindName(Kind kind) {
   switch (kind) {
-    case Kind::kSkip: return "skip";
-    case Kind::kWait: return "wait";
-    case Kind::kRun: return "run";
-    case Kind::kAbort: return "abort";
-    case Kind::kGiveUp: return "give up";
+    case Kind::kSkip:
+      return "skip";
+    case Kind::kWait:
+      return "wait";
+    case Kind::kRun:
+      return "run";
+    case Kind::kAbort:
+      return "abort";
+    case Kind::kGiveUp:
+      return "give up";
   }
   return "?";
 }
@@ -82,8 +87,8 @@ TEST(DecideTriggerTest, Table) {
       {"unknown, exactly view_wait old", Facts(10), Kind::kRun, 1},
       {"unknown, older than view_wait", Facts(11), Kind::kRun, 1},
       {"TRIGGERED", Facts(0, State(JobStatus::kTriggered)), Kind::kRun, 1},
-      {"PENDING, fresh heartbeat", Facts(40, State(JobStatus::kPending, 1, "w1", 20)),
-       Kind::kWait, 0},
+      {"PENDING, fresh heartbeat", Facts(40, State(JobStatus::kPending, 1, "w1", 20)), Kind::kWait,
+       0},
       {"PENDING, heartbeat just under the lease",
        Facts(49, State(JobStatus::kPending, 1, "w1", 20)), Kind::kWait, 0},
       {"PENDING, stale heartbeat, attempts left",
@@ -106,8 +111,7 @@ TEST(DecideTriggerTest, Table) {
 }
 
 TEST(DecideTriggerTest, GivingUpNamesTheLostWorkerAndTheAttempt) {
-  TriggerDecision d =
-      DecideTrigger(Facts(60, State(JobStatus::kPending, 1, "worker-7f3a", 20), 1));
+  TriggerDecision d = DecideTrigger(Facts(60, State(JobStatus::kPending, 1, "worker-7f3a", 20), 1));
   ASSERT_EQ(d.kind, Kind::kGiveUp);
   EXPECT_NE(d.message.find("worker-7f3a"), std::string::npos) << d.message;
   EXPECT_NE(d.message.find("attempt 1"), std::string::npos) << d.message;

@@ -1,0 +1,869 @@
+#include "gateway/gateway_service.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/crypto.h"
+#include "common/execution_id.h"
+#include "common/json_codec.h"
+#include "fakes.h"
+#include "gateway/api.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+constexpr const char* kResults = "sluice.results";
+constexpr const char* kRequests = "sluice.requests";
+constexpr const char* kControl = "sluice.control";
+constexpr const char* kPublicUrl = "https://sluice.example";
+
+const std::string kPeriodicBody = R"({"job_name":"periodic-echo","job_execution_type":"1"})";
+const std::string kOverrideBody =
+    R"({"job_name":"periodic-echo","job_execution_type":"PERIODIC",)"
+    R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":"quay.io/x:4.18"}}})";
+
+ClientConfig Client(std::string name, std::string_view token, std::vector<std::string> allow) {
+  ClientConfig c;
+  c.name = std::move(name);
+  c.token_sha256 = Sha256Hex(token);
+  c.allow_jobs = std::move(allow);
+  return c;
+}
+
+JobConfig Job(std::string name, JobType type) {
+  JobConfig j;
+  j.name = std::move(name);
+  j.type = type;
+  j.command = {"true"};
+  j.allow_env_override = {"RELEASE_IMAGE_LATEST", "MULTISTAGE_PARAM_OVERRIDE_*"};
+  return j;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::optional<std::string> Header(const ApiReply& reply, const std::string& name) {
+  for (const auto& [k, v] : reply.headers) {
+    if (Lower(k) == Lower(name)) return v;
+  }
+  return std::nullopt;
+}
+
+rapidjson::Document Json(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  EXPECT_FALSE(doc.HasParseError()) << body;
+  return doc;
+}
+
+std::string Str(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject() || !v.HasMember(key) || !v[key].IsString()) return "<absent>";
+  return v[key].GetString();
+}
+
+// The error body of the contract: {"code": <code>, "message": "...", "details": []}.
+void ExpectError(const ApiReply& reply, int http, Code code) {
+  EXPECT_EQ(reply.status, http) << reply.body;
+  EXPECT_EQ(reply.content_type, "application/json");
+  rapidjson::Document doc = Json(reply.body);
+  ASSERT_TRUE(doc.IsObject()) << reply.body;
+  ASSERT_TRUE(doc.HasMember("code") && doc["code"].IsInt()) << reply.body;
+  EXPECT_EQ(doc["code"].GetInt(), static_cast<int>(code)) << reply.body;
+  ASSERT_TRUE(doc.HasMember("message") && doc["message"].IsString()) << reply.body;
+  EXPECT_GT(doc["message"].GetStringLength(), 0u);
+  ASSERT_TRUE(doc.HasMember("details") && doc["details"].IsArray()) << reply.body;
+  EXPECT_TRUE(doc["details"].Empty());
+}
+
+class GatewayServiceTest : public ::testing::Test {
+ protected:
+  GatewayServiceTest() : service_(config_, publisher_, view_, clock_) {}
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-gateway-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    artifacts_ = tmpl;
+    config_.worker.artifacts = artifacts_;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(artifacts_, ec);
+  }
+
+  static Config MakeConfig() {
+    Config c;
+    c.gateway.public_url = kPublicUrl;
+    c.gateway.max_body_bytes = 4096;
+    c.clients.push_back(Client("ci", "t", {"periodic-*", "post-*"}));
+    c.clients.push_back(Client("ci2", "t2", {"periodic-*"}));
+    c.clients.push_back(Client("other", "u", {"secret-*"}));
+    ClientConfig limited = Client("limited", "l", {"periodic-*"});
+    limited.rate_limit.per_second = 1;
+    limited.rate_limit.burst = 1;
+    c.clients.push_back(limited);
+    c.jobs.push_back(Job("periodic-echo", JobType::kPeriodic));
+    c.jobs.push_back(Job("post-build", JobType::kPostsubmit));
+    c.jobs.push_back(Job("secret-job", JobType::kPeriodic));
+    return c;
+  }
+
+  static ApiRequest Request(std::string method, std::string path, std::string token = "t") {
+    ApiRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    if (!token.empty()) r.authorization = "Bearer " + token;
+    return r;
+  }
+  static ApiRequest Post(std::string path, std::string body, std::string token = "t") {
+    ApiRequest r = Request("POST", std::move(path), std::move(token));
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+  }
+  static ApiRequest Get(std::string path, std::string token = "t") {
+    return Request("GET", std::move(path), std::move(token));
+  }
+
+  // Hands the request to the service; the returned list fills as the service replies.
+  std::shared_ptr<std::vector<ApiReply>> Send(const ApiRequest& request) {
+    auto replies = std::make_shared<std::vector<ApiReply>>();
+    service_.Handle(request, [replies](ApiReply r) { replies->push_back(std::move(r)); });
+    return replies;
+  }
+  // For calls that answer without Kafka: exactly one reply, at once.
+  ApiReply Call(const ApiRequest& request) {
+    auto replies = Send(request);
+    EXPECT_EQ(replies->size(), 1u) << request.method << " " << request.path;
+    return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
+  }
+
+  // Creates an execution through the API, acknowledges both records and feeds the TRIGGERED
+  // record into the status view, as the results topic would. Returns the execution.
+  Execution CreateAndSeeInView(const ApiRequest& request) {
+    size_t first = publisher_.size();
+    auto replies = Send(request);
+    EXPECT_EQ(publisher_.size(), first + 2);
+    publisher_.CompleteAll();
+    EXPECT_EQ(replies->size(), 1u);
+    EXPECT_EQ(replies->empty() ? 0 : replies->front().status, 200);
+    auto results = publisher_.records();
+    for (size_t i = first; i < results.size(); ++i) {
+      if (results[i].topic != kResults) continue;
+      StatusOr<Execution> e = DecodeExecutionRecord(results[i].value);
+      EXPECT_TRUE(e.ok());
+      if (!e.ok()) break;
+      view_.store().Apply(*e);
+      return *e;
+    }
+    ADD_FAILURE() << "no results record";
+    return Execution{};
+  }
+
+  // An execution as a worker would have recorded it, straight into the view.
+  Execution Stored(const std::string& job, JobStatus status, int created_second,
+                   std::string id = "") {
+    Execution e;
+    e.id = id.empty() ? NewExecutionIdV7(TestEpoch() + seconds(created_second)) : id;
+    e.job_name = job;
+    e.job_type = config_.FindJob(job) ? config_.FindJob(job)->type : JobType::kPeriodic;
+    e.job_status = status;
+    e.gcs_path = ArtifactsPathFor(artifacts_, job, e.id);
+    e.create_time = TestEpoch() + seconds(created_second);
+    if (status != JobStatus::kTriggered) {
+      e.attempt = 1;
+      e.worker = "w1";
+      e.start_time = *e.create_time + seconds(1);
+      e.heartbeat_time = e.start_time;
+    }
+    if (IsTerminal(status)) e.completion_time = *e.create_time + seconds(5);
+    e.client = "ci";
+    view_.store().Apply(e);
+    return e;
+  }
+
+  std::string artifacts_;
+  Config config_ = MakeConfig();
+  FakePublisher publisher_;
+  FakeStatusView view_;
+  ManualClock clock_;
+  GatewayService service_;
+};
+
+// ---- POST /v1/executions -------------------------------------------------------------------
+
+TEST_F(GatewayServiceTest, CreatePublishesTheTriggeredRecordAndTheTriggerKeyedByTheId) {
+  auto replies = Send(Post("/v1/executions", kOverrideBody));
+  EXPECT_TRUE(replies->empty()) << "no reply before Kafka acknowledges";
+  ASSERT_EQ(publisher_.size(), 2u);
+  auto results_index = publisher_.OnlyIndexOn(kResults);
+  auto requests_index = publisher_.OnlyIndexOn(kRequests);
+  ASSERT_TRUE(results_index && requests_index);
+  auto records = publisher_.records();
+  const std::string& id = records[*results_index].key;
+  EXPECT_TRUE(IsExecutionId(id)) << id;
+  EXPECT_EQ(records[*requests_index].key, id);
+
+  StatusOr<Execution> e = DecodeExecutionRecord(records[*results_index].value);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->id, id);
+  EXPECT_EQ(e->job_name, "periodic-echo");
+  EXPECT_EQ(e->job_type, JobType::kPeriodic);
+  EXPECT_EQ(e->job_status, JobStatus::kTriggered);
+  EXPECT_EQ(e->create_time, clock_.Now());
+  EXPECT_EQ(e->gcs_path, ArtifactsPathFor(artifacts_, "periodic-echo", id));
+  EXPECT_EQ(e->client, "ci");
+  EXPECT_EQ(e->pod_spec_options.envs.at("RELEASE_IMAGE_LATEST"), "quay.io/x:4.18");
+  EXPECT_EQ(e->pod_spec_options.annotations.at("sluice.io/user"), "ci");
+  EXPECT_EQ(e->pod_spec_options.annotations.at("sluice.io/source"), "api");
+
+  StatusOr<Trigger> t = DecodeTrigger(records[*requests_index].value);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->id, id);
+  EXPECT_EQ(t->job_name, "periodic-echo");
+  EXPECT_EQ(t->job_type, JobType::kPeriodic);
+  EXPECT_EQ(t->client, "ci");
+  EXPECT_EQ(t->fingerprint, e->fingerprint);
+  EXPECT_FALSE(t->fingerprint.empty());
+  EXPECT_EQ(t->pod_spec_options, e->pod_spec_options);
+}
+
+TEST_F(GatewayServiceTest, CreateRepliesOnlyOnceBothRecordsAreAcknowledged) {
+  struct Case {
+    std::string name;
+    bool results_first;
+  };
+  for (const Case& c :
+       {Case{"results acknowledged first", true}, Case{"trigger acknowledged first", false}}) {
+    SCOPED_TRACE(c.name);
+    size_t base = publisher_.size();
+    auto replies = Send(Post("/v1/executions", kPeriodicBody));
+    ASSERT_EQ(publisher_.size(), base + 2);
+    EXPECT_EQ(service_.in_flight(), 1);
+    size_t results = publisher_.records()[base].topic == kResults ? base : base + 1;
+    size_t requests = results == base ? base + 1 : base;
+    std::string id = publisher_.records()[results].key;
+
+    publisher_.Complete(c.results_first ? results : requests);
+    EXPECT_TRUE(replies->empty()) << "replied after one acknowledgement of two";
+    publisher_.Complete(c.results_first ? requests : results);
+    ASSERT_EQ(replies->size(), 1u);
+    const ApiReply& reply = replies->front();
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.content_type, "application/json");
+    std::optional<std::string> location = Header(reply, "Location");
+    ASSERT_TRUE(location.has_value());
+    EXPECT_TRUE(location->ends_with("/v1/executions/" + id)) << *location;
+    rapidjson::Document body = Json(reply.body);
+    EXPECT_EQ(Str(body, "id"), id);
+    EXPECT_EQ(Str(body, "job_name"), "periodic-echo");
+    EXPECT_EQ(Str(body, "job_type"), "PERIODIC");
+    EXPECT_EQ(Str(body, "job_status"), "TRIGGERED");
+    EXPECT_EQ(Str(body, "job_url"), std::string(kPublicUrl) + "/v1/executions/" + id);
+    EXPECT_EQ(Str(body, "create_time"), FormatRfc3339(clock_.Now()));
+    EXPECT_EQ(service_.in_flight(), 0);
+  }
+}
+
+TEST_F(GatewayServiceTest, CreateAnswers503WithRetryAfterWhenKafkaRefusesEitherRecord) {
+  const Status timed_out = Unavailable("delivery failed: Local: Message timed out");
+  struct Case {
+    std::string name;
+    bool results_ok;
+    bool requests_ok;
+  };
+  const Case cases[] = {
+      {"results record refused", false, true},
+      {"trigger refused", true, false},
+      {"both refused", false, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    size_t base = publisher_.size();
+    auto replies = Send(Post("/v1/executions", kPeriodicBody));
+    ASSERT_EQ(publisher_.size(), base + 2);
+    for (size_t i = base; i < base + 2; ++i) {
+      bool ok = publisher_.records()[i].topic == kResults ? c.results_ok : c.requests_ok;
+      publisher_.Complete(i, ok ? Status::Ok() : timed_out);
+    }
+    ASSERT_EQ(replies->size(), 1u);
+    ExpectError(replies->front(), 503, Code::kUnavailable);
+    std::optional<std::string> retry_after = Header(replies->front(), "Retry-After");
+    ASSERT_TRUE(retry_after.has_value());
+    EXPECT_GT(std::stoi(*retry_after), 0);
+    EXPECT_FALSE(Header(replies->front(), "Location").has_value());
+    EXPECT_EQ(service_.in_flight(), 0);
+  }
+}
+
+TEST_F(GatewayServiceTest, CreateAnswers503WhenThePublisherFailsAtOnce) {
+  publisher_.FailImmediately(Unavailable("Local: Queue full"));
+  ApiReply reply = Call(Post("/v1/executions", kPeriodicBody));
+  ExpectError(reply, 503, Code::kUnavailable);
+  EXPECT_TRUE(Header(reply, "Retry-After").has_value());
+  EXPECT_EQ(service_.in_flight(), 0);
+}
+
+TEST_F(GatewayServiceTest, ABadRequestIsRefusedBeforeAnythingIsPublished) {
+  struct Case {
+    std::string name;
+    ApiRequest request;
+    int http;
+    Code code;
+    std::string message_names;  // a word the message must contain; "" = not checked
+  };
+  ApiRequest no_auth = Post("/v1/executions", kPeriodicBody, "");
+  ApiRequest bad_token = Post("/v1/executions", kPeriodicBody, "not-a-known-token");
+  ApiRequest basic = Post("/v1/executions", kPeriodicBody);
+  basic.authorization = "Basic dDp0";
+  ApiRequest xml = Post("/v1/executions", "<job/>");
+  xml.content_type = "application/xml";
+  ApiRequest multipart = Post("/v1/executions", kPeriodicBody);
+  multipart.content_type = "multipart/form-data; boundary=xyz";
+  ApiRequest too_big = Post("/v1/executions", kPeriodicBody + std::string(5000, ' '));
+  ApiRequest bad_key = Post("/v1/executions", kPeriodicBody);
+  bad_key.idempotency_key = "has a space";
+  ApiRequest long_key = Post("/v1/executions", kPeriodicBody);
+  long_key.idempotency_key = std::string(256, 'k');
+  const std::string sha(40, 'a');
+
+  const Case cases[] = {
+      {"no Authorization", no_auth, 401, Code::kUnauthenticated, ""},
+      {"unknown token", bad_token, 401, Code::kUnauthenticated, ""},
+      {"not a bearer token", basic, 401, Code::kUnauthenticated, ""},
+      {"XML", xml, 415, Code::kInvalidArgument, "Content-Type"},
+      {"multipart", multipart, 415, Code::kInvalidArgument, "Content-Type"},
+      {"body over the limit", too_big, 413, Code::kInvalidArgument, ""},
+      {"malformed JSON", Post("/v1/executions", "{\"job_name\":"), 400, Code::kInvalidArgument,
+       "JSON"},
+      {"not an object", Post("/v1/executions", "[1,2]"), 400, Code::kInvalidArgument, ""},
+      {"unknown field",
+       Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,"color":1})"),
+       400, Code::kInvalidArgument, "color"},
+      {"missing job_execution_type", Post("/v1/executions", R"({"job_name":"periodic-echo"})"), 400,
+       Code::kInvalidArgument, "job_execution_type"},
+      {"wrong type of job_name", Post("/v1/executions", R"({"job_name":7,"job_execution_type":1})"),
+       400, Code::kInvalidArgument, "job_name"},
+      {"type mismatch",
+       Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":"POSTSUBMIT"})"),
+       400, Code::kInvalidArgument, "job_execution_type"},
+      {"refs on a periodic job",
+       Post("/v1/executions",
+            R"({"job_name":"periodic-echo","job_execution_type":1,"refs":{"org":"o","repo":"r"}})"),
+       400, Code::kInvalidArgument, "refs"},
+      {"postsubmit without base_sha",
+       Post("/v1/executions", R"({"job_name":"post-build","job_execution_type":2,)"
+                              R"("refs":{"org":"o","repo":"r","base_ref":"main"}})"),
+       400, Code::kInvalidArgument, "base_sha"},
+      {"env not allowed",
+       Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                              R"("pod_spec_options":{"envs":{"LD_PRELOAD":"/x.so"}}})"),
+       400, Code::kInvalidArgument, "LD_PRELOAD"},
+      {"reserved label",
+       Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                              R"("pod_spec_options":{"labels":{"sluice.io/user":"root"}}})"),
+       400, Code::kInvalidArgument, "sluice.io/"},
+      {"reserved annotation",
+       Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                              R"("pod_spec_options":{"annotations":{"sluice.io/source":"cron"}}})"),
+       400, Code::kInvalidArgument, "sluice.io/"},
+      {"path and body name different jobs",
+       Post("/v1/executions/periodic-echo", R"({"job_name":"periodic-x","job_execution_type":1})"),
+       400, Code::kInvalidArgument, "job_name"},
+      {"job not allowed for this client",
+       Post("/v1/executions", R"({"job_name":"secret-job","job_execution_type":1})"), 403,
+       Code::kPermissionDenied, ""},
+      {"allowed pattern but no such job",
+       Post("/v1/executions", R"({"job_name":"periodic-nope","job_execution_type":1})"), 404,
+       Code::kNotFound, ""},
+      {"bad Idempotency-Key", bad_key, 400, Code::kInvalidArgument, "Idempotency-Key"},
+      {"Idempotency-Key too long", long_key, 400, Code::kInvalidArgument, "Idempotency-Key"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ApiReply reply = Call(c.request);
+    ExpectError(reply, c.http, c.code);
+    if (!c.message_names.empty()) {
+      EXPECT_NE(reply.body.find(c.message_names), std::string::npos) << reply.body;
+    }
+    EXPECT_EQ(publisher_.size(), 0u) << "published for a bad request";
+  }
+  EXPECT_EQ(service_.in_flight(), 0);
+}
+
+TEST_F(GatewayServiceTest, UnauthenticatedAnswersCarryWwwAuthenticateAndNeverEchoTheToken) {
+  ApiReply reply = Call(Post("/v1/executions", kPeriodicBody, "sekrit-token-value"));
+  ExpectError(reply, 401, Code::kUnauthenticated);
+  std::optional<std::string> challenge = Header(reply, "WWW-Authenticate");
+  ASSERT_TRUE(challenge.has_value());
+  EXPECT_TRUE(Lower(*challenge).starts_with("bearer")) << *challenge;
+  EXPECT_EQ(reply.body.find("sekrit"), std::string::npos) << reply.body;
+}
+
+TEST_F(GatewayServiceTest, CurlsDefaultContentTypeAndNoContentTypeAreAccepted) {
+  for (std::string content_type :
+       {"application/x-www-form-urlencoded", "", "application/json; charset=utf-8"}) {
+    SCOPED_TRACE("Content-Type: " + content_type);
+    size_t base = publisher_.size();
+    ApiRequest r = Post("/v1/executions", kPeriodicBody);
+    r.content_type = content_type;
+    auto replies = Send(r);
+    EXPECT_EQ(publisher_.size(), base + 2);
+    publisher_.CompleteAll();
+    ASSERT_EQ(replies->size(), 1u);
+    EXPECT_EQ(replies->front().status, 200) << replies->front().body;
+  }
+}
+
+TEST_F(GatewayServiceTest, ThePathFormNamesTheJob) {
+  auto replies = Send(Post("/v1/executions/periodic-echo", R"({"job_execution_type":"PERIODIC"})"));
+  ASSERT_EQ(publisher_.size(), 2u);
+  auto requests = publisher_.OnlyIndexOn(kRequests);
+  ASSERT_TRUE(requests.has_value());
+  StatusOr<Trigger> t = DecodeTrigger(publisher_.records()[*requests].value);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->job_name, "periodic-echo");
+  publisher_.CompleteAll();
+  ASSERT_EQ(replies->size(), 1u);
+  EXPECT_EQ(replies->front().status, 200);
+}
+
+TEST_F(GatewayServiceTest, ARateLimitedClientGets429WithRetryAfterAndNothingIsPublished) {
+  auto first = Send(Post("/v1/executions", kPeriodicBody, "l"));
+  EXPECT_EQ(publisher_.size(), 2u);
+  ApiReply second = Call(Post("/v1/executions", kPeriodicBody, "l"));
+  ExpectError(second, 429, Code::kResourceExhausted);
+  std::optional<std::string> retry_after = Header(second, "Retry-After");
+  ASSERT_TRUE(retry_after.has_value());
+  EXPECT_GE(std::stoi(*retry_after), 1);
+  EXPECT_EQ(publisher_.size(), 2u);
+  // Another client is not held back.
+  Send(Post("/v1/executions", kPeriodicBody, "t"));
+  EXPECT_EQ(publisher_.size(), 4u);
+  // Once the bucket refills the client is served again.
+  clock_.Advance(seconds(1));
+  Send(Post("/v1/executions", kPeriodicBody, "l"));
+  EXPECT_EQ(publisher_.size(), 6u);
+}
+
+TEST_F(GatewayServiceTest, TooManyTriggersWaitingForKafkaGet429) {
+  config_.gateway.max_in_flight = 1;
+  auto first = Send(Post("/v1/executions", kPeriodicBody));
+  ASSERT_EQ(publisher_.size(), 2u);
+  ApiReply second = Call(Post("/v1/executions", kPeriodicBody));
+  ExpectError(second, 429, Code::kResourceExhausted);
+  EXPECT_TRUE(Header(second, "Retry-After").has_value());
+  EXPECT_EQ(publisher_.size(), 2u);
+  publisher_.CompleteAll();
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->front().status, 200);
+  Send(Post("/v1/executions", kPeriodicBody));
+  EXPECT_EQ(publisher_.size(), 4u) << "room again once the first was acknowledged";
+}
+
+// ---- Idempotency-Key -------------------------------------------------------------------------
+
+TEST_F(GatewayServiceTest, IdempotencyKeyDerivesTheExecutionIdFromClientAndKey) {
+  ApiRequest r = Post("/v1/executions", kPeriodicBody);
+  r.idempotency_key = "nightly-2026-11-23";
+  Send(r);
+  ASSERT_EQ(publisher_.size(), 2u);
+  std::string want = ExecutionIdForIdempotencyKey("ci", "nightly-2026-11-23");
+  for (const auto& record : publisher_.records()) EXPECT_EQ(record.key, want);
+}
+
+TEST_F(GatewayServiceTest, IdempotencyKeyReplayAnswersTheKnownExecutionWithoutPublishing) {
+  ApiRequest r = Post("/v1/executions", kOverrideBody);
+  r.idempotency_key = "k-1";
+  Execution first = CreateAndSeeInView(r);
+  ASSERT_EQ(publisher_.size(), 2u);
+
+  clock_.Advance(seconds(30));
+  ApiReply again = Call(r);
+  EXPECT_EQ(again.status, 200) << again.body;
+  rapidjson::Document body = Json(again.body);
+  EXPECT_EQ(Str(body, "id"), first.id);
+  EXPECT_EQ(Str(body, "create_time"), FormatRfc3339(*first.create_time));
+  EXPECT_EQ(publisher_.size(), 2u) << "a replay must not publish";
+
+  // Later the execution has progressed; the replay answers its current state.
+  Execution done = first;
+  done.job_status = JobStatus::kSuccess;
+  done.attempt = 1;
+  done.worker = "w1";
+  done.completion_time = clock_.Now();
+  view_.store().Apply(done);
+  ApiReply later = Call(r);
+  EXPECT_EQ(later.status, 200);
+  EXPECT_EQ(Str(Json(later.body), "job_status"), "SUCCESS");
+  EXPECT_EQ(publisher_.size(), 2u);
+}
+
+// A client that retries a create whose first answer it lost must get the same answer, including
+// the Location header that every successful create carries.
+TEST_F(GatewayServiceTest, IdempotencyKeyReplayCarriesLocationLikeTheOriginalCreate) {
+  ApiRequest r = Post("/v1/executions", kPeriodicBody);
+  r.idempotency_key = "k-location";
+  Execution first = CreateAndSeeInView(r);
+  ApiReply again = Call(r);
+  EXPECT_EQ(again.status, 200);
+  std::optional<std::string> location = Header(again, "Location");
+  ASSERT_TRUE(location.has_value()) << "replay of a create answers without Location";
+  EXPECT_TRUE(location->ends_with("/v1/executions/" + first.id)) << *location;
+}
+
+TEST_F(GatewayServiceTest, IdempotencyKeyReusedForADifferentRequestIs409) {
+  ApiRequest r = Post("/v1/executions", kPeriodicBody);
+  r.idempotency_key = "k-2";
+  CreateAndSeeInView(r);
+  ApiRequest different = Post("/v1/executions", kOverrideBody);
+  different.idempotency_key = "k-2";
+  ApiReply reply = Call(different);
+  ExpectError(reply, 409, Code::kFailedPrecondition);
+  EXPECT_NE(reply.body.find("Idempotency-Key"), std::string::npos) << reply.body;
+  EXPECT_EQ(publisher_.size(), 2u);
+}
+
+TEST_F(GatewayServiceTest, TheSameKeyFromAnotherClientIsAnotherExecution) {
+  ApiRequest r = Post("/v1/executions", kPeriodicBody);
+  r.idempotency_key = "shared-key";
+  Execution mine = CreateAndSeeInView(r);
+  ApiRequest theirs = Post("/v1/executions", kPeriodicBody, "t2");
+  theirs.idempotency_key = "shared-key";
+  auto replies = Send(theirs);
+  ASSERT_EQ(publisher_.size(), 4u) << "the other client's key must not hit this execution";
+  EXPECT_EQ(publisher_.records()[2].key, ExecutionIdForIdempotencyKey("ci2", "shared-key"));
+  EXPECT_NE(publisher_.records()[2].key, mine.id);
+}
+
+// ---- GET /v1/executions/{id} -----------------------------------------------------------------
+
+TEST_F(GatewayServiceTest, GetAnswersTheExecutionFromTheView) {
+  Execution e = Stored("periodic-echo", JobStatus::kSuccess, 1);
+  ApiReply reply = Call(Get("/v1/executions/" + e.id));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  rapidjson::Document body = Json(reply.body);
+  EXPECT_EQ(Str(body, "id"), e.id);
+  EXPECT_EQ(Str(body, "job_status"), "SUCCESS");
+  EXPECT_EQ(Str(body, "gcs_path"), e.gcs_path);
+  EXPECT_EQ(Str(body, "start_time"), FormatRfc3339(*e.start_time));
+  EXPECT_EQ(Str(body, "completion_time"), FormatRfc3339(*e.completion_time));
+  EXPECT_EQ(Str(body, "job_url"), std::string(kPublicUrl) + "/v1/executions/" + e.id);
+}
+
+TEST_F(GatewayServiceTest, GetOfAnUnknownOrHiddenExecutionIs404) {
+  Execution secret = Stored("secret-job", JobStatus::kSuccess, 1);
+  struct Case {
+    std::string name;
+    std::string path;
+    std::string token;
+  };
+  const Case cases[] = {
+      {"unknown id", "/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab", "t"},
+      {"not an id", "/v1/executions/not-an-id", "t"},
+      {"a job this client may not use", "/v1/executions/" + secret.id, "t"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ExpectError(Call(Get(c.path, c.token)), 404, Code::kNotFound);
+  }
+  EXPECT_EQ(Call(Get("/v1/executions/" + secret.id, "u")).status, 200)
+      << "the client allowed to use secret-job sees it";
+}
+
+TEST_F(GatewayServiceTest, ReadsNeedAuthenticationToo) {
+  Execution e = Stored("periodic-echo", JobStatus::kSuccess, 1);
+  for (std::string path : {"/v1/executions/" + e.id, std::string("/v1/executions"),
+                           "/v1/executions/" + e.id + "/log"}) {
+    SCOPED_TRACE(path);
+    ApiReply reply = Call(Get(path, ""));
+    ExpectError(reply, 401, Code::kUnauthenticated);
+    EXPECT_TRUE(Header(reply, "WWW-Authenticate").has_value());
+  }
+}
+
+// ---- GET /v1/executions ----------------------------------------------------------------------
+
+std::vector<std::string> ListedIds(const ApiReply& reply, std::string* next_page_token = nullptr) {
+  std::vector<std::string> ids;
+  rapidjson::Document doc = Json(reply.body);
+  EXPECT_TRUE(doc.IsObject() && doc.HasMember("job_execution") && doc["job_execution"].IsArray())
+      << reply.body;
+  EXPECT_TRUE(doc.HasMember("next_page_token") && doc["next_page_token"].IsString()) << reply.body;
+  if (!doc.IsObject() || !doc.HasMember("job_execution")) return ids;
+  for (const auto& e : doc["job_execution"].GetArray()) ids.push_back(Str(e, "id"));
+  if (next_page_token) *next_page_token = Str(doc, "next_page_token");
+  return ids;
+}
+
+ApiRequest ListRequest(std::map<std::string, std::string> query, std::string token = "t") {
+  ApiRequest r;
+  r.method = "GET";
+  r.path = "/v1/executions";
+  r.query = std::move(query);
+  r.authorization = "Bearer " + token;
+  return r;
+}
+
+TEST_F(GatewayServiceTest, ListIsNewestFirstFilteredAndOnlyShowsVisibleJobs) {
+  Execution a = Stored("periodic-echo", JobStatus::kSuccess, 1);
+  Execution b = Stored("post-build", JobStatus::kPending, 2);
+  Execution s1 = Stored("secret-job", JobStatus::kSuccess, 3);
+  Execution c = Stored("periodic-echo", JobStatus::kFailure, 4);
+  Execution d = Stored("periodic-echo", JobStatus::kSuccess, 5);
+  Execution s2 = Stored("secret-job", JobStatus::kError, 6);
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> query;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"everything visible", {}, {d.id, c.id, b.id, a.id}},
+      {"job_name", {{"job_name", "periodic-echo"}}, {d.id, c.id, a.id}},
+      {"status", {{"status", "SUCCESS"}}, {d.id, a.id}},
+      {"job_name and status", {{"job_name", "periodic-echo"}, {"status", "FAILURE"}}, {c.id}},
+      {"empty filters mean any", {{"job_name", ""}, {"status", ""}}, {d.id, c.id, b.id, a.id}},
+      {"no match", {{"status", "ABORTED"}}, {}},
+  };
+  for (const Case& cs : cases) {
+    SCOPED_TRACE(cs.name);
+    ApiReply reply = Call(ListRequest(cs.query));
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    std::string token = "unset";
+    EXPECT_EQ(ListedIds(reply, &token), cs.want);
+    EXPECT_EQ(token, "");
+  }
+  EXPECT_EQ(ListedIds(Call(ListRequest({}, "u"))), (std::vector<std::string>{s2.id, s1.id}));
+}
+
+TEST_F(GatewayServiceTest, ListPagesReturnEachExecutionExactlyOnce) {
+  std::vector<std::string> want;
+  for (int i = 0; i < 7; ++i)
+    want.insert(want.begin(), Stored("periodic-echo", JobStatus::kSuccess, i).id);
+  Stored("secret-job", JobStatus::kSuccess, 100);  // newest, but hidden from this client
+  for (int page_size : {1, 2, 3, 7, 500}) {
+    SCOPED_TRACE("page_size " + std::to_string(page_size));
+    std::vector<std::string> got;
+    std::map<std::string, std::string> query{{"page_size", std::to_string(page_size)}};
+    int pages = 0;
+    for (; pages < 20; ++pages) {
+      ApiReply reply = Call(ListRequest(query));
+      ASSERT_EQ(reply.status, 200) << reply.body;
+      std::string token;
+      std::vector<std::string> ids = ListedIds(reply, &token);
+      EXPECT_LE(ids.size(), static_cast<size_t>(page_size));
+      got.insert(got.end(), ids.begin(), ids.end());
+      if (token.empty()) break;
+      query["page_token"] = token;
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(pages + 1, (7 + page_size - 1) / page_size) << "pages, the last without a token";
+  }
+}
+
+TEST_F(GatewayServiceTest, ListRefusesBadParameters) {
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> query;
+    std::string message_names;
+  };
+  const Case cases[] = {
+      {"page_size 0", {{"page_size", "0"}}, "page_size"},
+      {"page_size over the maximum", {{"page_size", "501"}}, "page_size"},
+      {"page_size negative", {{"page_size", "-1"}}, "page_size"},
+      {"page_size not a number", {{"page_size", "ten"}}, "page_size"},
+      {"page_size empty", {{"page_size", ""}}, "page_size"},
+      {"page_size huge", {{"page_size", "99999999999999999999"}}, "page_size"},
+      {"unknown status", {{"status", "DONE"}}, "status"},
+      {"page_token garbage", {{"page_token", "not-a-token"}}, "page_token"},
+      {"unknown parameter", {{"color", "red"}}, "color"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ApiReply reply = Call(ListRequest(c.query));
+    ExpectError(reply, 400, Code::kInvalidArgument);
+    EXPECT_NE(reply.body.find(c.message_names), std::string::npos) << reply.body;
+  }
+}
+
+TEST_F(GatewayServiceTest, ListingAJobTheClientMayNotUseRevealsNothing) {
+  Stored("secret-job", JobStatus::kSuccess, 1);
+  ApiReply reply = Call(ListRequest({{"job_name", "secret-job"}}));
+  ExpectError(reply, 403, Code::kPermissionDenied);
+}
+
+// ---- POST /v1/executions/{id}/abort ----------------------------------------------------------
+
+TEST_F(GatewayServiceTest, AbortOfAnEndedExecutionIs409AndPublishesNothing) {
+  for (JobStatus status :
+       {JobStatus::kSuccess, JobStatus::kFailure, JobStatus::kAborted, JobStatus::kError}) {
+    SCOPED_TRACE(JobStatusName(status));
+    Execution e = Stored("periodic-echo", status, 1);
+    ApiReply reply = Call(Post("/v1/executions/" + e.id + "/abort", ""));
+    ExpectError(reply, 409, Code::kFailedPrecondition);
+    EXPECT_NE(reply.body.find(JobStatusName(status)), std::string::npos) << reply.body;
+  }
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(GatewayServiceTest, AbortPublishesToTheControlTopicAndAnswers202AfterTheAck) {
+  for (JobStatus status : {JobStatus::kTriggered, JobStatus::kPending}) {
+    SCOPED_TRACE(JobStatusName(status));
+    Execution e = Stored("periodic-echo", status, 1);
+    size_t base = publisher_.size();
+    auto replies = Send(Post("/v1/executions/" + e.id + "/abort", ""));
+    ASSERT_EQ(publisher_.size(), base + 1);
+    FakePublisher::Record record = publisher_.records()[base];
+    EXPECT_EQ(record.topic, kControl);
+    EXPECT_EQ(record.key, e.id);
+    StatusOr<AbortRequest> abort = DecodeAbortRequest(record.value);
+    ASSERT_TRUE(abort.ok()) << record.value;
+    EXPECT_EQ(abort->id, e.id);
+    EXPECT_EQ(abort->requested_by, "ci");
+    EXPECT_TRUE(replies->empty()) << "no reply before Kafka acknowledges the abort";
+    publisher_.Complete(base);
+    ASSERT_EQ(replies->size(), 1u);
+    EXPECT_EQ(replies->front().status, 202) << replies->front().body;
+    EXPECT_EQ(Str(Json(replies->front().body), "id"), e.id);
+  }
+}
+
+TEST_F(GatewayServiceTest, AbortNotAcknowledgedIs503WithRetryAfter) {
+  Execution e = Stored("periodic-echo", JobStatus::kPending, 1);
+  auto replies = Send(Post("/v1/executions/" + e.id + "/abort", ""));
+  ASSERT_EQ(publisher_.size(), 1u);
+  publisher_.Complete(0, Unavailable("Local: Message timed out"));
+  ASSERT_EQ(replies->size(), 1u);
+  ExpectError(replies->front(), 503, Code::kUnavailable);
+  EXPECT_TRUE(Header(replies->front(), "Retry-After").has_value());
+}
+
+TEST_F(GatewayServiceTest, AbortOfAnUnknownOrHiddenExecutionIs404) {
+  Execution secret = Stored("secret-job", JobStatus::kPending, 1);
+  ExpectError(Call(Post("/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab/abort", "")), 404,
+              Code::kNotFound);
+  ExpectError(Call(Post("/v1/executions/" + secret.id + "/abort", "")), 404, Code::kNotFound);
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+// ---- GET /v1/executions/{id}/log -------------------------------------------------------------
+
+TEST_F(GatewayServiceTest, LogIsTheBuildLogAsPlainText) {
+  Execution e = Stored("periodic-echo", JobStatus::kSuccess, 1);
+  fs::create_directories(e.gcs_path);
+  std::ofstream(e.gcs_path + "/build-log.txt") << "line one\nline two\n";
+  ApiReply reply = Call(Get("/v1/executions/" + e.id + "/log"));
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_TRUE(reply.content_type.starts_with("text/plain")) << reply.content_type;
+  EXPECT_EQ(reply.body, "line one\nline two\n");
+}
+
+TEST_F(GatewayServiceTest, LogOfAnExecutionNotStartedYetIsEmpty) {
+  Execution e = Stored("periodic-echo", JobStatus::kTriggered, 1);
+  ApiReply reply = Call(Get("/v1/executions/" + e.id + "/log"));
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "");
+}
+
+TEST_F(GatewayServiceTest, LogOfAHiddenExecutionIs404) {
+  Execution e = Stored("secret-job", JobStatus::kSuccess, 1);
+  fs::create_directories(e.gcs_path);
+  std::ofstream(e.gcs_path + "/build-log.txt") << "secret output\n";
+  ApiReply reply = Call(Get("/v1/executions/" + e.id + "/log"));
+  ExpectError(reply, 404, Code::kNotFound);
+  EXPECT_EQ(reply.body.find("secret output"), std::string::npos);
+}
+
+// ---- health, readiness, routing --------------------------------------------------------------
+
+TEST_F(GatewayServiceTest, ReadyOnlyWhenTheViewIsCaughtUpAndKafkaIsReachable) {
+  struct Case {
+    bool caught_up;
+    bool reachable;
+    int want;
+  };
+  const Case cases[] = {
+      {false, false, 503},
+      {false, true, 503},
+      {true, false, 503},
+      {true, true, 200},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string("caught_up=") + (c.caught_up ? "yes" : "no") +
+                 " reachable=" + (c.reachable ? "yes" : "no"));
+    view_.SetCaughtUp(c.caught_up);
+    publisher_.SetReachable(c.reachable);
+    ApiReply ready = Call(Request("GET", "/readyz", ""));
+    EXPECT_EQ(ready.status, c.want) << ready.body;
+    if (c.want == 503) {
+      ExpectError(ready, 503, Code::kUnavailable);
+      EXPECT_TRUE(Header(ready, "Retry-After").has_value());
+    }
+    EXPECT_EQ(Call(Request("GET", "/healthz", "")).status, 200) << "alive regardless";
+  }
+}
+
+TEST_F(GatewayServiceTest, AnUnknownRouteIsA404InTheErrorFormat) {
+  for (std::string path :
+       {"/", "/v1", "/v2/executions", "/v1/executions/x/y/z", "/v1/execution", "/metrics"}) {
+    SCOPED_TRACE(path);
+    ExpectError(Call(Request("GET", path)), 404, Code::kNotFound);
+  }
+}
+
+struct WrongMethod {
+  std::string method;
+  std::string path;
+};
+const WrongMethod kWrongMethods[] = {
+    {"DELETE", "/v1/executions"},
+    {"PUT", "/v1/executions"},
+    {"PUT", "/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab"},
+    {"DELETE", "/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab"},
+    {"GET", "/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab/abort"},
+    {"POST", "/v1/executions/0190f3a2-7b1c-7d2e-8f3a-0123456789ab/log"},
+    {"POST", "/healthz"},
+    {"POST", "/readyz"},
+};
+
+TEST_F(GatewayServiceTest, AWrongMethodIsA405InTheErrorFormat) {
+  for (const WrongMethod& c : kWrongMethods) {
+    SCOPED_TRACE(c.method + " " + c.path);
+    ApiReply reply = Call(Request(c.method, c.path));
+    EXPECT_EQ(reply.status, 405) << reply.body;
+    rapidjson::Document doc = Json(reply.body);
+    EXPECT_TRUE(doc.IsObject() && doc.HasMember("code") && doc.HasMember("message") &&
+                doc.HasMember("details"))
+        << reply.body;
+  }
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+// RFC 9110 section 15.5.6: "The origin server MUST generate an Allow header field in a 405
+// response containing a list of the target resource's currently supported methods."
+TEST_F(GatewayServiceTest, A405NamesTheAllowedMethodsInAnAllowHeader) {
+  for (const WrongMethod& c : kWrongMethods) {
+    SCOPED_TRACE(c.method + " " + c.path);
+    ApiReply reply = Call(Request(c.method, c.path));
+    ASSERT_EQ(reply.status, 405);
+    std::optional<std::string> allow = Header(reply, "Allow");
+    EXPECT_TRUE(allow.has_value() && !allow->empty()) << "405 without an Allow header";
+  }
+}
+
+}  // namespace
+}  // namespace sluice
