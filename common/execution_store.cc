@@ -119,7 +119,7 @@ std::optional<std::pair<long long, std::string>> DecodePageToken(const std::stri
     raw.push_back(static_cast<char>(hi * 16 + lo));
   }
   auto dot = raw.find('.');
-  if (dot == std::string::npos || dot == 0) return std::nullopt;
+  if (dot == std::string::npos || dot == 0 || dot > 18) return std::nullopt;  // fits 64 bits
   long long ms = 0;
   for (size_t i = 0; i < dot; ++i) {
     if (!std::isdigit(static_cast<unsigned char>(raw[i]))) return std::nullopt;

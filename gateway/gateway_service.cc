@@ -45,10 +45,12 @@ ApiReply JsonReply(int status, std::string body) {
   return r;
 }
 
-Status MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
-  return Status(Code::kUnimplemented, "method " + method + " is not allowed on " + path +
-                                          "; allowed: " + allow)
-      .WithHttpStatus(405);
+ApiReply MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
+  ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + method + " is not allowed on " +
+                                                           path + "; allowed: " + allow)
+                              .WithHttpStatus(405));
+  r.headers.emplace_back("Allow", allow);
+  return r;
 }
 
 Status ValidateIdempotencyKey(const std::string& key) {
@@ -104,31 +106,31 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
   };
 
   if (is({"healthz"})) {
-    if (m != "GET" && m != "HEAD") return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+    if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
     return reply(JsonReply(200, "{\"status\":\"ok\"}"));
   }
   if (is({"readyz"})) {
-    if (m != "GET" && m != "HEAD") return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+    if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
     return reply(Ready());
   }
   if (is({"v1", "executions"})) {
     if (m == "POST") return CreateExecution(request, std::nullopt, std::move(reply));
     if (m == "GET") return reply(ListExecutions(request));
-    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET, POST")));
+    return reply(MethodNotAllowed(m, request.path, "GET, POST"));
   }
   if (is({"v1", "executions", "*"})) {
     // POST names a job (the gangway-cli form); GET names an execution.
     if (m == "POST") return CreateExecution(request, parts[2], std::move(reply));
     if (m == "GET") return reply(GetExecution(request, parts[2]));
-    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET, POST")));
+    return reply(MethodNotAllowed(m, request.path, "GET, POST"));
   }
   if (is({"v1", "executions", "*", "abort"})) {
     if (m == "POST") return AbortExecution(request, parts[2], std::move(reply));
-    return reply(ErrorReply(MethodNotAllowed(m, request.path, "POST")));
+    return reply(MethodNotAllowed(m, request.path, "POST"));
   }
   if (is({"v1", "executions", "*", "log"})) {
     if (m == "GET") return reply(GetLog(request, parts[2]));
-    return reply(ErrorReply(MethodNotAllowed(m, request.path, "GET")));
+    return reply(MethodNotAllowed(m, request.path, "GET"));
   }
   reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
                             " (see the README for the API)")));
@@ -180,7 +182,9 @@ void GatewayService::CreateExecution(const ApiRequest& request,
             "Idempotency-Key was already used for a different request (execution " + id +
             "); use a new key for a new request")));
       }
-      return reply(ExecutionReply(200, *existing));
+      ApiReply replay = ExecutionReply(200, *existing);
+      replay.headers.emplace_back("Location", "/v1/executions/" + id);
+      return reply(std::move(replay));
     }
   } else {
     id = NewExecutionIdV7(now);
