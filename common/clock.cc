@@ -79,12 +79,18 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     size_t start = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     unit = text.substr(start, i - start);
-    if (unit == "ms") total_ms += n;
-    else if (unit == "s") total_ms += n * 1000;
-    else if (unit == "m") total_ms += n * 60'000;
-    else if (unit == "h") total_ms += n * 3'600'000;
-    else if (unit == "d") total_ms += n * 86'400'000;
-    else return std::nullopt;
+    if (unit == "ms")
+      total_ms += n;
+    else if (unit == "s")
+      total_ms += n * 1000;
+    else if (unit == "m")
+      total_ms += n * 60'000;
+    else if (unit == "h")
+      total_ms += n * 3'600'000;
+    else if (unit == "d")
+      total_ms += n * 86'400'000;
+    else
+      return std::nullopt;
   }
   return Duration(total_ms);
 }

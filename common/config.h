@@ -18,8 +18,8 @@ struct GatewayConfig {
   std::string public_url = "http://localhost:8080";
   size_t max_body_bytes = 1048576;
   Duration request_timeout = std::chrono::seconds(10);
-  int threads = 2;               // Pistache network threads
-  int max_in_flight = 10000;     // triggers waiting for Kafka per gateway; more answer 429
+  int threads = 2;            // Pistache network threads
+  int max_in_flight = 10000;  // triggers waiting for Kafka per gateway; more answer 429
 };
 
 struct KafkaConfig {

@@ -4,20 +4,28 @@ namespace sluice {
 
 const char* JobTypeName(JobType type) {
   switch (type) {
-    case JobType::kPeriodic: return "PERIODIC";
-    case JobType::kPostsubmit: return "POSTSUBMIT";
-    case JobType::kPresubmit: return "PRESUBMIT";
-    case JobType::kUnspecified: break;
+    case JobType::kPeriodic:
+      return "PERIODIC";
+    case JobType::kPostsubmit:
+      return "POSTSUBMIT";
+    case JobType::kPresubmit:
+      return "PRESUBMIT";
+    case JobType::kUnspecified:
+      break;
   }
   return "JOB_EXECUTION_TYPE_UNSPECIFIED";
 }
 
 const char* JobTypeConfigName(JobType type) {
   switch (type) {
-    case JobType::kPeriodic: return "periodic";
-    case JobType::kPostsubmit: return "postsubmit";
-    case JobType::kPresubmit: return "presubmit";
-    case JobType::kUnspecified: break;
+    case JobType::kPeriodic:
+      return "periodic";
+    case JobType::kPostsubmit:
+      return "postsubmit";
+    case JobType::kPresubmit:
+      return "presubmit";
+    case JobType::kUnspecified:
+      break;
   }
   return "unspecified";
 }
@@ -32,13 +40,20 @@ std::optional<JobType> JobTypeFromName(std::string_view name) {
 
 const char* JobStatusName(JobStatus status) {
   switch (status) {
-    case JobStatus::kTriggered: return "TRIGGERED";
-    case JobStatus::kPending: return "PENDING";
-    case JobStatus::kSuccess: return "SUCCESS";
-    case JobStatus::kFailure: return "FAILURE";
-    case JobStatus::kAborted: return "ABORTED";
-    case JobStatus::kError: return "ERROR";
-    case JobStatus::kUnspecified: break;
+    case JobStatus::kTriggered:
+      return "TRIGGERED";
+    case JobStatus::kPending:
+      return "PENDING";
+    case JobStatus::kSuccess:
+      return "SUCCESS";
+    case JobStatus::kFailure:
+      return "FAILURE";
+    case JobStatus::kAborted:
+      return "ABORTED";
+    case JobStatus::kError:
+      return "ERROR";
+    case JobStatus::kUnspecified:
+      break;
   }
   return "JOB_EXECUTION_STATUS_UNSPECIFIED";
 }

@@ -25,8 +25,8 @@ enum class JobStatus {
   kError = 6,
 };
 
-const char* JobTypeName(JobType type);          // "PERIODIC", ...
-const char* JobTypeConfigName(JobType type);    // "periodic", ...
+const char* JobTypeName(JobType type);                          // "PERIODIC", ...
+const char* JobTypeConfigName(JobType type);                    // "periodic", ...
 std::optional<JobType> JobTypeFromName(std::string_view name);  // either spelling
 const char* JobStatusName(JobStatus status);
 std::optional<JobStatus> JobStatusFromName(std::string_view name);
@@ -91,11 +91,11 @@ struct Execution {
   std::optional<TimePoint> start_time;
   std::optional<TimePoint> completion_time;
 
-  std::string message;     // why it ended as it did (timeout, git error, worker lost, ...)
-  std::string client;      // who triggered it
+  std::string message;  // why it ended as it did (timeout, git error, worker lost, ...)
+  std::string client;   // who triggered it
   std::string fingerprint;
-  std::string worker;      // worker holding or having held it
-  int attempt = 0;         // 1-based run attempt; 0 while TRIGGERED
+  std::string worker;  // worker holding or having held it
+  int attempt = 0;     // 1-based run attempt; 0 while TRIGGERED
   std::optional<TimePoint> heartbeat_time;
 
   static Execution FromTrigger(const Trigger& trigger, std::string gcs_path);

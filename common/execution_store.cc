@@ -25,7 +25,7 @@ bool Supersedes(const Execution& incoming, const Execution& current) {
   int cur_rank = Rank(current.job_status);
   if (cur_rank == 2) return false;  // the first terminal state is final
   if (in_rank != cur_rank) return in_rank > cur_rank;
-  if (in_rank == 0) return false;   // a second TRIGGERED record adds nothing
+  if (in_rank == 0) return false;  // a second TRIGGERED record adds nothing
   if (incoming.attempt != current.attempt) return incoming.attempt > current.attempt;
   if (incoming.worker != current.worker) return false;  // a competing claim for this attempt
   return Millis(incoming.heartbeat_time) >= Millis(current.heartbeat_time);
@@ -113,8 +113,12 @@ std::optional<std::pair<long long, std::string>> DecodePageToken(const std::stri
   if (token.size() % 2 != 0 || token.size() > 200) return std::nullopt;
   std::string raw;
   for (size_t i = 0; i < token.size(); i += 2) {
-    int hi = std::isxdigit(static_cast<unsigned char>(token[i])) ? std::stoi(token.substr(i, 1), nullptr, 16) : -1;
-    int lo = std::isxdigit(static_cast<unsigned char>(token[i + 1])) ? std::stoi(token.substr(i + 1, 1), nullptr, 16) : -1;
+    int hi = std::isxdigit(static_cast<unsigned char>(token[i]))
+                 ? std::stoi(token.substr(i, 1), nullptr, 16)
+                 : -1;
+    int lo = std::isxdigit(static_cast<unsigned char>(token[i + 1]))
+                 ? std::stoi(token.substr(i + 1, 1), nullptr, 16)
+                 : -1;
     if (hi < 0 || lo < 0) return std::nullopt;
     raw.push_back(static_cast<char>(hi * 16 + lo));
   }

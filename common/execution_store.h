@@ -21,16 +21,16 @@ namespace sluice {
 bool Supersedes(const Execution& incoming, const Execution& current);
 
 struct ListQuery {
-  std::string job_name;                 // exact; empty = any
-  std::optional<JobStatus> status;      // empty = any
+  std::string job_name;                                      // exact; empty = any
+  std::optional<JobStatus> status;                           // empty = any
   std::function<bool(const std::string& job_name)> visible;  // authorisation filter; null = all
   size_t page_size = 50;
-  std::string page_token;               // from a previous page; empty = first page
+  std::string page_token;  // from a previous page; empty = first page
 };
 
 struct ListPage {
   std::vector<Execution> executions;
-  std::string next_page_token;          // empty on the last page
+  std::string next_page_token;  // empty on the last page
 };
 
 // The in-memory view of the results topic: the latest state of every execution. Thread-safe:

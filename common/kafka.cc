@@ -126,9 +126,8 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
     std::string name;
     bool compact;
   };
-  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), false},
-                                {kafka.ResultsTopic(), true},
-                                {kafka.ControlTopic(), true}};
+  std::vector<Wanted> wanted = {
+      {kafka.RequestsTopic(), false}, {kafka.ResultsTopic(), true}, {kafka.ControlTopic(), true}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;
@@ -141,8 +140,10 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
   if (new_topics.empty()) return Status::Ok();
 
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), err,
+                                              sizeof err);
   rd_kafka_CreateTopics(rk.get(), new_topics.data(), new_topics.size(), options, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
   Status result = Status::Ok();
@@ -219,8 +220,7 @@ void KafkaPublisher::Publish(const std::string& topic, const std::string& key,
   }
   auto* opaque = new DeliveryCallback(std::move(done));
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_KEY(key.data(), key.size()),
+      producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -281,8 +281,10 @@ Status TopicFollower::Start(Duration timeout) {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_.get(), topic_.c_str(), nullptr);
     rd_kafka_resp_err_t merr = rd_kafka_metadata(consumer_.get(), 0, rkt, &md, 5000);
     rd_kafka_topic_destroy(rkt);
-    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(merr, "cannot read metadata of " + topic_);
-    rd_kafka_resp_err_t terr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return KafkaStatus(merr, "cannot read metadata of " + topic_);
+    rd_kafka_resp_err_t terr =
+        md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
     partitions = terr == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     if (partitions <= 0) return KafkaStatus(terr, "topic " + topic_ + " is not available");
@@ -291,8 +293,8 @@ Status TopicFollower::Start(Duration timeout) {
     assignment.reset(rd_kafka_topic_partition_list_new(partitions));
     for (int p = 0; p < partitions; ++p) {
       int64_t low = 0, high = 0;
-      rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-          consumer_.get(), topic_.c_str(), p, &low, &high, 5000);
+      rd_kafka_resp_err_t werr =
+          rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), p, &low, &high, 5000);
       if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return KafkaStatus(werr, "cannot read end offsets of " + topic_);
       }

@@ -103,8 +103,8 @@ class TopicFollower {
   std::string topic_;
   RecordHandler on_record_;
   KafkaHandle consumer_;
-  std::vector<int64_t> end_offsets_;   // high watermark per partition at start
-  std::vector<bool> partition_done_;   // reached end_offsets_ (touched by the loop thread only)
+  std::vector<int64_t> end_offsets_;  // high watermark per partition at start
+  std::vector<bool> partition_done_;  // reached end_offsets_ (touched by the loop thread only)
   std::atomic<bool> caught_up_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;

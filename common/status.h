@@ -48,7 +48,9 @@ class Status {
   const std::string& message() const { return message_; }
 
   // HTTP status to answer with; equals HttpStatusFor(code()) unless overridden.
-  int http_status() const { return http_status_override_ ? *http_status_override_ : HttpStatusFor(code_); }
+  int http_status() const {
+    return http_status_override_ ? *http_status_override_ : HttpStatusFor(code_);
+  }
   Status& WithHttpStatus(int http_status) {
     http_status_override_ = http_status;
     return *this;
@@ -67,22 +69,34 @@ class Status {
   std::optional<int> retry_after_seconds_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
-inline Status PermissionDenied(std::string m) { return Status(Code::kPermissionDenied, std::move(m)); }
-inline Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
-inline Status ResourceExhausted(std::string m) { return Status(Code::kResourceExhausted, std::move(m)); }
-inline Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
+inline Status PermissionDenied(std::string m) {
+  return Status(Code::kPermissionDenied, std::move(m));
+}
+inline Status Unauthenticated(std::string m) {
+  return Status(Code::kUnauthenticated, std::move(m));
+}
+inline Status ResourceExhausted(std::string m) {
+  return Status(Code::kResourceExhausted, std::move(m));
+}
+inline Status FailedPrecondition(std::string m) {
+  return Status(Code::kFailedPrecondition, std::move(m));
+}
 inline Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
-inline Status DeadlineExceeded(std::string m) { return Status(Code::kDeadlineExceeded, std::move(m)); }
+inline Status DeadlineExceeded(std::string m) {
+  return Status(Code::kDeadlineExceeded, std::move(m));
+}
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
 // A value or the error that prevented it.
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}            // NOLINT: implicit by design
-  StatusOr(Status status) : status_(std::move(status)) {}    // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
   T& value() & { return *value_; }

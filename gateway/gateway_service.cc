@@ -132,8 +132,8 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
     if (m == "GET") return reply(GetLog(request, parts[2]));
     return reply(MethodNotAllowed(m, request.path, "GET"));
   }
-  reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
-                            " (see the README for the API)")));
+  reply(ErrorReply(
+      NotFound("no such endpoint: " + m + " " + request.path + " (see the README for the API)")));
 }
 
 StatusOr<const ClientConfig*> GatewayService::Authenticated(const ApiRequest& request) {
@@ -158,8 +158,7 @@ void GatewayService::CreateExecution(const ApiRequest& request,
   }
   if (int wait = rate_limiter_.TryAcquire((*client)->name, (*client)->rate_limit); wait > 0) {
     return reply(ErrorReply(ResourceExhausted("rate limit of client \"" + (*client)->name +
-                                              "\" exceeded; retry in " + std::to_string(wait) +
-                                              "s")
+                                              "\" exceeded; retry in " + std::to_string(wait) + "s")
                                 .WithRetryAfter(wait)));
   }
   auto parsed = ParseCreateRequest(request.body, path_job);
@@ -225,9 +224,11 @@ void GatewayService::CreateExecution(const ApiRequest& request,
     }
     in_flight_.fetch_sub(1);
     if (!error.ok()) {
-      LogWarn(kComponent, "trigger " + pending->execution.id + " not accepted: " + error.ToString());
-      Status answer = Unavailable("Kafka did not accept the trigger in time; it may or may not "
-                                  "run. Retry with the same Idempotency-Key to be safe.")
+      LogWarn(kComponent,
+              "trigger " + pending->execution.id + " not accepted: " + error.ToString());
+      Status answer = Unavailable(
+                          "Kafka did not accept the trigger in time; it may or may not "
+                          "run. Retry with the same Idempotency-Key to be safe.")
                           .WithRetryAfter(kUnavailableRetryAfterSeconds);
       reply_now(ErrorReply(answer));
       return;

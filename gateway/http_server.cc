@@ -123,8 +123,8 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& list
     host = listen.substr(0, colon);
     port = listen.substr(colon + 1);
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
     return InvalidArgument("listen address \"" + listen + "\" has no valid port");
   }
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));

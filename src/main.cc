@@ -79,7 +79,8 @@ Status CheckFlags(const Args& args, std::initializer_list<const char*> allowed) 
   for (const auto& [name, value] : args.flags) {
     bool ok = false;
     for (const char* a : allowed) ok = ok || name == a;
-    if (!ok) return InvalidArgument("unknown flag --" + name + " for `sluice " + args.command + "`");
+    if (!ok)
+      return InvalidArgument("unknown flag --" + name + " for `sluice " + args.command + "`");
   }
   return Status::Ok();
 }
@@ -100,7 +101,8 @@ void WaitForStopSignal(const sigset_t& set, const std::atomic<bool>* also_stop =
   while (true) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
-      LogInfo("sluice", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      LogInfo("sluice",
+              std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
       return;
     }
     if (also_stop && also_stop->load()) return;
@@ -115,9 +117,8 @@ struct GatewayParts {
   std::unique_ptr<HttpServer> http;
 
   Status Start(const Config& config) {
-    Duration message_timeout =
-        std::max<Duration>(config.gateway.request_timeout - std::chrono::seconds(1),
-                           std::chrono::milliseconds(500));
+    Duration message_timeout = std::max<Duration>(
+        config.gateway.request_timeout - std::chrono::seconds(1), std::chrono::milliseconds(500));
     auto p = KafkaPublisher::Create(config.kafka, message_timeout);
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
@@ -154,9 +155,11 @@ struct WorkerParts {
     if (Status s = aborts->Start(kStartupTimeout); !s.ok()) return s;
     std::error_code ec;
     std::filesystem::create_directories(config.worker.workspace, ec);
-    if (ec) return InvalidArgument("worker.workspace " + config.worker.workspace + ": " + ec.message());
+    if (ec)
+      return InvalidArgument("worker.workspace " + config.worker.workspace + ": " + ec.message());
     std::filesystem::create_directories(config.worker.artifacts, ec);
-    if (ec) return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
+    if (ec)
+      return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
     worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, runner,
                                       SystemClock::Instance(), NewWorkerId());
     if (Status s = worker->Start(); !s.ok()) return s;
@@ -177,7 +180,6 @@ struct WorkerParts {
   }
 };
 
-
 int Fail(const Status& s) {
   std::cerr << "sluice: " << s.message() << "\n";
   return s.code() == Code::kInvalidArgument ? 2 : 1;
@@ -197,7 +199,8 @@ int RunCheckConfig(const Args& args) {
 
 int RunGateway(const Args& args) {
   if (Status s = CheckFlags(args, {"config", "listen", "port-file"}); !s.ok()) return Fail(s);
-  if (!args.flags.count("config")) return Fail(InvalidArgument("sluice gateway needs --config FILE"));
+  if (!args.flags.count("config"))
+    return Fail(InvalidArgument("sluice gateway needs --config FILE"));
   auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
   if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
@@ -206,7 +209,8 @@ int RunGateway(const Args& args) {
   GatewayParts gateway;
   if (Status s = gateway.Start(*config); !s.ok()) return Fail(s);
   LogInfo("gateway", "listening on " + config->gateway.listen + " (port " +
-                         std::to_string(gateway.http->port()) + "), Kafka " + config->kafka.brokers);
+                         std::to_string(gateway.http->port()) + "), Kafka " +
+                         config->kafka.brokers);
   if (args.flags.count("port-file")) {
     std::string tmp = args.flags.at("port-file") + ".tmp";
     std::ofstream(tmp) << gateway.http->port() << "\n";
@@ -219,7 +223,8 @@ int RunGateway(const Args& args) {
 
 int RunWorker(const Args& args) {
   if (Status s = CheckFlags(args, {"config"}); !s.ok()) return Fail(s);
-  if (!args.flags.count("config")) return Fail(InvalidArgument("sluice worker needs --config FILE"));
+  if (!args.flags.count("config"))
+    return Fail(InvalidArgument("sluice worker needs --config FILE"));
   auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
   sigset_t signals = BlockStopSignals();
@@ -249,7 +254,8 @@ std::string DefaultDevConfig(const char* argv0) {
 
 int RunDev(const Args& args, const char* argv0) {
   if (Status s = CheckFlags(args, {"config", "listen", "data-dir"}); !s.ok()) return Fail(s);
-  std::string config_path = args.flags.count("config") ? args.flags.at("config") : DefaultDevConfig(argv0);
+  std::string config_path =
+      args.flags.count("config") ? args.flags.at("config") : DefaultDevConfig(argv0);
   std::string listen = args.flags.count("listen") ? args.flags.at("listen") : "127.0.0.1:8080";
   std::string data_dir = args.flags.count("data-dir") ? args.flags.at("data-dir") : ".sluice-dev";
 
@@ -298,8 +304,9 @@ int RunDev(const Args& args, const char* argv0) {
             << "  Config:     " << config_path << "\n"
             << "  Data:       " << data.string() << "\n\n"
             << "  Try:\n"
-            << "    curl -s -X POST -H \"Authorization: Bearer " << token << "\" -d '{\"job_name\": \""
-            << first_job << "\", \"job_execution_type\": \"1\"}' " << url << "/v1/executions\n\n"
+            << "    curl -s -X POST -H \"Authorization: Bearer " << token
+            << "\" -d '{\"job_name\": \"" << first_job << "\", \"job_execution_type\": \"1\"}' "
+            << url << "/v1/executions\n\n"
             << "  Ctrl-C stops it.\n"
             << std::endl;
 

@@ -93,7 +93,8 @@ void JobRun::StartStep(TimePoint now) {
   step_log_offset_ = static_cast<long long>(fs::file_size(log_path_, ec));
   if (ec) step_log_offset_ = 0;
   ProcessSpec spec{step.argv, env_, step.working_dir, log_path_};
-  if (step.checkout) spec.env["GIT_TERMINAL_PROMPT"] = "0";  // fail instead of asking for a password
+  if (step.checkout)
+    spec.env["GIT_TERMINAL_PROMPT"] = "0";  // fail instead of asking for a password
   if (step.checkout)
     AppendToLog("checkout: " + step.argv[0] + " " + (step.argv.size() > 1 ? step.argv[1] : ""));
   auto process = runner_.Start(spec);

@@ -58,9 +58,9 @@ TEST(Clone, PostsubmitChecksOutBaseShaBeforeTheCommand) {
   SluiceProcess& gateway = d.StartGateway();
   d.StartWorker();
   HttpClient http;
-  auto r = http.Post(gateway.url() + "/v1/executions", kAliceToken,
-                     R"({"job_name": "build-post", "job_execution_type": 2, )" +
-                         Refs(repo, repo.base_sha) + "}");
+  auto r = http.Post(
+      gateway.url() + "/v1/executions", kAliceToken,
+      R"({"job_name": "build-post", "job_execution_type": 2, )" + Refs(repo, repo.base_sha) + "}");
   ASSERT_EQ(r.status, 200) << r.body;
   std::string id = r.Json()["id"].GetString();
   EXPECT_EQ(WaitForEnd(http, gateway, id), "SUCCESS");
@@ -94,9 +94,9 @@ TEST(Clone, FailedCheckoutEndsErrorWithGitsMessage) {
   d.StartWorker();
   HttpClient http;
   std::string missing = "0123456789abcdef0123456789abcdef01234567";
-  auto r = http.Post(gateway.url() + "/v1/executions", kAliceToken,
-                     R"({"job_name": "build-post", "job_execution_type": 2, )" +
-                         Refs(repo, missing) + "}");
+  auto r = http.Post(
+      gateway.url() + "/v1/executions", kAliceToken,
+      R"({"job_name": "build-post", "job_execution_type": 2, )" + Refs(repo, missing) + "}");
   ASSERT_EQ(r.status, 200) << r.body;
   std::string id = r.Json()["id"].GetString();
   EXPECT_EQ(WaitForEnd(http, gateway, id), "ERROR");

@@ -34,7 +34,8 @@ std::string CleanupPolicy(const std::string& topic) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_ConfigResource_t* res =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_DescribeConfigs(rk, &res, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
@@ -85,7 +86,8 @@ TEST_F(RealKafka, GatewayCreatesTopicsWithCompactedResultsAndControl) {
 }
 
 TEST_F(RealKafka, TriggerRunsToSuccessAndAnyGatewayAnswers) {
-  Deployment d("  - {name: hello, type: periodic, command: [sh, -c, 'echo hello from $JOB_NAME']}\n");
+  Deployment d(
+      "  - {name: hello, type: periodic, command: [sh, -c, 'echo hello from $JOB_NAME']}\n");
   SluiceProcess& a = d.StartGateway();
   SluiceProcess& b = d.StartGateway();
   d.StartWorker();
@@ -98,7 +100,8 @@ TEST_F(RealKafka, TriggerRunsToSuccessAndAnyGatewayAnswers) {
 }
 
 TEST_F(RealKafka, IdempotencyKeyAcrossTwoGatewaysRunsTheJobOnce) {
-  Deployment d("  - {name: once, type: periodic, command: [sh, -c, 'echo run >> $ARTIFACTS/runs.txt']}\n");
+  Deployment d(
+      "  - {name: once, type: periodic, command: [sh, -c, 'echo run >> $ARTIFACTS/runs.txt']}\n");
   SluiceProcess& a = d.StartGateway();
   SluiceProcess& b = d.StartGateway();
   d.StartWorker();
