@@ -157,8 +157,10 @@ bool SluiceProcess::Start(std::chrono::milliseconds timeout) {
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   int rc = posix_spawn(&pid_, binary, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
@@ -249,8 +251,10 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
       << worker_yaml << "\n";
   if (clients_yaml.empty()) {
     out << "clients:\n"
-        << "  - {name: alice, token_sha256: \"" << Sha256Hex(kAliceToken) << "\", allow_jobs: [\"*\"]}\n"
-        << "  - {name: bob, token_sha256: \"" << Sha256Hex(kBobToken) << "\", allow_jobs: [\"bob-*\"]}\n";
+        << "  - {name: alice, token_sha256: \"" << Sha256Hex(kAliceToken)
+        << "\", allow_jobs: [\"*\"]}\n"
+        << "  - {name: bob, token_sha256: \"" << Sha256Hex(kBobToken)
+        << "\", allow_jobs: [\"bob-*\"]}\n";
   } else {
     out << "clients:\n" << clients_yaml << "\n";
   }

@@ -20,7 +20,7 @@ bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct HttpResponse {
-  long status = 0;  // 0 when the request failed at the transport level
+  long status = 0;                             // 0 when the request failed at the transport level
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string error;  // transport error, if any
@@ -66,12 +66,13 @@ class SluiceProcess {
                 std::vector<std::string> extra_args = {});
   ~SluiceProcess();
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  void Kill();                     // SIGKILL, no chance to clean up
-  int Terminate(std::chrono::milliseconds timeout = std::chrono::seconds(60));  // SIGTERM; exit status
+  void Kill();  // SIGKILL, no chance to clean up
+  int Terminate(
+      std::chrono::milliseconds timeout = std::chrono::seconds(60));  // SIGTERM; exit status
   bool Running();
   uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string Log() const;         // its stderr so far
+  std::string Log() const;  // its stderr so far
   pid_t pid() const { return pid_; }
 
  private:
