@@ -206,8 +206,10 @@ PodSpecOptions ReadPodSpecOptions(const rapidjson::Value& v) {
   return p;
 }
 
-void WriteExecutionApi(JsonWriter& w, const Execution& e, const std::string& public_url) {
-  w.StartObject();
+namespace {
+
+// The fields of Prow's JobExecution that the API and the results record share.
+void WriteExecutionFields(JsonWriter& w, const Execution& e) {
   WriteStringField(w, "id", e.id);
   WriteStringField(w, "job_name", e.job_name);
   WriteStringField(w, "job_type", JobTypeName(e.job_type));
@@ -222,6 +224,13 @@ void WriteExecutionApi(JsonWriter& w, const Execution& e, const std::string& pub
   WriteTime(w, "create_time", e.create_time);
   WriteTime(w, "start_time", e.start_time);
   WriteTime(w, "completion_time", e.completion_time);
+}
+
+}  // namespace
+
+void WriteExecutionApi(JsonWriter& w, const Execution& e, const std::string& public_url) {
+  w.StartObject();
+  WriteExecutionFields(w, e);
   std::string base = public_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   WriteStringField(w, "job_url", base + "/v1/executions/" + e.id);
@@ -240,20 +249,7 @@ std::string EncodeExecutionRecord(const Execution& e) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  WriteStringField(w, "id", e.id);
-  WriteStringField(w, "job_name", e.job_name);
-  WriteStringField(w, "job_type", JobTypeName(e.job_type));
-  WriteStringField(w, "job_status", JobStatusName(e.job_status));
-  if (e.refs) {
-    w.Key("refs");
-    WriteRefs(w, *e.refs);
-  }
-  w.Key("pod_spec_options");
-  WritePodSpecOptions(w, e.pod_spec_options);
-  WriteStringField(w, "gcs_path", e.gcs_path);
-  WriteTime(w, "create_time", e.create_time);
-  WriteTime(w, "start_time", e.start_time);
-  WriteTime(w, "completion_time", e.completion_time);
+  WriteExecutionFields(w, e);
   WriteOptionalString(w, "message", e.message);
   WriteBookkeeping(w, e);
   w.EndObject();

@@ -31,257 +31,119 @@ std::string Periodic(const std::string& job, const std::string& extra = "") {
   return "{\"job_name\": \"" + job + "\", \"job_execution_type\": 1" + extra + "}";
 }
 
-// A well-formed trigger of periodic-job that is larger than the gateway's max_body_bytes.
-std::string OversizedBody() {
+// A well-formed trigger of periodic-job of about `bytes` bytes.
+std::string BodyOfSize(size_t bytes) {
   return Periodic("periodic-job", ", \"pod_spec_options\": {\"labels\": {\"big\": \"" +
-                                      std::string(kMaxBodyBytes + 100, 'x') + "\"}}");
+                                      std::string(bytes, 'x') + "\"}}");
 }
 
+std::string OversizedBody() { return BodyOfSize(kMaxBodyBytes + 100); }
+
+// One row of the error table: a request and the answer it must get. Rows are POSTs of a trigger
+// as alice unless they say otherwise.
 struct ErrorCase {
-  const char* name;
-  const char* method;
-  const char* path;  // below the gateway's URL
-  std::string token;
-  std::vector<std::string> headers;
+  std::string name;
+  int http_status = 0;
+  int code = 0;
+  std::string message_names;  // a fragment the message must contain ("" = any)
   std::string body;
-  int http_status;
-  int code;
-  const char* message_names;  // a fragment the message must contain ("" = any)
+  std::string method = "POST";
+  std::string path = "/v1/executions";
+  std::string token = kAliceToken;
+  std::vector<std::string> headers;
+
+  ErrorCase As(std::string t) const {
+    ErrorCase c = *this;
+    c.token = std::move(t);
+    return c;
+  }
+  ErrorCase With(std::string header) const {
+    ErrorCase c = *this;
+    c.headers.push_back(std::move(header));
+    return c;
+  }
+  ErrorCase At(std::string m, std::string p) const {
+    ErrorCase c = *this;
+    c.method = std::move(m);
+    c.path = std::move(p);
+    return c;
+  }
 };
 
+ErrorCase Row(std::string name, int http_status, int code, std::string names,
+              std::string body = "") {
+  ErrorCase c;
+  c.name = std::move(name);
+  c.http_status = http_status;
+  c.code = code;
+  c.message_names = std::move(names);
+  c.body = std::move(body);
+  return c;
+}
+
+constexpr char kUnknownId[] = "01900000-0000-7000-8000-000000000000";
+
 std::vector<ErrorCase> ErrorRows() {
-  const std::string unknown_id = "01900000-0000-7000-8000-000000000000";
+  const std::string unknown = std::string("/v1/executions/") + kUnknownId;
+  const std::string refs = R"("refs": {"org": "o", "repo": "r", "base_ref": "main")";
   return {
-      {"no token",
-       "POST",
-       "/v1/executions",
-       "",
-       {},
-       Periodic("periodic-job"),
-       401,
-       kUnauthenticatedCode,
-       "Authorization"},
-      {"unknown token",
-       "POST",
-       "/v1/executions",
-       "not-a-known-token",
-       {},
-       Periodic("periodic-job"),
-       401,
-       kUnauthenticatedCode,
-       ""},
-      {"no token on a read", "GET", "/v1/executions", "", {}, "", 401, kUnauthenticatedCode, ""},
-      {"job not allowed for the client",
-       "POST",
-       "/v1/executions",
-       kBobToken,
-       {},
-       Periodic("periodic-job"),
-       403,
-       kPermissionDeniedCode,
-       "periodic-job"},
-      {"allowed pattern but no such job",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("no-such-job"),
-       404,
-       kNotFoundCode,
-       "no-such-job"},
-      {"unknown execution id",
-       "GET",
-       "/v1/executions/01900000-0000-7000-8000-000000000000",
-       kAliceToken,
-       {},
-       "",
-       404,
-       kNotFoundCode,
-       "01900000-0000-7000-8000-000000000000"},
-      {"log of unknown execution id",
-       "GET",
-       "/v1/executions/01900000-0000-7000-8000-000000000000/log",
-       kAliceToken,
-       {},
-       "",
-       404,
-       kNotFoundCode,
-       ""},
-      {"malformed JSON",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_name\": \"periodic-job\",",
-       400,
-       kInvalidArgumentCode,
-       "JSON"},
-      {"wrong type",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_name\": 5, \"job_execution_type\": 1}",
-       400,
-       kInvalidArgumentCode,
-       "job_name"},
-      {"wrong type nested",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("env-job", ", \"pod_spec_options\": {\"envs\": {\"ALLOWED\": 7}}"),
-       400,
-       kInvalidArgumentCode,
-       "ALLOWED"},
-      {"unknown field",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("periodic-job", ", \"colour\": \"red\""),
-       400,
-       kInvalidArgumentCode,
-       "colour"},
-      {"missing job_name",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_execution_type\": 1}",
-       400,
-       kInvalidArgumentCode,
-       "job_name"},
-      {"missing job_execution_type",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_name\": \"periodic-job\"}",
-       400,
-       kInvalidArgumentCode,
-       "job_execution_type"},
-      {"type mismatch",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_name\": \"periodic-job\", \"job_execution_type\": 2}",
-       400,
-       kInvalidArgumentCode,
-       "job_execution_type"},
-      {"periodic with refs",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("periodic-job", ", \"refs\": {\"org\": \"o\", \"repo\": \"r\"}"),
-       400,
-       kInvalidArgumentCode,
-       "refs"},
-      {"postsubmit without base_sha",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       "{\"job_name\": \"post-job\", \"job_execution_type\": \"POSTSUBMIT\", \"refs\": "
-       "{\"org\": \"o\", \"repo\": \"r\", \"base_ref\": \"main\"}}",
-       400,
-       kInvalidArgumentCode,
-       "refs.base_sha"},
-      {"presubmit pull with a bad sha",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       std::string("{\"job_name\": \"pre-job\", \"job_execution_type\": 3, \"refs\": {\"org\": "
-                   "\"o\", \"repo\": \"r\", \"base_ref\": \"main\", \"base_sha\": \"") +
-           kSha + "\", \"pulls\": [{\"number\": 7, \"sha\": \"not-a-sha\"}]}}",
-       400,
-       kInvalidArgumentCode,
-       "refs.pulls[0].sha"},
-      {"env name not allowed",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("env-job", ", \"pod_spec_options\": {\"envs\": {\"NOT_ALLOWED\": \"x\"}}"),
-       400,
-       kInvalidArgumentCode,
-       "NOT_ALLOWED"},
-      {"env name not a variable name",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("env-job", ", \"pod_spec_options\": {\"envs\": {\"PARAM_A-B\": \"x\"}}"),
-       400,
-       kInvalidArgumentCode,
-       "PARAM_A-B"},
-      {"reserved label",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("periodic-job", ", \"pod_spec_options\": {\"labels\": {\"sluice.io/x\": \"y\"}}"),
-       400,
-       kInvalidArgumentCode,
-       "sluice.io/x"},
-      {"reserved annotation",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("periodic-job",
-                ", \"pod_spec_options\": {\"annotations\": {\"sluice.io/user\": \"mallory\"}}"),
-       400,
-       kInvalidArgumentCode,
-       "sluice.io/user"},
-      {"body over max_body_bytes",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       OversizedBody(),
-       413,
-       kInvalidArgumentCode,
-       ""},
-      {"XML content type",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {"Content-Type: application/xml"},
-       Periodic("periodic-job"),
-       415,
-       kInvalidArgumentCode,
-       "Content-Type"},
-      {"multipart content type",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {"Content-Type: multipart/form-data; boundary=xyz"},
-       Periodic("periodic-job"),
-       415,
-       kInvalidArgumentCode,
-       "Content-Type"},
-      {"path job differs from body job",
-       "POST",
-       "/v1/executions/periodic-job",
-       kAliceToken,
-       {},
-       Periodic("env-job"),
-       400,
-       kInvalidArgumentCode,
-       "job_name"},
-      {"abort of unknown execution id",
-       "POST",
-       "/v1/executions/01900000-0000-7000-8000-000000000000/abort",
-       kAliceToken,
-       {},
-       "",
-       404,
-       kNotFoundCode,
-       ""},
+      Row("no token", 401, kUnauthenticatedCode, "Authorization", Periodic("periodic-job")).As(""),
+      Row("unknown token", 401, kUnauthenticatedCode, "", Periodic("periodic-job"))
+          .As("not-a-known-token"),
+      Row("no token on a read", 401, kUnauthenticatedCode, "").At("GET", "/v1/executions").As(""),
+      Row("job not allowed for the client", 403, kPermissionDeniedCode, "periodic-job",
+          Periodic("periodic-job"))
+          .As(kBobToken),
+      Row("allowed pattern but no such job", 404, kNotFoundCode, "no-such-job",
+          Periodic("no-such-job")),
+      Row("unknown execution id", 404, kNotFoundCode, kUnknownId).At("GET", unknown),
+      Row("log of unknown execution id", 404, kNotFoundCode, "").At("GET", unknown + "/log"),
+      Row("abort of unknown execution id", 404, kNotFoundCode, "").At("POST", unknown + "/abort"),
+      Row("malformed JSON", 400, kInvalidArgumentCode, "JSON", R"({"job_name": "periodic-job",)"),
+      Row("wrong type", 400, kInvalidArgumentCode, "job_name",
+          R"({"job_name": 5, "job_execution_type": 1})"),
+      Row("wrong type nested", 400, kInvalidArgumentCode, "pod_spec_options.envs.ALLOWED",
+          Periodic("env-job", R"(, "pod_spec_options": {"envs": {"ALLOWED": 7}})")),
+      Row("unknown field", 400, kInvalidArgumentCode, "colour",
+          Periodic("periodic-job", R"(, "colour": "red")")),
+      Row("missing job_name", 400, kInvalidArgumentCode, "job_name",
+          R"({"job_execution_type": 1})"),
+      Row("missing job_execution_type", 400, kInvalidArgumentCode, "job_execution_type",
+          R"({"job_name": "periodic-job"})"),
+      Row("job_execution_type not a type", 400, kInvalidArgumentCode, "job_execution_type",
+          R"({"job_name": "periodic-job", "job_execution_type": "NIGHTLY"})"),
+      Row("type mismatch", 400, kInvalidArgumentCode, "job_execution_type",
+          R"({"job_name": "periodic-job", "job_execution_type": 2})"),
+      Row("periodic with refs", 400, kInvalidArgumentCode, "refs",
+          Periodic("periodic-job", R"(, "refs": {"org": "o", "repo": "r"})")),
+      Row("postsubmit without base_sha", 400, kInvalidArgumentCode, "refs.base_sha",
+          R"({"job_name": "post-job", "job_execution_type": "POSTSUBMIT", )" + refs + "}}"),
+      Row("presubmit pull with a bad sha", 400, kInvalidArgumentCode, "refs.pulls[0].sha",
+          R"({"job_name": "pre-job", "job_execution_type": 3, )" + refs + R"(, "base_sha": ")" +
+              kSha + R"(", "pulls": [{"number": 7, "sha": "not-a-sha"}]}})"),
+      Row("env name not allowed", 400, kInvalidArgumentCode, "NOT_ALLOWED",
+          Periodic("env-job", R"(, "pod_spec_options": {"envs": {"NOT_ALLOWED": "x"}})")),
+      Row("env name not a variable name", 400, kInvalidArgumentCode, "PARAM_A-B",
+          Periodic("env-job", R"(, "pod_spec_options": {"envs": {"PARAM_A-B": "x"}})")),
+      Row("reserved label", 400, kInvalidArgumentCode, "sluice.io/x",
+          Periodic("periodic-job", R"(, "pod_spec_options": {"labels": {"sluice.io/x": "y"}})")),
+      Row("reserved annotation", 400, kInvalidArgumentCode, "sluice.io/user",
+          Periodic("periodic-job",
+                   R"(, "pod_spec_options": {"annotations": {"sluice.io/user": "mallory"}})")),
+      Row("path job differs from body job", 400, kInvalidArgumentCode, "job_name",
+          Periodic("env-job"))
+          .At("POST", "/v1/executions/periodic-job"),
+      Row("Idempotency-Key too long", 400, kInvalidArgumentCode, "Idempotency-Key",
+          Periodic("periodic-job"))
+          .With("Idempotency-Key: " + std::string(300, 'k')),
+      Row("unknown endpoint", 404, kNotFoundCode, "").At("GET", "/v2/executions"),
+      Row("body over max_body_bytes", 413, kInvalidArgumentCode, "", OversizedBody()),
+      Row("body far over max_body_bytes", 413, kInvalidArgumentCode, "", BodyOfSize(200 * 1024)),
+      Row("XML content type", 415, kInvalidArgumentCode, "Content-Type", Periodic("periodic-job"))
+          .With("Content-Type: application/xml"),
+      Row("multipart content type", 415, kInvalidArgumentCode, "Content-Type",
+          Periodic("periodic-job"))
+          .With("Content-Type: multipart/form-data; boundary=xyz"),
   };
 }
 
@@ -302,8 +164,7 @@ class ErrorTable : public ::testing::Test {
   static HttpResponse Send(HttpClient& http, const ErrorCase& c) {
     std::vector<std::string> headers = c.headers;
     if (!c.token.empty()) headers.push_back("Authorization: Bearer " + c.token);
-    return http.Request(c.method, gateway().url() + c.path, headers, c.body,
-                        std::string(c.method) == "POST");
+    return http.Request(c.method, gateway().url() + c.path, headers, c.body, c.method == "POST");
   }
 
   static Deployment* deployment_;
@@ -317,7 +178,8 @@ SluiceProcess* ErrorTable::gateway_ = nullptr;
 TEST_F(ErrorTable, EveryRowAnswersItsStatusCodeAndAJsonErrorNamingTheField) {
   for (const ErrorCase& c : ErrorRows()) {
     SCOPED_TRACE(c.name);
-    HttpResponse r = Send(http_, c);
+    HttpClient http;  // a connection per row, so that one row cannot disturb the next
+    HttpResponse r = Send(http, c);
     ExpectErrorBody(r, c.http_status, c.code);
     EXPECT_NE(StringField(r, "message").find(c.message_names), std::string::npos)
         << "the message should name " << c.message_names << ": " << r.body;
@@ -326,13 +188,16 @@ TEST_F(ErrorTable, EveryRowAnswersItsStatusCodeAndAJsonErrorNamingTheField) {
     }
     if (c.http_status == 401) {
       EXPECT_TRUE(Header(r, "www-authenticate").starts_with("Bearer"))
-          << Header(r, "www-authenticate");
+          << "WWW-Authenticate: \"" << Header(r, "www-authenticate") << "\"";
     }
   }
 }
 
 TEST_F(ErrorTable, RefusedRequestsWriteNoExecution) {
-  for (const ErrorCase& c : ErrorRows()) Send(http_, c);
+  for (const ErrorCase& c : ErrorRows()) {
+    HttpClient http;
+    Send(http, c);
+  }
   // Anything the refused requests had written would be in the view by the time a later accepted
   // trigger is.
   HttpResponse marker = PostExecution(http_, gateway(), Periodic("interleaved"));
@@ -349,6 +214,21 @@ TEST_F(ErrorTable, RefusedRequestsWriteNoExecution) {
   }
 }
 
+TEST_F(ErrorTable, GoodRequestAfterAnOversizedOneOnTheSameConnectionSucceeds) {
+  for (size_t size : {kMaxBodyBytes + 100, size_t{200 * 1024}}) {
+    SCOPED_TRACE(size);
+    HttpClient http;
+    HttpResponse refused = PostExecution(http, gateway(), BodyOfSize(size));
+    ExpectErrorBody(refused, 413, kInvalidArgumentCode);
+
+    for (int i = 0; i < 3; ++i) {
+      HttpResponse accepted = PostExecution(http, gateway(), Periodic("interleaved"));
+      EXPECT_EQ(accepted.status, 200) << accepted.body << accepted.error;
+      EXPECT_EQ(StringField(accepted, "job_status"), "TRIGGERED") << accepted.body;
+    }
+  }
+}
+
 TEST_F(ErrorTable, FormUrlEncodedJsonBodyAsCurlDashDSendsItIsAccepted) {
   HttpResponse r = PostExecution(http_, gateway(), Periodic("interleaved"),
                                  {"Content-Type: application/x-www-form-urlencoded"});
@@ -358,36 +238,15 @@ TEST_F(ErrorTable, FormUrlEncodedJsonBodyAsCurlDashDSendsItIsAccepted) {
 
 TEST_F(ErrorTable, BadRequestsInterleavedWithGoodOnesNeverDisturbThem) {
   const std::vector<ErrorCase> bad = {
-      {"malformed", "POST", "/v1/executions", kAliceToken, {}, "{\"job_name\": ", 400, 0, ""},
-      {"unknown field",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("interleaved", ", \"x\": 1"),
-       400,
-       0,
-       ""},
-      {"oversized", "POST", "/v1/executions", kAliceToken, {}, OversizedBody(), 413, 0, ""},
-      {"xml",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {"Content-Type: application/xml"},
-       Periodic("interleaved"),
-       415,
-       0,
-       ""},
-      {"unknown token", "POST", "/v1/executions", "nope", {}, Periodic("interleaved"), 401, 0, ""},
-      {"reserved label",
-       "POST",
-       "/v1/executions",
-       kAliceToken,
-       {},
-       Periodic("interleaved", ", \"pod_spec_options\": {\"labels\": {\"sluice.io/a\": \"b\"}}"),
-       400,
-       0,
-       ""},
+      Row("malformed", 400, kInvalidArgumentCode, "", R"({"job_name": )"),
+      Row("unknown field", 400, kInvalidArgumentCode, "", Periodic("interleaved", R"(, "x": 1)")),
+      Row("oversized", 413, kInvalidArgumentCode, "", OversizedBody()),
+      Row("far oversized", 413, kInvalidArgumentCode, "", BodyOfSize(200 * 1024)),
+      Row("xml", 415, kInvalidArgumentCode, "", Periodic("interleaved"))
+          .With("Content-Type: application/xml"),
+      Row("unknown token", 401, kUnauthenticatedCode, "", Periodic("interleaved")).As("nope"),
+      Row("reserved label", 400, kInvalidArgumentCode, "",
+          Periodic("interleaved", R"(, "pod_spec_options": {"labels": {"sluice.io/a": "b"}})")),
   };
   constexpr int kPerThread = 20;  // half good, half bad
   struct Outcome {

@@ -369,15 +369,20 @@ TEST_F(ExecutionsApi, ConnectionIsKeptAliveAcrossRequests) {
   std::vector<HttpResponse> answers;
   answers.push_back(http.Get(gateway().url() + "/healthz", ""));
   answers.push_back(PostExecution(http, gateway(), PeriodicBody("hello")));
-  answers.push_back(
-      http.Get(ExecutionUrl(gateway(), StringField(answers.back(), "id")), kAliceToken));
+  std::string id = StringField(answers.back(), "id");
   answers.push_back(http.Get(List("?job_name=hello"), kAliceToken));
   answers.push_back(http.Get(gateway().url() + "/readyz", ""));
+  EXPECT_TRUE(WaitFor([&] { return StatusOf(http, gateway(), id) == "SUCCESS"; }));
 
   for (const HttpResponse& r : answers) {
     EXPECT_EQ(r.status, 200) << r.body << r.error;
     EXPECT_NE(Header(r, "connection"), "close");
   }
+  // An error answer keeps the connection too.
+  HttpResponse refused = http.Get(List("?status=DONE"), kAliceToken);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(Header(refused, "connection"), "close");
+  EXPECT_EQ(http.Get(gateway().url() + "/healthz", "").status, 200);
   EXPECT_EQ(http.connects(), 1);
 }
 

@@ -182,7 +182,7 @@ class FakeAbortRegistry final : public AbortRegistry {
 // the code under test has destroyed its Process object.
 struct FakeProcessState {
   ProcessSpec spec;
-  int pid = 0;
+  int pid = 1 << 30;                // never a real pid: see FakeProcessRunner::kFirstPid
   std::optional<ProcessExit> exit;  // set by the test (Exit, Kill) or by a fatal signal
   std::vector<int> signals;         // every SignalGroup call, in order
   std::set<int> fatal_signals;      // signals that end the process, as killed by that signal
@@ -213,6 +213,12 @@ class FakeProcess final : public Process {
 // fatal to new processes; it then finds each started process by index and ends it.
 class FakeProcessRunner final : public ProcessRunner {
  public:
+  // Fake pids lie above Linux's PID_MAX_LIMIT (4194304), so no real process or process group
+  // has them: code under test that signals a pid itself (kill(-pid, ...)) instead of going
+  // through Process::SignalGroup then reaches nothing, never the test's own process group (0),
+  // every process (-1) or a stranger.
+  static constexpr int kFirstPid = 1 << 30;
+
   StatusOr<std::unique_ptr<Process>> Start(const ProcessSpec& spec) override {
     start_attempts_.push_back(spec);
     if (!start_failures_.empty()) {
@@ -245,7 +251,7 @@ class FakeProcessRunner final : public ProcessRunner {
   std::deque<Status> start_failures_;
   std::set<int> fatal_signals_;
   std::vector<std::shared_ptr<FakeProcessState>> processes_;
-  int next_pid_ = 1000;
+  int next_pid_ = kFirstPid;
 };
 
 }  // namespace sluice

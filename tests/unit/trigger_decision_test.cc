@@ -2,31 +2,35 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "fakes.h"
 
 namespace sluice {
-namespace {
 
-using Kind = TriggerDecision::Kind;
-using std::chrono::seconds;
-
-const char* KindName(Kind kind) {
+// Lets GoogleTest print a decision's kind by name (found by argument-dependent lookup).
+inline const char* KindName(TriggerDecision::Kind kind) {
   switch (kind) {
-    case Kind::kSkip:
+    case TriggerDecision::Kind::kSkip:
       return "skip";
-    case Kind::kWait:
+    case TriggerDecision::Kind::kWait:
       return "wait";
-    case Kind::kRun:
+    case TriggerDecision::Kind::kRun:
       return "run";
-    case Kind::kAbort:
+    case TriggerDecision::Kind::kAbort:
       return "abort";
-    case Kind::kGiveUp:
+    case TriggerDecision::Kind::kGiveUp:
       return "give up";
   }
   return "?";
 }
+inline void PrintTo(TriggerDecision::Kind kind, std::ostream* os) { *os << KindName(kind); }
+
+namespace {
+
+using Kind = TriggerDecision::Kind;
+using std::chrono::seconds;
 
 // The trigger was created at the test epoch; `now` is `age` seconds later. lease 30s,
 // view_wait 10s.
@@ -91,6 +95,8 @@ TEST(DecideTriggerTest, Table) {
        0},
       {"PENDING, heartbeat just under the lease",
        Facts(49, State(JobStatus::kPending, 1, "w1", 20)), Kind::kWait, 0},
+      {"PENDING, heartbeat exactly the lease old",
+       Facts(50, State(JobStatus::kPending, 1, "w1", 20), 2), Kind::kRun, 2},
       {"PENDING, stale heartbeat, attempts left",
        Facts(60, State(JobStatus::kPending, 1, "w1", 20), 3), Kind::kRun, 2},
       {"PENDING attempt 2, stale heartbeat, attempts left",
@@ -103,7 +109,7 @@ TEST(DecideTriggerTest, Table) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     TriggerDecision d = DecideTrigger(c.facts);
-    EXPECT_EQ(d.kind, c.kind) << "got " << KindName(d.kind) << ", want " << KindName(c.kind);
+    EXPECT_EQ(d.kind, c.kind) << d.message;
     if (c.kind == Kind::kRun || c.kind == Kind::kGiveUp) {
       EXPECT_EQ(d.attempt, c.attempt);
     }
@@ -125,6 +131,23 @@ TEST(DecideTriggerTest, APendingRecordWithoutHeartbeatIsJudgedByItsStartTime) {
   TriggerDecision stale = DecideTrigger(Facts(90, pending, 2));
   EXPECT_EQ(stale.kind, Kind::kRun);
   EXPECT_EQ(stale.attempt, 2);
+}
+
+// An abort of a running execution is the owning worker's to carry out (SIGTERM, kill_grace,
+// then ABORTED once the process has ended). A worker that meets the same trigger again (after a
+// rebalance, say) while the owner's heartbeat is fresh must leave it alone, not record ABORTED
+// "before it started" while the job still runs elsewhere.
+TEST(DecideTriggerTest, AnAbortOfAnExecutionALiveWorkerRunsIsLeftToThatWorker) {
+  TriggerFacts f = Facts(40, State(JobStatus::kPending, 1, "w1", 35), 2);
+  f.abort_requested = true;
+  TriggerDecision d = DecideTrigger(f);
+  EXPECT_EQ(d.kind, Kind::kWait) << d.message;
+}
+
+TEST(DecideTriggerTest, AnAbortOfAnExecutionWhoseWorkerWasLostIsRecordedHere) {
+  TriggerFacts f = Facts(100, State(JobStatus::kPending, 1, "w1", 20), 2);
+  f.abort_requested = true;
+  EXPECT_EQ(DecideTrigger(f).kind, Kind::kAbort) << "rather than a rerun nobody wants";
 }
 
 TEST(DecideTriggerTest, AbortBeforeStartSaysSo) {
