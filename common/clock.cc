@@ -92,6 +92,8 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     else
       return std::nullopt;
   }
+  // At most 100 years, so that now + duration cannot overflow a time point.
+  if (total_ms > 36'500LL * 86'400'000) return std::nullopt;
   return Duration(total_ms);
 }
 

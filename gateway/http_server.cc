@@ -48,13 +48,28 @@ ApiRequest ToApiRequest(const Http::Request& req) {
   return r;
 }
 
+// A response header with a name chosen at run time. Pistache 0.0.5 writes only typed headers
+// into a response and silently drops raw ones, so Retry-After, WWW-Authenticate and Allow go out
+// through this.
+class ResponseHeader final : public Http::Header::Header {
+ public:
+  ResponseHeader(std::string name, std::string value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return Http::Header::detail::hash(name_.c_str()); }
+#endif
+  void parse(const std::string& data) override { value_ = data; }
+  void write(std::ostream& os) const override { os << value_; }
+
+ private:
+  std::string name_;
+  std::string value_;
+};
+
 void Send(Http::ResponseWriter& writer, const ApiReply& reply) {
   for (const auto& [name, value] : reply.headers) {
-    if (name == "Location") {
-      writer.headers().add<Http::Header::Location>(value);
-    } else {
-      writer.headers().addRaw(Http::Header::Raw(name, value));
-    }
+    writer.headers().add(std::make_shared<ResponseHeader>(name, value));
   }
   writer.headers().add<Http::Header::ContentType>(
       Http::Mime::MediaType::fromString(reply.content_type));

@@ -110,8 +110,6 @@ bool JobRun::Tick(TimePoint now) {
   if (finished_) return true;
   if (!process_) return finished_;
   if (auto exit = process_->Poll()) {
-    // Whatever the step left running in its process group goes with it.
-    ::kill(-process_->pid(), SIGKILL);
     process_.reset();
     const Step& step = steps_[next_step_];
     if (stop_status_) {

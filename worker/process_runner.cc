@@ -223,6 +223,13 @@ class PosixProcess final : public Process {
 
   std::optional<ProcessExit> Poll() override {
     if (exit_.has_value()) return exit_;
+    // Once the leader has exited, but before reaping it (so its pid, the group id, cannot be
+    // reused yet), kill whatever it left running in its group: a job's leftovers die with it.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid_) {
+      ::kill(-pid_, SIGKILL);
+    }
     int status = 0;
     pid_t result;
     do {

@@ -6,6 +6,15 @@ TriggerDecision DecideTrigger(const TriggerFacts& f) {
   using Kind = TriggerDecision::Kind;
   if (f.running_here) return {Kind::kWait, 0, ""};
   if (f.current && IsTerminal(f.current->job_status)) return {Kind::kSkip, 0, ""};
+
+  bool held = f.current && f.current->job_status == JobStatus::kPending;
+  if (held) {
+    // Held by a worker, which is live while its heartbeat is fresher than the lease. A live
+    // holder also carries out aborts; this worker only stands by.
+    TimePoint beat =
+        f.current->heartbeat_time.value_or(f.current->start_time.value_or(f.trigger_create_time));
+    if (f.now - beat < f.lease) return {Kind::kWait, 0, ""};
+  }
   if (f.abort_requested) return {Kind::kAbort, 0, "aborted before it started"};
   if (!f.current) {
     // The gateway writes the TRIGGERED record alongside the trigger. Until it shows up here, a
@@ -13,12 +22,9 @@ TriggerDecision DecideTrigger(const TriggerFacts& f) {
     if (f.now - f.trigger_create_time < f.view_wait) return {Kind::kWait, 0, ""};
     return {Kind::kRun, 1, ""};
   }
-  if (f.current->job_status == JobStatus::kTriggered) return {Kind::kRun, 1, ""};
+  if (!held) return {Kind::kRun, 1, ""};  // TRIGGERED
 
-  // PENDING: held by a worker. Live while its heartbeat is fresher than the lease.
-  TimePoint beat =
-      f.current->heartbeat_time.value_or(f.current->start_time.value_or(f.trigger_create_time));
-  if (f.now - beat < f.lease) return {Kind::kWait, 0, ""};
+  // Held by a lost worker: run the next attempt, if there is one.
   int attempt = f.current->attempt;
   if (attempt >= f.max_attempts) {
     return {Kind::kGiveUp, attempt,
