@@ -156,9 +156,12 @@ Status HttpServer::Start() {
   try {
     Address address(hp->first, Port(hp->second));
     endpoint_ = std::make_unique<Http::Endpoint>(address);
-    // Room for the headers beside a body at the limit, so that an oversized body still reaches
-    // the handler and gets the JSON 413 of the contract rather than Pistache's own.
-    size_t max_request = config_.max_body_bytes * 2 + 64 * 1024;
+    // Pistache refuses a request over maxRequestSize with its own plain-text 413 and then reads
+    // the rest of that body as further requests on the connection. Leave generous room above
+    // max_body_bytes, so that an oversized body still reaches the handler and gets the JSON 413
+    // of the contract with the connection intact; only bodies past this bound (5 MiB for the
+    // default 1 MiB limit) meet Pistache's answer. Memory is taken only as a request arrives.
+    size_t max_request = config_.max_body_bytes * 4 + 1024 * 1024;
     auto opts = Http::Endpoint::options()
                     .threads(config_.threads)
                     .flags(Tcp::Options::ReuseAddr)
