@@ -193,9 +193,16 @@ void Worker::Decide(Entry& entry, TimePoint now) {
   switch (d.kind) {
     case TriggerDecision::Kind::kWait:
       return;
-    case TriggerDecision::Kind::kSkip:
-      entry.state = State::kDone;
-      return;
+    case TriggerDecision::Kind::kSkip: {
+      // A trigger met again after its execution ended: a redelivery, or the twin of a create
+      // that two gateways took at once. The twin's TRIGGERED record may land after the terminal
+      // one and would then be what compaction keeps, so once it can no longer be in flight,
+      // write the terminal state again to make it the id's last record.
+      if (now - t.create_time < config_.gateway.request_timeout) return;
+      entry.report = *facts.current;
+      entry.state = State::kReporting;
+      return SendReport(entry);
+    }
     case TriggerDecision::Kind::kAbort:
       return Report(entry, JobStatus::kAborted, d.message, now);
     case TriggerDecision::Kind::kGiveUp:
