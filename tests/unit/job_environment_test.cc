@@ -8,7 +8,7 @@
 namespace sluice {
 namespace {
 
-constexpr char kWorkspace[] = "/work/space/exec-1";
+constexpr char kWorkspace[] = "/var/lib/sluice/workspace/exec-1";
 constexpr char kArtifacts[] = "/artifacts/build/exec-1";
 constexpr char kPath[] = "/opt/bin:/usr/bin:/bin";
 

@@ -61,14 +61,14 @@ class JobRunTest : public ::testing::Test {
     p.trigger = trigger_;
     p.attempt = attempt;
     p.worker_id = "worker-1";
-    p.worker.workspace = root_ + "/work";
+    p.worker.workspace = root_ + "/workspace";
     p.worker.artifacts = root_ + "/artifacts";
     p.worker.kill_grace = seconds(10);
     p.inherited_path = "/opt/tools/bin:/usr/bin:/bin";
     return p;
   }
   std::string Workspace(int attempt = 1) const {
-    return root_ + "/work/" + kId + "-" + std::to_string(attempt);
+    return root_ + "/workspace/" + kId + "-" + std::to_string(attempt);
   }
   std::string LogPath() const {
     return root_ + "/artifacts/periodic-echo/" + kId + "/build-log.txt";
