@@ -46,7 +46,6 @@ std::string StatusIn(const std::string& record) {
 TEST(Compaction, TheLastResultsRecordOfATwinCreateIsItsTerminalState) {
   Deployment d("  - {name: twin, type: periodic, command: [sh, -c, 'echo twin']}\n", "",
                "  request_timeout: 2s\n");
-  ASSERT_TRUE(d.embedded());
   SluiceProcess& a = d.StartGateway();
   SluiceProcess& b = d.StartGateway();
   d.StartWorker();
@@ -69,8 +68,7 @@ TEST(Compaction, TheLastResultsRecordOfATwinCreateIsItsTerminalState) {
   HttpClient http;
   ASSERT_EQ(WaitForEnd(http, a, id), "SUCCESS");
 
-  KafkaConfig kafka;
-  kafka.brokers = d.broker().bootstrap();
+  const KafkaConfig& kafka = d.kafka();
   KeyRecords triggers(kafka, kafka.RequestsTopic(), id);
   KeyRecords results(kafka, kafka.ResultsTopic(), id);
   ASSERT_TRUE(WaitFor([&] { return !triggers.values().empty() && !results.values().empty(); }));

@@ -323,7 +323,7 @@ TEST(KafkaUnavailable, TriggerGets503WithRetryAfterAndSucceedsOnceKafkaIsBack) {
   HttpClient http;
   ASSERT_EQ(PostExecution(http, gateway, Periodic("periodic-job")).status, 200);
 
-  d.broker().SetDown(true);
+  d.SetKafkaDown(true);
   HttpResponse refused = PostExecution(http, gateway, Periodic("periodic-job"));
   ExpectErrorBody(refused, 503, kUnavailableCode);
   EXPECT_FALSE(Header(refused, "retry-after").empty()) << "no Retry-After header";
@@ -337,7 +337,7 @@ TEST(KafkaUnavailable, TriggerGets503WithRetryAfterAndSucceedsOnceKafkaIsBack) {
       << "/readyz still answers " << ready.status << " " << ready.body;
   ExpectErrorBody(ready, 503, kUnavailableCode);
 
-  d.broker().SetDown(false);
+  d.SetKafkaDown(false);
   HttpResponse accepted;
   EXPECT_TRUE(WaitFor(
       [&] {

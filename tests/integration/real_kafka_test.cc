@@ -61,25 +61,11 @@ std::string CleanupPolicy(const std::string& topic) {
   return policy;
 }
 
-std::string TopicPrefixOf(const Deployment& d) {
-  std::ifstream in(d.config_path());
-  std::string line;
-  while (std::getline(in, line)) {
-    auto at = line.find("topic_prefix: \"");
-    if (at != std::string::npos) {
-      auto start = at + 15;
-      return line.substr(start, line.find('"', start) - start);
-    }
-  }
-  return "";
-}
-
 TEST_F(RealKafka, GatewayCreatesTopicsWithCompactedResultsAndControl) {
   Deployment d("  - {name: hello, type: periodic, command: [sh, -c, 'echo hello']}\n");
   ASSERT_FALSE(d.embedded());
   d.StartGateway();
-  std::string prefix = TopicPrefixOf(d);
-  ASSERT_FALSE(prefix.empty());
+  std::string prefix = d.kafka().topic_prefix;
   EXPECT_EQ(CleanupPolicy(prefix + "results"), "compact");
   EXPECT_EQ(CleanupPolicy(prefix + "control"), "compact");
   EXPECT_EQ(CleanupPolicy(prefix + "requests"), "delete");

@@ -3,11 +3,14 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -223,28 +226,126 @@ std::string SluiceProcess::Log() const {
   return s.str();
 }
 
+namespace {
+
+std::string SourceDir() {
+  const char* dir = std::getenv("SLUICE_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+// A base port with `count` free consecutive ports above it (best effort: ports are probed by
+// binding them, then released).
+int FreePortBase(int count) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int base = 20000 + static_cast<int>(static_cast<unsigned char>(RandomBytes(1)[0])) * 150 +
+               (attempt * 7) % 100;
+    bool all_free = true;
+    for (int p = base; p < base + count && all_free; ++p) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(p));
+      all_free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(fd);
+    }
+    if (all_free) return base;
+  }
+  return 0;
+}
+
+}  // namespace
+
+KafkaCluster::KafkaCluster(int brokers) : brokers_(brokers), owned_(true) {
+  int base = FreePortBase(2 * brokers);
+  dir_ = (fs::temp_directory_path() / ("sluice-kafka-" + std::to_string(base))).string();
+  std::string out;
+  if (base == 0 ||
+      !Script("start --brokers " + std::to_string(brokers) + " --port " + std::to_string(base),
+              &out)) {
+    ADD_FAILURE() << "cannot start a " << brokers << "-broker Kafka cluster:\n" << out << Logs();
+    return;
+  }
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("127.0.0.1:", 0) == 0) bootstrap_ = line;
+  }
+}
+
+KafkaCluster::KafkaCluster(std::string bootstrap, std::string dir)
+    : dir_(std::move(dir)), bootstrap_(std::move(bootstrap)), owned_(false) {
+  brokers_ = 1 + static_cast<int>(std::count(bootstrap_.begin(), bootstrap_.end(), ','));
+}
+
+KafkaCluster::~KafkaCluster() {
+  if (owned_ && !dir_.empty()) {
+    Script("stop");
+    if (!::testing::Test::HasFailure()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+  }
+}
+
+bool KafkaCluster::Script(const std::string& args, std::string* out) const {
+  std::string cmd = SourceDir() + "/scripts/kafka.sh " + args + " --dir " + dir_ + " 2>&1";
+  std::string text;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return false;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  int rc = pclose(p);
+  if (out) *out = text;
+  return rc == 0;
+}
+
+bool KafkaCluster::Kill(int broker) { return Script("kill " + std::to_string(broker)); }
+bool KafkaCluster::Restart(int broker) { return Script("restart " + std::to_string(broker)); }
+
+std::string KafkaCluster::Logs() const {
+  std::string all;
+  for (int i = 1; i <= brokers_; ++i) {
+    std::ifstream in(dir_ + "/broker-" + std::to_string(i) + ".log");
+    std::stringstream s;
+    s << in.rdbuf();
+    std::string text = s.str();
+    if (text.size() > 4000) text = text.substr(text.size() - 4000);
+    all += "--- broker " + std::to_string(i) + " (" + dir_ + ") ---\n" + text;
+  }
+  return all;
+}
+
 Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_yaml,
-                       const std::string& gateway_yaml, const std::string& clients_yaml) {
-  std::string brokers;
-  std::string prefix = "sluice.";
-  if (const char* external = std::getenv("SLUICE_TEST_KAFKA_BROKERS"); external && *external) {
-    // A real Kafka cluster: every deployment gets topics of its own; sluice creates them.
-    brokers = external;
-    prefix = "test-" + HexEncode(RandomBytes(4)) + ".";
+                       const std::string& gateway_yaml, const std::string& clients_yaml,
+                       KafkaCluster* cluster)
+    : cluster_(cluster) {
+  const char* tier = std::getenv("SLUICE_TEST_KAFKA_BROKERS");
+  if (cluster_ == nullptr && tier != nullptr && *tier) {
+    const char* tier_dir = std::getenv("SLUICE_TEST_KAFKA_DIR");
+    tier_cluster_ = std::make_unique<KafkaCluster>(tier, tier_dir ? tier_dir : "");
+    cluster_ = tier_cluster_.get();
+  }
+  kafka_.partitions = 4;
+  if (cluster_ != nullptr) {
+    // Real Kafka: topics of this deployment's own, created by sluice at start.
+    kafka_.brokers = cluster_->bootstrap();
+    kafka_.topic_prefix = "test-" + HexEncode(RandomBytes(4)) + ".";
+    kafka_.replication_factor = std::min(cluster_->brokers(), 3);
   } else {
     auto broker = EmbeddedBroker::Start();
     EXPECT_TRUE(broker.ok()) << broker.status().ToString();
     broker_ = std::move(*broker);
-    KafkaConfig kafka;
-    kafka.partitions = 4;
-    EXPECT_TRUE(broker_->CreateTopics(kafka).ok());
-    brokers = broker_->bootstrap();
+    EXPECT_TRUE(broker_->CreateTopics(kafka_).ok());
+    kafka_.brokers = broker_->bootstrap();
   }
 
   config_path_ = dir_.path() + "/sluice.yaml";
   std::ofstream out(config_path_);
-  out << "kafka:\n  brokers: \"" << brokers << "\"\n  partitions: 4\n  topic_prefix: \"" << prefix
-      << "\"\n";
+  out << "kafka:\n  brokers: \"" << kafka_.brokers << "\"\n  partitions: " << kafka_.partitions
+      << "\n  replication_factor: " << kafka_.replication_factor << "\n  topic_prefix: \""
+      << kafka_.topic_prefix << "\"\n";
   out << "gateway:\n  public_url: \"http://gateway.test\"\n" << gateway_yaml << "\n";
   out << "worker:\n  workspace: \"" << dir_.path() << "/work\"\n  artifacts: \"" << dir_.path()
       << "/artifacts\"\n  heartbeat: 500ms\n  lease: 3s\n  kill_grace: 2s\n  shutdown_grace: 5s\n"
@@ -259,6 +360,14 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
     out << "clients:\n" << clients_yaml << "\n";
   }
   out << "jobs:\n" << jobs_yaml << "\n";
+}
+
+void Deployment::SetKafkaDown(bool down) {
+  if (broker_) return broker_->SetDown(down);
+  ASSERT_NE(cluster_, nullptr);
+  for (int i = 1; i <= cluster_->brokers(); ++i) {
+    EXPECT_TRUE(down ? cluster_->Kill(i) : cluster_->Restart(i)) << cluster_->Logs();
+  }
 }
 
 Deployment::~Deployment() {

@@ -87,16 +87,44 @@ class SluiceProcess {
   int exit_status_ = -1;
 };
 
-// One embedded broker, a config file and helpers to start gateways and workers against it. With
-// SLUICE_TEST_KAFKA_BROKERS set, a real Kafka cluster instead (topics with a fresh prefix).
+// A real Apache Kafka cluster on loopback, driven through scripts/kafka.sh: N brokers (each also
+// a KRaft controller) on ports from a free base, data and logs in a scratch directory. With 3
+// brokers, topics get replication factor 3 and min.insync.replicas 2.
+class KafkaCluster {
+ public:
+  // Starts a new cluster of `brokers` brokers; check ok().
+  explicit KafkaCluster(int brokers);
+  // Adopts the cluster that scripts/kafka.sh runs in `dir` (the kafka tier's ctest fixture).
+  KafkaCluster(std::string bootstrap, std::string dir);
+  ~KafkaCluster();
+  bool ok() const { return !bootstrap_.empty(); }
+  const std::string& bootstrap() const { return bootstrap_; }
+  int brokers() const { return brokers_; }
+  bool Kill(int broker);     // kill -9 (1-based index)
+  bool Restart(int broker);  // start it again on its data; waits until it listens
+  std::string Logs() const;  // the brokers' logs, for a failing test
+
+ private:
+  bool Script(const std::string& args, std::string* out = nullptr) const;
+  std::string dir_;
+  std::string bootstrap_;
+  int brokers_ = 0;
+  bool owned_ = false;
+};
+
+// A config file and helpers to start gateways and workers against one Kafka: by default an
+// embedded broker of its own; with SLUICE_TEST_KAFKA_BROKERS (and SLUICE_TEST_KAFKA_DIR, the
+// scripts/kafka.sh state directory) the real cluster of the kafka tier; or `cluster`, when given.
+// On a real cluster every deployment gets topics of its own (a fresh prefix), created by sluice.
 class Deployment {
  public:
-  // `jobs_yaml` is the `jobs:` list (YAML, indented as list items); `extra_yaml` may add or
-  // override top-level sections (gateway:, worker:, clients:). Clients "alice" (token
-  // "alice-token", all jobs) and "bob" (token "bob-token", jobs "bob-*") exist unless
-  // extra_yaml has a clients: section.
+  // `jobs_yaml` is the `jobs:` list (YAML, indented as list items); the other arguments are
+  // extra keys (indented by two) of the worker: and gateway: sections, and a whole clients: list.
+  // Clients "alice" (token "alice-token", all jobs) and "bob" (token "bob-token", jobs "bob-*")
+  // exist unless clients_yaml is given.
   Deployment(const std::string& jobs_yaml, const std::string& worker_yaml = "",
-             const std::string& gateway_yaml = "", const std::string& clients_yaml = "");
+             const std::string& gateway_yaml = "", const std::string& clients_yaml = "",
+             KafkaCluster* cluster = nullptr);
   ~Deployment();
 
   SluiceProcess& StartGateway();
@@ -104,13 +132,18 @@ class Deployment {
   const std::string& config_path() const { return config_path_; }
   const std::string& dir() const { return dir_.path(); }
   std::string artifacts() const { return dir_.path() + "/artifacts"; }
-  // The embedded broker (only when not running against a real cluster).
-  EmbeddedBroker& broker() { return *broker_; }
+  // The Kafka this deployment uses, as its config names it.
+  const KafkaConfig& kafka() const { return kafka_; }
   bool embedded() const { return broker_ != nullptr; }
+  // Makes Kafka unreachable (every broker down) or reachable again, embedded or real.
+  void SetKafkaDown(bool down);
 
  private:
   TempDir dir_;
   std::unique_ptr<EmbeddedBroker> broker_;
+  std::unique_ptr<KafkaCluster> tier_cluster_;  // the kafka tier's, adopted
+  KafkaCluster* cluster_ = nullptr;             // the real cluster in use, if any
+  KafkaConfig kafka_;
   std::string config_path_;
   std::vector<std::unique_ptr<SluiceProcess>> processes_;
 };
