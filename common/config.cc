@@ -749,6 +749,14 @@ void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
     }
   }
 
+  if (map.StringList("allow_clone_uri", &job->allow_clone_uri)) {
+    for (size_t i = 0; i < job->allow_clone_uri.size(); ++i) {
+      if (job->allow_clone_uri[i].empty()) {
+        errors.Add(Index(map.PathOf("allow_clone_uri"), i), "must not be empty");
+      }
+    }
+  }
+
   if (map.Bool("clone", &job->clone) && type_ok && job->clone && job->type == JobType::kPeriodic) {
     errors.Add(map.PathOf("clone"), "only postsubmit and presubmit jobs can clone a repository");
   }
@@ -767,7 +775,7 @@ void ParseJobs(const YAML::Node& node, Errors& errors, std::vector<JobConfig>* o
   for (size_t i = 0; i < node.size(); ++i) {
     MapReader map(node[i], Index("jobs", i),
                   {"name", "type", "command", "env", "allow_env_override", "timeout",
-                   "max_attempts", "repo", "branches", "clone"},
+                   "max_attempts", "repo", "branches", "clone", "allow_clone_uri"},
                   errors);
     if (!map.valid()) continue;
     JobConfig job;

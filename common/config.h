@@ -67,6 +67,9 @@ struct JobConfig {
   std::string repo;                   // "org/repo" the job builds; empty = any
   std::vector<std::string> branches;  // regexes base_ref must match; empty = any
   bool clone = false;
+  // Where a `clone: true` job may fetch from: globs over the clone URI the worker derives from
+  // the request's refs (clone_uri, else repo_link, else https://github.com/<org>/<repo>).
+  std::vector<std::string> allow_clone_uri = {"https://github.com/*"};
 };
 
 struct Config {

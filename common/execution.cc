@@ -86,6 +86,13 @@ Execution Execution::FromTrigger(const Trigger& trigger, std::string gcs_path) {
   return e;
 }
 
+std::string CloneUri(const Refs& refs) {
+  if (!refs.clone_uri.empty()) return refs.clone_uri;
+  if (!refs.repo_link.empty()) return refs.repo_link;
+  if (refs.org.empty() || refs.repo.empty()) return "";
+  return "https://github.com/" + refs.org + "/" + refs.repo;
+}
+
 std::string ArtifactsPathFor(const std::string& artifacts_root, const std::string& job_name,
                              const std::string& id) {
   std::string root = artifacts_root;

@@ -101,6 +101,10 @@ struct Execution {
   static Execution FromTrigger(const Trigger& trigger, std::string gcs_path);
 };
 
+// The URI a `clone: true` job fetches refs from: clone_uri, else repo_link, else
+// https://github.com/<org>/<repo>; "" when none can be derived.
+std::string CloneUri(const Refs& refs);
+
 // The location of an execution's artifacts: <artifacts>/<job_name>/<id>.
 std::string ArtifactsPathFor(const std::string& artifacts_root, const std::string& job_name,
                              const std::string& id);

@@ -14,6 +14,7 @@
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
+#include "gateway/auth.h"
 #include "sluice_schemas.h"
 
 namespace sluice {
@@ -416,7 +417,23 @@ Status ValidateRefs(const CreateRequest& request, const JobConfig& job) {
                            ", not " + Quote(refs.org + "/" + refs.repo) +
                            "; set refs.org and refs.repo to match");
   }
-  return ValidateBranch(refs.base_ref, job);
+  if (Status s = ValidateBranch(refs.base_ref, job); !s.ok()) return s;
+  if (job.clone) {
+    // The worker fetches whatever the refs point at: only from where the job allows.
+    std::string uri = CloneUri(refs);
+    bool allowed = false;
+    for (const std::string& pattern : job.allow_clone_uri)
+      allowed = allowed || GlobMatch(pattern, uri);
+    if (!allowed) {
+      std::vector<std::string> quoted;
+      for (const std::string& pattern : job.allow_clone_uri) quoted.push_back(Quote(pattern));
+      return InvalidArgument(
+          "refs.clone_uri: job " + Quote(job.name) + " may not clone from " + Quote(uri) +
+          "; allowed: " + (quoted.empty() ? std::string("nothing") : Join(quoted)) +
+          " (allow_clone_uri in the job's config)");
+    }
+  }
+  return Status::Ok();
 }
 
 Status ValidateEnvs(const std::map<std::string, std::string>& envs, const JobConfig& job) {

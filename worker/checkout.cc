@@ -41,13 +41,6 @@ std::vector<std::string> Fetch(const std::string& dir, const std::string& uri,
 
 }  // namespace
 
-std::string CloneUri(const Refs& refs) {
-  if (!refs.clone_uri.empty()) return refs.clone_uri;
-  if (!refs.repo_link.empty()) return refs.repo_link;
-  if (refs.org.empty() || refs.repo.empty()) return "";
-  return "https://github.com/" + refs.org + "/" + refs.repo;
-}
-
 StatusOr<std::vector<std::vector<std::string>>> CheckoutCommands(const Refs& refs,
                                                                  const std::string& dir) {
   std::string uri = CloneUri(refs);

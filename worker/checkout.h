@@ -33,7 +33,4 @@ namespace sluice {
 StatusOr<std::vector<std::vector<std::string>>> CheckoutCommands(const Refs& refs,
                                                                  const std::string& dir);
 
-// The URI CheckoutCommands fetches from, or "" when none can be derived.
-std::string CloneUri(const Refs& refs);
-
 }  // namespace sluice

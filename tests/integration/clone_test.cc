@@ -41,11 +41,13 @@ struct Repo {
   }
 };
 
+// The test repositories are local directories: the jobs allow cloning from local paths.
 const char* kJobs =
-    "  - {name: build-post, type: postsubmit, clone: true,"
+    "  - {name: build-post, type: postsubmit, clone: true, allow_clone_uri: ['/*'],"
     " command: [sh, -c, 'cat base.txt; ls']}\n"
-    "  - {name: build-pre, type: presubmit, clone: true,"
-    " command: [sh, -c, 'cat base.txt pull.txt']}\n";
+    "  - {name: build-pre, type: presubmit, clone: true, allow_clone_uri: ['/*'],"
+    " command: [sh, -c, 'cat base.txt pull.txt']}\n"
+    "  - {name: build-github, type: postsubmit, clone: true, command: [true]}\n";
 
 std::string Refs(const Repo& repo, const std::string& base_sha, const std::string& pulls = "") {
   return R"("refs": {"org": "acme", "repo": "widget", "base_ref": "main", "base_sha": ")" +
@@ -105,6 +107,22 @@ TEST(Clone, FailedCheckoutEndsErrorWithGitsMessage) {
   std::string message = e["message"].GetString();
   EXPECT_NE(message.find("checkout failed"), std::string::npos) << message;
   EXPECT_NE(message.find("fatal"), std::string::npos) << "git's own words: " << message;
+}
+
+TEST(Clone, ACloneUriOutsideTheJobsAllowListIsRefusedBeforeAnythingRuns) {
+  Repo repo;
+  Deployment d(kJobs);
+  SluiceProcess& gateway = d.StartGateway();
+  HttpClient http;
+  // build-github keeps the default allow list (https://github.com/*): a local path is refused.
+  auto r = http.Post(gateway.url() + "/v1/executions", kAliceToken,
+                     R"({"job_name": "build-github", "job_execution_type": 2, )" +
+                         Refs(repo, repo.base_sha) + "}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("refs.clone_uri"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("https://github.com/*"), std::string::npos) << r.body;
+  auto list = http.Get(gateway.url() + "/v1/executions?job_name=build-github", kAliceToken);
+  EXPECT_NE(list.body.find("\"job_execution\":[]"), std::string::npos) << list.body;
 }
 
 }  // namespace
