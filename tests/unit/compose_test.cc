@@ -29,6 +29,14 @@ namespace fs = std::filesystem;
 // This file is <root>/tests/unit/compose_test.cc; the compiler sees its absolute path.
 fs::path RepoRoot() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
 
+// node[key], or an undefined node when node is not a map or lacks the key. yaml-cpp throws when
+// indexing past a missing key, and a compose file leaves most keys out.
+YAML::Node At(const YAML::Node& node, const std::string& key) {
+  if (!node.IsDefined() || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node value = node[key];
+  return value.IsDefined() ? value : YAML::Node(YAML::NodeType::Undefined);
+}
+
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -67,7 +75,7 @@ struct Mount {
 // Both the short ("SRC:DST[:MODE]") and the long ({type, source, target}) syntax.
 std::vector<Mount> MountsOf(const YAML::Node& service) {
   std::vector<Mount> mounts;
-  for (const auto& item : service["volumes"]) {
+  for (const auto& item : At(service, "volumes")) {
     Mount mount;
     if (item.IsScalar()) {
       std::vector<std::string> parts = Split(item.Scalar(), ':');
@@ -80,9 +88,9 @@ std::vector<Mount> MountsOf(const YAML::Node& service) {
       mount.named = !mount.source.empty() && mount.source[0] != '/' && mount.source[0] != '.' &&
                     mount.source[0] != '~';
     } else {
-      mount.source = item["source"] ? item["source"].Scalar() : "";
-      mount.target = item["target"].Scalar();
-      mount.named = item["type"].Scalar() == "volume" && !mount.source.empty();
+      mount.source = At(item, "source") ? At(item, "source").Scalar() : "";
+      mount.target = At(item, "target").Scalar();
+      mount.named = At(item, "type").Scalar() == "volume" && !mount.source.empty();
     }
     mounts.push_back(mount);
   }
@@ -100,8 +108,9 @@ std::optional<fs::path> HostPathOf(const YAML::Node& service, const std::string&
                   (container_path.starts_with(target) && container_path[target.size()] == '/');
     if (!inside || target.size() < best_length) continue;
     best_length = target.size();
-    best = (RepoRoot() / mount.source / container_path.substr(target.size())).lexically_normal();
-    if (container_path == target) best = (RepoRoot() / mount.source).lexically_normal();
+    std::string rest = container_path.substr(target.size());
+    while (!rest.empty() && rest[0] == '/') rest.erase(0, 1);
+    best = (RepoRoot() / mount.source / rest).lexically_normal();
   }
   return best;
 }
@@ -120,7 +129,7 @@ std::string VolumeAt(const YAML::Node& service, const std::string& container_pat
 // `environment` as a map or as a list of NAME=VALUE.
 std::map<std::string, std::string> EnvironmentOf(const YAML::Node& service) {
   std::map<std::string, std::string> env;
-  const YAML::Node node = service["environment"];
+  const YAML::Node node = At(service, "environment");
   if (node.IsMap()) {
     for (const auto& item : node) {
       env[item.first.Scalar()] = item.second.IsScalar() ? item.second.Scalar() : "";
@@ -141,16 +150,16 @@ struct BuildSpec {
 };
 
 std::optional<BuildSpec> BuildOf(const YAML::Node& service) {
-  const YAML::Node build = service["build"];
+  const YAML::Node build = At(service, "build");
   if (!build) return std::nullopt;
   BuildSpec spec;
   if (build.IsScalar()) {
     spec.context = RepoRoot() / build.Scalar();
     spec.dockerfile = spec.context / "Dockerfile";
   } else {
-    spec.context = RepoRoot() / (build["context"] ? build["context"].Scalar() : ".");
-    spec.dockerfile = spec.context / (build["dockerfile"] ? build["dockerfile"].Scalar()
-                                                          : std::string("Dockerfile"));
+    spec.context = RepoRoot() / (At(build, "context") ? At(build, "context").Scalar() : ".");
+    spec.dockerfile = spec.context / (At(build, "dockerfile") ? At(build, "dockerfile").Scalar()
+                                                              : std::string("Dockerfile"));
   }
   spec.context = spec.context.lexically_normal();
   spec.dockerfile = spec.dockerfile.lexically_normal();
@@ -177,7 +186,7 @@ std::vector<std::string> FinalStage(const fs::path& dockerfile) {
 
 // The ENTRYPOINT (exec form) of the image a service builds, or its own `entrypoint`.
 std::vector<std::string> EntrypointOf(const YAML::Node& service) {
-  if (service["entrypoint"]) return Words(service["entrypoint"]);
+  if (At(service, "entrypoint")) return Words(At(service, "entrypoint"));
   std::optional<BuildSpec> build = BuildOf(service);
   if (!build) return {};  // a pulled image: its entrypoint is not ours to know
   std::vector<std::string> entrypoint;
@@ -195,7 +204,7 @@ std::vector<std::string> EntrypointOf(const YAML::Node& service) {
 
 std::vector<std::string> ArgvOf(const YAML::Node& service) {
   std::vector<std::string> argv = EntrypointOf(service);
-  for (const std::string& word : Words(service["command"])) argv.push_back(word);
+  for (const std::string& word : Words(At(service, "command"))) argv.push_back(word);
   return argv;
 }
 
@@ -224,15 +233,24 @@ int PortOf(const std::string& host_port) {
   return std::stoi(host_port.substr(colon + 1));
 }
 
-// Loads a sluice config file the way the service would: with the token variables the service's
-// environment provides set to a placeholder.
+// Loads a sluice config file the way the service would see it: the token variables the
+// service's environment provides are set (to a placeholder), the others are not.
 StatusOr<Config> LoadServiceConfig(const YAML::Node& service, const fs::path& file) {
-  YAML::Node raw = YAML::LoadFile(file.string());
   std::map<std::string, std::string> env = EnvironmentOf(service);
-  for (const auto& client : raw["clients"]) {
-    if (!client["token_env"]) continue;
-    std::string name = client["token_env"].Scalar();
-    if (env.count(name)) setenv(name.c_str(), "compose-test-token", 1);
+  YAML::Node raw;
+  try {
+    raw = YAML::LoadFile(file.string());
+  } catch (const YAML::Exception&) {
+    return LoadConfigFile(file.string());  // which names the problem
+  }
+  for (const auto& client : At(raw, "clients")) {
+    if (!At(client, "token_env")) continue;
+    std::string name = At(client, "token_env").Scalar();
+    if (env.count(name)) {
+      setenv(name.c_str(), "compose-test-token", 1);
+    } else {
+      unsetenv(name.c_str());
+    }
   }
   return LoadConfigFile(file.string());
 }
@@ -248,8 +266,8 @@ class ComposeTest : public ::testing::Test {
     } catch (const YAML::Exception& e) {
       FAIL() << path_ << ": " << e.what();
     }
-    ASSERT_TRUE(compose_["services"].IsMap()) << "compose.yaml has no services map";
-    for (const auto& item : compose_["services"]) {
+    ASSERT_TRUE(At(compose_, "services").IsMap()) << "compose.yaml has no services map";
+    for (const auto& item : At(compose_, "services")) {
       services_.emplace(item.first.Scalar(), item.second);
     }
   }
@@ -265,7 +283,7 @@ class ComposeTest : public ::testing::Test {
   std::map<std::string, YAML::Node> Brokers() const {
     std::map<std::string, YAML::Node> out;
     for (const auto& [name, service] : services_) {
-      if (service["image"] && service["image"].Scalar().starts_with("apache/kafka:")) {
+      if (At(service, "image") && At(service, "image").Scalar().starts_with("apache/kafka:")) {
         out.emplace(name, service);
       }
     }
@@ -296,8 +314,8 @@ TEST_F(ComposeTest, EveryServiceHasAPinnedImageOrABuildContextWithADockerfile) {
           << name << ": no Dockerfile " << build->dockerfile;
       continue;
     }
-    ASSERT_TRUE(service["image"]) << name << ": neither image nor build";
-    std::string image = service["image"].Scalar();
+    ASSERT_TRUE(At(service, "image")) << name << ": neither image nor build";
+    std::string image = At(service, "image").Scalar();
     size_t colon = image.rfind(':');
     bool tagged = colon != std::string::npos && image.find('/', colon) == std::string::npos;
     EXPECT_TRUE(tagged && image.substr(colon + 1) != "latest")
@@ -312,8 +330,8 @@ TEST_F(ComposeTest, KafkaIsAThreeNodeKraftQuorumOfApacheKafka39) {
   std::set<std::string> cluster_ids;
   std::set<std::string> voters;
   for (const auto& [name, service] : brokers) {
-    EXPECT_TRUE(service["image"].Scalar().starts_with("apache/kafka:3.9."))
-        << name << ": " << service["image"].Scalar();
+    EXPECT_TRUE(At(service, "image").Scalar().starts_with("apache/kafka:3.9."))
+        << name << ": " << At(service, "image").Scalar();
     std::map<std::string, std::string> env = EnvironmentOf(service);
     std::set<std::string> roles;
     for (const std::string& role : Split(env["KAFKA_PROCESS_ROLES"], ',')) roles.insert(role);
@@ -347,6 +365,12 @@ TEST_F(ComposeTest, KafkaIsAThreeNodeKraftQuorumOfApacheKafka39) {
 TEST_F(ComposeTest, SluiceCommandsNameASubcommandAndAConfigFileUnderConfig) {
   std::map<std::string, YAML::Node> sluice = SluiceServices();
   ASSERT_FALSE(sluice.empty()) << "no service runs sluice";
+  for (const auto& [name, service] : services_) {
+    if (!BuildOf(service)) continue;
+    std::vector<std::string> argv = ArgvOf(service);
+    EXPECT_TRUE(sluice.count(name))
+        << name << ": builds sluice but runs " << (argv.empty() ? "nothing" : argv[0]);
+  }
   const std::set<std::string> subcommands = {"gateway", "worker"};
   for (const auto& [name, service] : sluice) {
     EXPECT_TRUE(subcommands.count(SubcommandOf(service)))
@@ -358,7 +382,7 @@ TEST_F(ComposeTest, SluiceCommandsNameASubcommandAndAConfigFileUnderConfig) {
     EXPECT_TRUE(fs::is_regular_file(*host))
         << name << ": " << config << " is " << *host << " on the host, which does not exist";
     fs::path relative = host->lexically_relative(RepoRoot());
-    EXPECT_EQ(*relative.begin(), "config") << name << ": config must come from ./config";
+    EXPECT_EQ(relative.begin()->string(), "config") << name << ": config must come from ./config";
   }
 }
 
@@ -367,14 +391,7 @@ TEST_F(ComposeTest, EveryConfigFilePassesSluicesLoader) {
   for (const auto& [name, service] : SluiceServices()) {
     std::optional<fs::path> file = HostPathOf(service, ConfigFlagOf(service));
     ASSERT_TRUE(file) << name;
-    YAML::Node raw = YAML::LoadFile(file->string());
-    std::map<std::string, std::string> env = EnvironmentOf(service);
-    for (const auto& client : raw["clients"]) {
-      if (!client["token_env"]) continue;
-      EXPECT_TRUE(env.count(client["token_env"].Scalar()))
-          << name << ": the config reads the token from " << client["token_env"].Scalar()
-          << " but the service's environment does not set it";
-    }
+    // Fails, naming the key, when the service's environment lacks a token_env variable.
     StatusOr<Config> config = LoadServiceConfig(service, *file);
     ASSERT_TRUE(config.ok()) << name << ": " << config.status().message();
     EXPECT_LE(config->kafka.replication_factor, static_cast<int>(brokers))
@@ -391,8 +408,9 @@ TEST_F(ComposeTest, PublishedHostPortsDoNotClash) {
   // Keyed by port and protocol; host addresses are ignored, which can only over-report.
   std::map<std::string, std::string> owner;
   for (const auto& [name, service] : services_) {
-    int replicas = service["deploy"]["replicas"] ? service["deploy"]["replicas"].as<int>() : 1;
-    for (const auto& port : service["ports"]) {
+    int replicas =
+        At(At(service, "deploy"), "replicas") ? At(At(service, "deploy"), "replicas").as<int>() : 1;
+    for (const auto& port : At(service, "ports")) {
       std::string host;
       std::string protocol = "tcp";
       if (port.IsScalar()) {
@@ -405,8 +423,8 @@ TEST_F(ComposeTest, PublishedHostPortsDoNotClash) {
         std::vector<std::string> parts = Split(spec, ':');
         if (parts.size() >= 2) host = parts[parts.size() - 2];
       } else {
-        if (port["published"]) host = port["published"].Scalar();
-        if (port["protocol"]) protocol = port["protocol"].Scalar();
+        if (At(port, "published")) host = At(port, "published").Scalar();
+        if (At(port, "protocol")) protocol = At(port, "protocol").Scalar();
       }
       if (host.empty()) continue;  // an ephemeral host port cannot clash
       EXPECT_EQ(replicas, 1) << name << ": " << replicas
@@ -427,8 +445,8 @@ TEST_F(ComposeTest, GatewaysPublishAndHealthCheckTheirListenPortOnReadyz) {
     ASSERT_TRUE(config.ok()) << name << ": " << config.status().message();
     int listen_port = PortOf(config->gateway.listen);
 
-    ASSERT_TRUE(service["healthcheck"]) << name << ": no healthcheck";
-    std::vector<std::string> test = Words(service["healthcheck"]["test"]);
+    ASSERT_TRUE(At(service, "healthcheck")) << name << ": no healthcheck";
+    std::vector<std::string> test = Words(At(At(service, "healthcheck"), "test"));
     std::string joined;
     for (const std::string& word : test) joined += word + " ";
     std::smatch url;
@@ -452,8 +470,8 @@ TEST_F(ComposeTest, GatewaysPublishAndHealthCheckTheirListenPortOnReadyz) {
     EXPECT_TRUE(installed) << name << ": the health check runs " << program
                            << ", which the image's final stage does not install";
 
-    for (const auto& port : service["ports"]) {
-      std::string spec = port.IsScalar() ? port.Scalar() : port["target"].Scalar();
+    for (const auto& port : At(service, "ports")) {
+      std::string spec = port.IsScalar() ? port.Scalar() : At(port, "target").Scalar();
       spec = spec.substr(0, spec.find('/'));
       EXPECT_EQ(std::stoi(Split(spec, ':').back()), listen_port)
           << name << ": publishes container port " << spec << ", but listens on "
@@ -464,11 +482,11 @@ TEST_F(ComposeTest, GatewaysPublishAndHealthCheckTheirListenPortOnReadyz) {
 }
 
 TEST_F(ComposeTest, NamedVolumesAreDeclared) {
-  const YAML::Node declared = compose_["volumes"];
+  const YAML::Node declared = At(compose_, "volumes");
   for (const auto& [name, service] : services_) {
     for (const Mount& mount : MountsOf(service)) {
       if (!mount.named) continue;
-      EXPECT_TRUE(declared && declared[mount.source])
+      EXPECT_TRUE(At(declared, mount.source))
           << name << ": volume " << mount.source << " is not declared under volumes";
     }
     for (const Mount& mount : MountsOf(service)) {
@@ -499,21 +517,22 @@ TEST_F(ComposeTest, DependsOnTargetsExistAndHealthyConditionsHaveHealthChecks) {
   const std::set<std::string> conditions = {"service_started", "service_healthy",
                                             "service_completed_successfully"};
   for (const auto& [name, service] : services_) {
-    const YAML::Node depends = service["depends_on"];
+    const YAML::Node depends = At(service, "depends_on");
     std::map<std::string, std::string> targets;
     if (depends.IsSequence()) {
       for (const auto& item : depends) targets[item.Scalar()] = "service_started";
     } else if (depends.IsMap()) {
       for (const auto& item : depends) {
-        targets[item.first.Scalar()] = item.second["condition"] ? item.second["condition"].Scalar()
-                                                                : std::string("service_started");
+        targets[item.first.Scalar()] = At(item.second, "condition")
+                                           ? At(item.second, "condition").Scalar()
+                                           : std::string("service_started");
       }
     }
     for (const auto& [target, condition] : targets) {
       ASSERT_TRUE(services_.count(target)) << name << " depends on unknown service " << target;
       EXPECT_TRUE(conditions.count(condition)) << name << ": unknown condition " << condition;
       if (condition == "service_healthy") {
-        EXPECT_TRUE(services_.at(target)["healthcheck"])
+        EXPECT_TRUE(At(services_.at(target), "healthcheck"))
             << name << " waits for " << target << " to be healthy, but it has no healthcheck";
       }
     }
@@ -531,17 +550,17 @@ TEST_F(ComposeTest, WorkersAreReplicatedAndStopAfterTheirJobsCanEnd) {
   for (const auto& [name, service] : SluiceServices()) {
     if (SubcommandOf(service) != "worker") continue;
     ++workers;
-    ASSERT_TRUE(service["deploy"]["replicas"]) << name << ": set deploy.replicas";
-    EXPECT_GE(service["deploy"]["replicas"].as<int>(), 2) << name;
+    ASSERT_TRUE(At(At(service, "deploy"), "replicas")) << name << ": set deploy.replicas";
+    EXPECT_GE(At(At(service, "deploy"), "replicas").as<int>(), 2) << name;
     StatusOr<Config> config = ConfigOf(service);
     ASSERT_TRUE(config.ok()) << name << ": " << config.status().message();
     // On SIGTERM a worker gives running jobs shutdown_grace, then aborts them (SIGTERM, then
     // SIGKILL after kill_grace) and records their end; Docker's SIGKILL must come later.
     Duration needed = config->worker.shutdown_grace + config->worker.kill_grace;
-    ASSERT_TRUE(service["stop_grace_period"])
+    ASSERT_TRUE(At(service, "stop_grace_period"))
         << name << ": Docker's default 10s is shorter than " << FormatDuration(needed);
-    std::optional<Duration> grace = ParseDuration(service["stop_grace_period"].Scalar());
-    ASSERT_TRUE(grace) << name << ": " << service["stop_grace_period"].Scalar();
+    std::optional<Duration> grace = ParseDuration(At(service, "stop_grace_period").Scalar());
+    ASSERT_TRUE(grace) << name << ": " << At(service, "stop_grace_period").Scalar();
     EXPECT_GT(*grace, needed) << name << ": stop_grace_period must exceed "
                               << FormatDuration(needed);
   }
