@@ -5,21 +5,24 @@
 #   status:          GET /v1/executions/{id}, answered from the in-memory status view
 #   status-close:    the same with "Connection: close" on every request (what clients got from
 #                    Pistache 0.0.5 before the keep-alive fix): the cost of a TCP handshake each time
-# Needs wrk (apt-get install wrk). Bounded: DURATION seconds per run (default 10), loopback only.
+# Installs wrk when missing. Bounded: DURATION seconds per run (default 10), loopback only.
+# bench/kafka_bench.sh is the same against a real Kafka broker, with separate processes.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+root="$bench_root"
 rounds="${ROUNDS:-3}"
 duration="${DURATION:-10}"
 port="${PORT:-18093}"
-command -v wrk >/dev/null || { echo "bench: install wrk first (apt-get install wrk)" >&2; exit 1; }
-"$root/scripts/build.sh" >/dev/null 2>&1
+bench_need wrk wrk
+bench_build
 data="$(mktemp -d)"
 export SLUICE_DEV_TOKEN=bench-token
 "$root/build/sluice" dev --config "$root/bench/bench.yaml" --listen "127.0.0.1:$port" \
   --data-dir "$data" >"$data/dev.log" 2>&1 &
 dev=$!
 trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+bench_wait_ready "http://127.0.0.1:$port" "$dev" "$data/dev.log" 10
 
 url="http://127.0.0.1:$port"
 id=$(curl -s -X POST -H "Authorization: Bearer $SLUICE_DEV_TOKEN" \
@@ -38,9 +41,8 @@ run() {  # name, extra wrk args...
     errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
     [ -n "$errors" ] && echo "  $name: $errors" >&2
   done
-  median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   printf '%-14s rounds=%s  req/s median=%s  (all: %s)  p50=%s  p99=%s\n' "$name" "$rounds" \
-    "$(median "${rps[@]}")" "${rps[*]}" "$(printf '%s\n' "${p50[@]}" | sort | head -n $(( (rounds+1)/2 )) | tail -1)" \
+    "$(bench_median "${rps[@]}")" "${rps[*]}" "$(printf '%s\n' "${p50[@]}" | sort | head -n $(( (rounds+1)/2 )) | tail -1)" \
     "$(printf '%s\n' "${p99[@]}" | sort | head -n $(( (rounds+1)/2 )) | tail -1)"
 }
 
