@@ -178,12 +178,7 @@ void Worker::Decide(Entry& entry, TimePoint now) {
   TriggerFacts facts;
   facts.current = view_.store().Get(t.id);
   facts.abort_requested = aborts_.AbortRequested(t.id);
-  for (const auto& [key, other] : entries_) {
-    if (&other != &entry && other.trigger && other.trigger->id == t.id &&
-        other.state != State::kDeciding && other.state != State::kDone) {
-      facts.running_here = true;
-    }
-  }
+  facts.running_here = active_ids_.count(t.id) > 0;
   facts.trigger_create_time = t.create_time;
   facts.now = now;
   facts.lease = config_.worker.lease;
@@ -380,7 +375,14 @@ void Worker::StoreOffsets() {
 }
 
 void Worker::UpdatePause() {
-  bool want_pause = intake_stopped_ || Running() >= config_.worker.max_concurrency;
+  // Paused while every slot is taken and as many triggers again wait here for a slot: a freed
+  // slot is refilled at once from those (librdkafka takes ~0.5 s to fetch again after a resume),
+  // and the rest stay in Kafka, where another worker of the group can take them.
+  int slots = config_.worker.max_concurrency;
+  int waiting = 0;
+  for (const auto& [key, e] : entries_) waiting += e.state == State::kDeciding;
+  bool want_pause = intake_stopped_ || (Running() >= slots && waiting >= slots) ||
+                    static_cast<int>(entries_.size()) >= 4 * slots;
   if (want_pause == paused_) return;
   rd_kafka_topic_partition_list_t* assignment = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -406,7 +408,9 @@ void Worker::Run(const std::atomic<bool>& stop) {
                               " execution(s) get up to " +
                               FormatDuration(config_.worker.shutdown_grace) + " to finish");
     }
-    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), 50));
+    // With executions in flight, come back quickly: each one needs several turns of this loop
+    // (claim, confirm, start, exit, report), and a turn must not wait out a full idle poll.
+    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), entries_.empty() ? 50 : 5));
     if (msg) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (!intake_stopped_) OnRecord(msg.get());
@@ -418,6 +422,12 @@ void Worker::Run(const std::atomic<bool>& stop) {
     // Nothing is decided before the status view and the aborts are read to their end: a trigger
     // that looks new to an empty view may have run already.
     bool view_ready = view_.CaughtUp() && aborts_.CaughtUp();
+    active_ids_.clear();
+    for (const auto& [key, entry] : entries_) {
+      if (entry.trigger && entry.state != State::kDeciding && entry.state != State::kDone) {
+        active_ids_.insert(entry.trigger->id);
+      }
+    }
     for (auto& [key, entry] : entries_) {
       if (entry.state == State::kDeciding && !view_ready) continue;
       Advance(entry, now, draining);

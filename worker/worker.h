@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -93,6 +94,8 @@ class Worker {
   std::map<EntryKey, Entry> entries_;
   std::map<int32_t, int64_t> next_offset_;    // per assigned partition: one past the last seen
   std::map<int32_t, int64_t> stored_offset_;  // per assigned partition: last offset stored
+  // Ids of executions this worker claims, runs or reports, rebuilt every turn of Run().
+  std::unordered_set<std::string> active_ids_;
   bool paused_ = false;
   bool intake_stopped_ = false;
 
