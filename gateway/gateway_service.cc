@@ -66,10 +66,12 @@ Status ValidateIdempotencyKey(const std::string& key) {
   return Status::Ok();
 }
 
-// Both records of a create must be acknowledged before the client hears 200.
+// Both records of a create must be acknowledged before the client hears 200; the client hears
+// once, from whichever comes first: both acknowledgements, or the deadline.
 struct PendingCreate {
   std::mutex mutex;
   int remaining = 2;
+  bool answered = false;
   Status error;
   ReplyFn reply;
   Execution execution;
@@ -218,7 +220,8 @@ void GatewayService::CreateExecution(const ApiRequest& request,
     {
       std::lock_guard<std::mutex> lock(pending->mutex);
       if (!s.ok() && pending->error.ok()) pending->error = s;
-      if (--pending->remaining > 0) return;
+      if (--pending->remaining > 0 || pending->answered) return;
+      pending->answered = true;
       reply_now = std::move(pending->reply);
       error = pending->error;
     }
@@ -240,6 +243,26 @@ void GatewayService::CreateExecution(const ApiRequest& request,
     ok.headers.emplace_back("Location", "/v1/executions/" + pending->execution.id);
     reply_now(std::move(ok));
   };
+  // librdkafka reports a message timeout late when no broker is up (seen: 9 s for a 3 s
+  // message.timeout.ms), so the deadline of the contract is kept here.
+  std::weak_ptr<PendingCreate> weak = pending;
+  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [this, weak] {
+    auto pending = weak.lock();
+    if (!pending) return;  // both acknowledgements came and went
+    ReplyFn reply_now;
+    {
+      std::lock_guard<std::mutex> lock(pending->mutex);
+      if (pending->answered) return;
+      pending->answered = true;
+      reply_now = std::move(pending->reply);
+    }
+    in_flight_.fetch_sub(1);
+    LogWarn(kComponent, "trigger " + pending->execution.id + " not acknowledged by Kafka within " +
+                            FormatDuration(config_.gateway.request_timeout));
+    reply_now(ErrorReply(Unavailable("Kafka did not accept the trigger in time; it may or may not "
+                                     "run. Retry with the same Idempotency-Key to be safe.")
+                             .WithRetryAfter(kUnavailableRetryAfterSeconds)));
+  });
   const KafkaConfig& k = config_.kafka;
   publisher_.Publish(k.ResultsTopic(), id, EncodeExecutionRecord(pending->execution), on_delivery);
   publisher_.Publish(k.RequestsTopic(), id, EncodeTrigger(trigger), on_delivery);

@@ -9,6 +9,7 @@
 #include "common/publisher.h"
 #include "common/status_view.h"
 #include "gateway/api.h"
+#include "gateway/deadline_timer.h"
 #include "gateway/rate_limiter.h"
 
 namespace sluice {
@@ -46,6 +47,7 @@ class GatewayService {
   const Clock& clock_;
   RateLimiter rate_limiter_;
   std::atomic<int> in_flight_{0};
+  DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
 };
 
 }  // namespace sluice

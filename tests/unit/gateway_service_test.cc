@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/crypto.h"
@@ -278,6 +280,39 @@ TEST_F(GatewayServiceTest, CreateRepliesOnlyOnceBothRecordsAreAcknowledged) {
     EXPECT_EQ(Str(body, "create_time"), FormatRfc3339(clock_.Now()));
     EXPECT_EQ(service_.in_flight(), 0);
   }
+}
+
+// librdkafka may report a message timeout long after message.timeout.ms when no broker is up;
+// the gateway keeps the contract's deadline itself.
+TEST_F(GatewayServiceTest, CreateAnswers503WhenKafkaDoesNotAcknowledgeWithinTheDeadline) {
+  config_.gateway.request_timeout = std::chrono::milliseconds(200);
+  std::mutex mutex;
+  std::vector<ApiReply> replies;
+  auto started = std::chrono::steady_clock::now();
+  service_.Handle(Post("/v1/executions", kPeriodicBody), [&](ApiReply r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    replies.push_back(std::move(r));
+  });
+  ASSERT_EQ(publisher_.size(), 2u);  // published, never acknowledged
+  auto answered = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !replies.empty();
+  };
+  auto until = started + std::chrono::seconds(10);
+  while (!answered() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(answered()) << "no answer at all without an acknowledgement";
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ExpectError(replies.front(), 503, Code::kUnavailable);
+    EXPECT_TRUE(Header(replies.front(), "Retry-After").has_value());
+  }
+  EXPECT_EQ(service_.in_flight(), 0);
+  publisher_.CompleteAll();  // a late acknowledgement does not answer a second time
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(replies.size(), 1u);
 }
 
 TEST_F(GatewayServiceTest, AnAcknowledgedCreateIsReadableAtOnceOnTheSameGateway) {
