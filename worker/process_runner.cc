@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -144,7 +145,7 @@ void CloseRange(int first, unsigned last, int fallback_last) {
 
 // Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
 [[noreturn]] void RunChild(const ExecPlan& plan, const char* working_dir, int stdin_fd, int log_fd,
-                           int error_fd, int max_fd) {
+                           int error_fd, int max_fd, pid_t parent_pid) {
   // Signals were blocked by the parent around fork. Restore default dispositions before
   // unblocking, so that no handler of the worker runs in the child and ignored signals (SIGPIPE)
   // are not inherited by the job.
@@ -156,6 +157,12 @@ void CloseRange(int first, unsigned last, int fallback_last) {
     ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for libc-reserved signals
   }
   ::setpgid(0, 0);
+  // A worker that dies (SIGKILL, crash) takes its jobs' leaders with it, so that a job is not
+  // still running when another worker takes over its execution after the lease. The parent's
+  // pid is checked after the call: the worker may already be gone. Children of the job that
+  // outlive its leader are not covered (that needs a cgroup).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent_pid) ::_exit(127);
   sigset_t empty;
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
@@ -304,10 +311,11 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   sigset_t all_signals, previous_mask;
   sigfillset(&all_signals);
   ::pthread_sigmask(SIG_SETMASK, &all_signals, &previous_mask);
+  pid_t parent_pid = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
     RunChild(plan, spec.working_dir.c_str(), stdin_fd.get(), log_fd.get(), error_write.get(),
-             max_fd);
+             max_fd, parent_pid);
   }
   int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
