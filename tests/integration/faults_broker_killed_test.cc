@@ -17,21 +17,14 @@ namespace sluice::testing {
 namespace {
 
 TEST(FaultsBrokerKilled, EveryAcceptedTriggerRunsExactlyOnceAndEveryRefusalIs503WithRetryAfter) {
-  KafkaCluster cluster(3);
-  ASSERT_TRUE(cluster.ok());
-  StopAtOnceAtTheEnd stop_at_once(cluster);
-  TempDir scratch;
-  const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d(
-      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log, 0.2) + "}\n",
-      "  max_concurrency: 12\n", "  request_timeout: 4s\n", "", &cluster);
-  SluiceProcess& gateway = d.StartGateway();
-  SluiceProcess& first_worker = d.StartWorker();
-  SluiceProcess& second_worker = d.StartWorker();
-  HttpClient http;
-  ASSERT_TRUE(WaitUntilReady(http, gateway)) << gateway.Log();
-  ASSERT_TRUE(WaitUntilAssigned({&first_worker, &second_worker}))
-      << first_worker.Log() << second_worker.Log();
+  CountedJobScene scene("  request_timeout: 4s\n");
+  ASSERT_TRUE(scene.Ready());
+  KafkaCluster& cluster = scene.cluster();
+  const std::string& runs_log = scene.runs_log();
+  HttpClient& http = scene.http();
+  SluiceProcess& gateway = scene.gateway();
+  SluiceProcess& first_worker = scene.worker(0);
+  SluiceProcess& second_worker = scene.worker(1);
 
   TriggerLoad load({.gateway_urls = {gateway.url()},
                     .bodies = {PeriodicTriggerBody("counted")},

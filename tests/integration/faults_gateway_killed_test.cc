@@ -12,21 +12,14 @@ namespace sluice::testing {
 namespace {
 
 TEST(FaultsGatewayKilled, NewGatewayIsReadyOnlyOnceEveryEarlierExecutionIsReadable) {
-  KafkaCluster cluster(3);
-  ASSERT_TRUE(cluster.ok());
-  StopAtOnceAtTheEnd stop_at_once(cluster);
-  TempDir scratch;
-  const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d(
-      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log, 0.2) + "}\n",
-      "  max_concurrency: 12\n", "", "", &cluster);
-  SluiceProcess& old_gateway = d.StartGateway();
-  SluiceProcess& first_worker = d.StartWorker();
-  SluiceProcess& second_worker = d.StartWorker();
-  HttpClient http;
-  ASSERT_TRUE(WaitUntilReady(http, old_gateway)) << old_gateway.Log();
-  ASSERT_TRUE(WaitUntilAssigned({&first_worker, &second_worker}))
-      << LogTails({&first_worker, &second_worker});
+  CountedJobScene scene;
+  ASSERT_TRUE(scene.Ready());
+  Deployment& d = scene.deployment();
+  const std::string& runs_log = scene.runs_log();
+  HttpClient& http = scene.http();
+  SluiceProcess& old_gateway = scene.gateway();
+  SluiceProcess& first_worker = scene.worker(0);
+  SluiceProcess& second_worker = scene.worker(1);
 
   TriggerLoad load({.gateway_urls = {old_gateway.url()},
                     .bodies = {PeriodicTriggerBody("counted")},

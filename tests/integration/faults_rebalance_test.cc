@@ -11,20 +11,14 @@ namespace sluice::testing {
 namespace {
 
 TEST(FaultsRebalance, WorkerJoiningAndLeavingUnderLoadRunsEveryTriggerOnce) {
-  KafkaCluster cluster(3);
-  ASSERT_TRUE(cluster.ok());
-  StopAtOnceAtTheEnd stop_at_once(cluster);
-  TempDir scratch;
-  const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d(
-      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log, 0.2) + "}\n",
-      "  max_concurrency: 12\n", "", "", &cluster);
-  SluiceProcess& gateway = d.StartGateway();
-  SluiceProcess& leaving = d.StartWorker();
-  SluiceProcess& staying = d.StartWorker();
-  HttpClient http;
-  ASSERT_TRUE(WaitUntilReady(http, gateway)) << gateway.Log();
-  ASSERT_TRUE(WaitUntilAssigned({&leaving, &staying})) << LogTails({&leaving, &staying});
+  CountedJobScene scene;
+  ASSERT_TRUE(scene.Ready());
+  Deployment& d = scene.deployment();
+  const std::string& runs_log = scene.runs_log();
+  HttpClient& http = scene.http();
+  SluiceProcess& gateway = scene.gateway();
+  SluiceProcess& leaving = scene.worker(0);
+  SluiceProcess& staying = scene.worker(1);
 
   TriggerLoad load({.gateway_urls = {gateway.url()},
                     .bodies = {PeriodicTriggerBody("counted")},

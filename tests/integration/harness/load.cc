@@ -315,4 +315,16 @@ void PrintFigures(const std::string& scenario, const FaultFigures& f) {
   std::fflush(stdout);
 }
 
+::testing::AssertionResult CountedJobScene::Ready() {
+  if (!cluster_.ok()) return ::testing::AssertionFailure() << "the Kafka cluster did not start";
+  deployment_ = std::make_unique<Deployment>(
+      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log_, 0.2) + "}\n",
+      "  max_concurrency: 12\n", gateway_yaml_, "", &cluster_);
+  gateway_ = &deployment_->StartGateway();
+  workers_ = {&deployment_->StartWorker(), &deployment_->StartWorker()};
+  if (!WaitUntilReady(http_, *gateway_)) return ::testing::AssertionFailure() << gateway_->Log();
+  if (!WaitUntilAssigned(workers_)) return ::testing::AssertionFailure() << LogTails(workers_);
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace sluice::testing

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 // A bounded, self-stopping load of triggers over HTTP, and the tally of what became of them,
 // for the fault tests. Runs are counted from the outside: a counted job appends a line to a
 // shared runs log when it starts and when it ends, so a run that the gateway never confirmed, a
@@ -178,6 +180,34 @@ class StopAtOnceAtTheEnd {
 
  private:
   KafkaCluster& cluster_;
+};
+
+// The common scene of the faults tier: a 3-broker cluster, the `counted` job (0.2 s, recorded in
+// runs_log()), one gateway and two workers with 12 slots each. Ready() starts the processes and
+// waits until the gateway is ready and both workers consume. Processes stop before the cluster.
+class CountedJobScene {
+ public:
+  explicit CountedJobScene(std::string gateway_yaml = "")
+      : gateway_yaml_(std::move(gateway_yaml)) {}
+  ::testing::AssertionResult Ready();
+
+  KafkaCluster& cluster() { return cluster_; }
+  Deployment& deployment() { return *deployment_; }
+  SluiceProcess& gateway() { return *gateway_; }
+  SluiceProcess& worker(size_t i) { return *workers_.at(i); }
+  HttpClient& http() { return http_; }
+  const std::string& runs_log() const { return runs_log_; }
+
+ private:
+  KafkaCluster cluster_{3};
+  StopAtOnceAtTheEnd stop_at_once_{cluster_};
+  TempDir scratch_;
+  std::string runs_log_ = scratch_.path() + "/runs.log";
+  std::string gateway_yaml_;
+  std::unique_ptr<Deployment> deployment_;
+  SluiceProcess* gateway_ = nullptr;
+  std::vector<SluiceProcess*> workers_;
+  HttpClient http_;
 };
 
 // The ids of the outcomes answered 200.
