@@ -542,10 +542,12 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
   bool lease_ok = map.Duration("lease", &out->lease);
   map.Duration("shutdown_grace", &out->shutdown_grace);
   map.Duration("kill_grace", &out->kill_grace);
-  if (heartbeat_ok && lease_ok && out->heartbeat >= out->lease) {
-    errors.Add(map.PathOf("heartbeat"), "must be shorter than worker.lease (" +
-                                            FormatDuration(out->heartbeat) +
-                                            " >= " + FormatDuration(out->lease) + ")");
+  // A worker stops a job whose claim it could not renew for half the lease, so a heartbeat
+  // must fit in there with room to spare for Kafka's acknowledgement.
+  if (heartbeat_ok && lease_ok && out->heartbeat * 3 > out->lease) {
+    errors.Add(map.PathOf("heartbeat"), "must be at most a third of worker.lease (" +
+                                            FormatDuration(out->heartbeat) + " > " +
+                                            FormatDuration(out->lease) + " / 3)");
   }
 }
 

@@ -77,6 +77,17 @@ struct Trigger {
   std::string fingerprint;  // hash of the request, to tell Idempotency-Key reuse apart
 };
 
+// The holder's record a worker saw when it took over a lost holder's execution: the claim (or
+// the ERROR that ends it) is valid only if this is still the execution's state when the record
+// takes its place in the results topic. Every reader applies the topic in the same order, so all
+// agree whether a takeover won or the holder renewed its lease first.
+struct LeaseTakeover {
+  std::string worker;
+  int attempt = 0;
+  std::optional<TimePoint> heartbeat_time;
+  bool operator==(const LeaseTakeover&) const = default;
+};
+
 // The latest known state of one execution: the value of the compacted results topic, keyed by id.
 // Fields past job_url are Sluice's own bookkeeping; they are not part of Prow's JobExecution.
 struct Execution {
@@ -97,6 +108,10 @@ struct Execution {
   std::string worker;  // worker holding or having held it
   int attempt = 0;     // 1-based run attempt; 0 while TRIGGERED
   std::optional<TimePoint> heartbeat_time;
+  std::optional<LeaseTakeover> takes_over;  // set on a record that takes over a lost holder's
+
+  // When this process's status view took this state in. Local: never written to Kafka.
+  std::optional<TimePoint> seen_time;
 
   static Execution FromTrigger(const Trigger& trigger, std::string gcs_path);
 };

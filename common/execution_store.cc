@@ -24,6 +24,13 @@ bool Supersedes(const Execution& incoming, const Execution& current) {
   int in_rank = Rank(incoming.job_status);
   int cur_rank = Rank(current.job_status);
   if (cur_rank == 2) return false;  // the first terminal state is final
+  if (incoming.takes_over && current.job_status == JobStatus::kPending) {
+    const LeaseTakeover& lost = *incoming.takes_over;
+    if (current.worker != lost.worker || current.attempt != lost.attempt ||
+        Millis(current.heartbeat_time) != Millis(lost.heartbeat_time)) {
+      return false;  // the holder renewed its claim (or someone else took over) first
+    }
+  }
   if (in_rank != cur_rank) return in_rank > cur_rank;
   if (in_rank == 0) return false;  // a second TRIGGERED record adds nothing
   if (incoming.attempt != current.attempt) return incoming.attempt > current.attempt;
@@ -41,11 +48,14 @@ bool ExecutionStore::Apply(const Execution& record) {
     std::unique_lock lock(mutex_);
     auto it = by_id_.find(record.id);
     if (it == by_id_.end()) {
-      by_id_.emplace(record.id, record);
-      order_.insert(KeyOf(record));
+      Execution first = record;
+      first.seen_time = clock_.Now();
+      order_.insert(KeyOf(first));
+      by_id_.emplace(record.id, std::move(first));
     } else {
       if (!Supersedes(record, it->second)) return false;
       Execution merged = record;
+      merged.seen_time = clock_.Now();
       // Keep what only the first record knew (a worker may not repeat every field).
       if (!merged.create_time) merged.create_time = it->second.create_time;
       if (merged.client.empty()) merged.client = it->second.client;

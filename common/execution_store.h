@@ -17,7 +17,10 @@ namespace sluice {
 // written by different producers), so states only move forward:
 //   TRIGGERED < PENDING < terminal; the first terminal state is final;
 //   among PENDING records a higher attempt wins; within one attempt the first worker to claim it
-//   keeps it (a competing claim for the same attempt loses) and its later heartbeats win.
+//   keeps it (a competing claim for the same attempt loses) and its later heartbeats win;
+//   a record that takes over a lost holder's execution (`takes_over`) applies only while the
+//   state is still the holder's record it names: a heartbeat from the holder that got in first
+//   means the holder was not lost, and the takeover is void.
 bool Supersedes(const Execution& incoming, const Execution& current);
 
 struct ListQuery {
@@ -37,6 +40,9 @@ struct ListPage {
 // one writer (the topic follower) and many readers (network threads).
 class ExecutionStore {
  public:
+  // `clock` stamps each stored state's seen_time.
+  explicit ExecutionStore(const Clock& clock = SystemClock::Instance()) : clock_(clock) {}
+
   // Merges a record; returns true when it changed the stored state.
   bool Apply(const Execution& record);
   std::optional<Execution> Get(const std::string& id) const;
@@ -51,6 +57,7 @@ class ExecutionStore {
   using OrderKey = std::pair<long long, std::string>;  // (create_time ms, id)
   static OrderKey KeyOf(const Execution& e);
 
+  const Clock& clock_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, Execution> by_id_;
   std::set<OrderKey> order_;

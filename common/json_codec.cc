@@ -66,6 +66,15 @@ void WriteBookkeeping(JsonWriter& w, const Execution& e) {
   w.Key("attempt");
   w.Int(e.attempt);
   WriteTime(w, "heartbeat_time", e.heartbeat_time);
+  if (e.takes_over) {
+    w.Key("takes_over");
+    w.StartObject();
+    WriteStringField(w, "worker", e.takes_over->worker);
+    w.Key("attempt");
+    w.Int(e.takes_over->attempt);
+    WriteTime(w, "heartbeat_time", e.takes_over->heartbeat_time);
+    w.EndObject();
+  }
 }
 
 }  // namespace
@@ -286,6 +295,13 @@ StatusOr<Execution> DecodeExecutionRecord(std::string_view json) {
   e.worker = GetString(doc, "worker");
   e.attempt = GetInt(doc, "attempt");
   e.heartbeat_time = ReadTime(doc, "heartbeat_time");
+  if (auto it = doc.FindMember("takes_over"); it != doc.MemberEnd() && it->value.IsObject()) {
+    LeaseTakeover t;
+    t.worker = GetString(it->value, "worker");
+    t.attempt = GetInt(it->value, "attempt");
+    t.heartbeat_time = ReadTime(it->value, "heartbeat_time");
+    e.takes_over = std::move(t);
+  }
   return e;
 }
 

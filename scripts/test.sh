@@ -4,7 +4,9 @@
 #   1. unit tests and integration tests (embedded broker) on the release build;
 #   2. the same under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/);
 #   3. the kafka tier: the integration suite again against a real Apache Kafka broker, which a
-#      ctest fixture starts and stops (scripts/kafka.sh; fetched from Maven Central on first use).
+#      ctest fixture starts and stops (scripts/kafka.sh; fetched from Maven Central on first use);
+#   4. the faults tier: brokers, workers, gateways killed under load, each test on its own
+#      3-broker cluster; -V so that every test's [faults] figures are printed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SLUICE_BUILD_DIR:-$root/build}"
@@ -24,3 +26,4 @@ ctest -L integration --output-on-failure --timeout 900
 
 cd "$build"
 ctest -L kafka --output-on-failure --timeout 900
+ctest -L faults -V --timeout 900

@@ -21,6 +21,9 @@ struct TriggerDecision {
   Kind kind = Kind::kWait;
   int attempt = 0;
   std::string message;
+  // For kRun and kGiveUp after a lost holder: the holder's record being taken over, which the
+  // claim or the ERROR names so that it is void if the holder renewed its claim meanwhile.
+  std::optional<LeaseTakeover> takes_over;
 };
 
 struct TriggerFacts {
@@ -29,7 +32,10 @@ struct TriggerFacts {
   bool running_here = false;  // this worker already runs this id
   TimePoint trigger_create_time;
   TimePoint now;
-  Duration lease;      // a PENDING record older than this is a lost worker's
+  // A PENDING record is a lost worker's once its heartbeat is older than this, and this
+  // worker's status view has shown it for at least as long (so a view that stalled, or a
+  // heartbeat that reached Kafka late, does not make a live holder look lost).
+  Duration lease;
   Duration view_wait;  // how long to wait for the gateway's TRIGGERED record
   int max_attempts = 1;
 };

@@ -89,6 +89,9 @@ void Worker::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
       stored_offset_.erase(partitions->elems[i].partition);
     }
     rd_kafka_assign(consumer_.get(), partitions);
+    // librdkafka keeps a partition paused across a revoke and a later re-assignment to the same
+    // consumer; left so, a partition this worker had paused would never be read again.
+    rd_kafka_resume_partitions(consumer_.get(), partitions);
     paused_ = false;
     LogInfo(kComponent, "assigned " + std::to_string(partitions->cnt) + " partition(s)");
     return;
@@ -195,17 +198,19 @@ void Worker::Decide(Entry& entry, TimePoint now) {
       // write the terminal state again to make it the id's last record.
       if (now - t.create_time < config_.gateway.request_timeout) return;
       entry.report = *facts.current;
+      entry.report.takes_over.reset();  // ended already: nothing to take over
       entry.state = State::kReporting;
       return SendReport(entry);
     }
     case TriggerDecision::Kind::kAbort:
-      return Report(entry, JobStatus::kAborted, d.message, now);
+      return Report(entry, JobStatus::kAborted, d.message, now, d.takes_over);
     case TriggerDecision::Kind::kGiveUp:
       entry.attempt = d.attempt;
-      return Report(entry, JobStatus::kError, d.message, now);
+      return Report(entry, JobStatus::kError, d.message, now, d.takes_over);
     case TriggerDecision::Kind::kRun:
       if (Running() >= config_.worker.max_concurrency) return;  // no free slot yet
       entry.attempt = d.attempt;
+      entry.takes_over = d.takes_over;
       if (job == nullptr) {
         return Report(entry, JobStatus::kError,
                       "job \"" + t.job_name + "\" is not configured on worker " + worker_id_, now);
@@ -218,16 +223,19 @@ void Worker::Claim(Entry& entry, TimePoint now) {
   entry.state = State::kClaiming;
   Execution claim = RecordFor(entry, JobStatus::kPending, now);
   claim.start_time = now;
+  claim.takes_over = entry.takes_over;
+  entry.beat_in_flight = false;
   EntryKey key{entry.partition, entry.offset};
   auto events = events_;
   publisher_.Publish(config_.kafka.ResultsTopic(), claim.id, EncodeExecutionRecord(claim),
-                     [events, key](const Status& s) {
+                     [events, key, now](const Status& s) {
                        std::lock_guard<std::mutex> lock(events->mutex);
-                       events->events.push_back([key, s](Worker& w) {
+                       events->events.push_back([key, s, now](Worker& w) {
                          auto it = w.entries_.find(key);
                          if (it == w.entries_.end() || it->second.state != State::kClaiming) return;
                          if (s.ok()) {
                            it->second.state = State::kConfirming;
+                           it->second.renewed_at = now;
                          } else {
                            LogWarn(kComponent, "claim not acknowledged: " + s.ToString());
                            it->second.state = State::kDeciding;
@@ -254,9 +262,11 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   if (entry.run->finished()) Report(entry, entry.run->status(), entry.run->message(), now);
 }
 
-void Worker::Report(Entry& entry, JobStatus status, std::string message, TimePoint now) {
+void Worker::Report(Entry& entry, JobStatus status, std::string message, TimePoint now,
+                    std::optional<LeaseTakeover> takes_over) {
   entry.report = RecordFor(entry, status, now);
   entry.report.message = std::move(message);
+  entry.report.takes_over = std::move(takes_over);
   entry.state = State::kReporting;
   LogInfo(kComponent, entry.trigger->id + " " + JobStatusName(status) +
                           (entry.report.message.empty() ? "" : ": " + entry.report.message));
@@ -274,7 +284,10 @@ void Worker::SendReport(Entry& entry) {
                          auto it = w.entries_.find(key);
                          if (it == w.entries_.end()) return;
                          it->second.publish_in_flight = false;
-                         if (s.ok()) {
+                         if (s.ok() && it->second.report.takes_over) {
+                           // Void if the holder renewed its claim first: look again.
+                           it->second.state = State::kDeciding;
+                         } else if (s.ok()) {
                            it->second.state = State::kDone;
                          } else {
                            LogWarn(kComponent,
@@ -283,6 +296,43 @@ void Worker::SendReport(Entry& entry) {
                          }
                        });
                      });
+}
+
+void Worker::SendHeartbeat(Entry& entry, TimePoint now) {
+  Execution beat = RecordFor(entry, JobStatus::kPending, now);
+  if (!entry.run) beat.start_time = now;  // a claim renewed before its run starts
+  entry.beat_in_flight = true;
+  EntryKey key{entry.partition, entry.offset};
+  int attempt = entry.attempt;
+  auto events = events_;
+  publisher_.Publish(config_.kafka.ResultsTopic(), beat.id, EncodeExecutionRecord(beat),
+                     [events, key, attempt, now](const Status& s) {
+                       if (!s.ok()) LogWarn(kComponent, "heartbeat lost: " + s.ToString());
+                       std::lock_guard<std::mutex> lock(events->mutex);
+                       events->events.push_back([key, attempt, now, s](Worker& w) {
+                         auto it = w.entries_.find(key);
+                         if (it == w.entries_.end() || it->second.attempt != attempt) return;
+                         it->second.beat_in_flight = false;
+                         if (s.ok()) it->second.renewed_at = std::max(it->second.renewed_at, now);
+                       });
+                     });
+}
+
+// The claim could not be renewed for half the lease (Kafka did not acknowledge the
+// heartbeats): soon another worker may take the execution over, so this run stops now, before
+// that can happen, and the trigger is decided again like any other whose holder was lost.
+void Worker::Fence(Entry& entry, TimePoint now) {
+  LogWarn(kComponent, entry.trigger->id + ": attempt " + std::to_string(entry.attempt) +
+                          " could not renew its claim for " +
+                          FormatDuration(std::chrono::duration_cast<Duration>(now - entry.renewed_at)) +
+                          " (lease " + FormatDuration(config_.worker.lease) +
+                          "); killing the job so that it never runs twice at once");
+  entry.run->KillNow();
+  entry.run.reset();
+  entry.takes_over.reset();
+  entry.beat_in_flight = false;
+  entry.state = State::kDeciding;
+  entry.retry_at = now;
 }
 
 void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
@@ -298,8 +348,21 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
       bool ours = current->job_status == JobStatus::kPending && current->attempt == entry.attempt &&
                   current->worker == worker_id_;
       if (ours) {
-        entry.state = State::kReady;
-      } else if (IsTerminal(current->job_status) || current->attempt >= entry.attempt) {
+        // Start only on a claim renewed well within the lease. One that reached Kafka late (a
+        // partition leader moved, say) is renewed first, and counts once the view shows it:
+        // were another worker's takeover written before the renewal, the view would show that.
+        if (current->heartbeat_time && now - *current->heartbeat_time < RenewalLimit()) {
+          entry.renewed_at = std::max(entry.renewed_at, *current->heartbeat_time);  // written
+          entry.state = State::kReady;
+        } else if (!entry.beat_in_flight) {
+          SendHeartbeat(entry, now);
+        }
+      } else if (IsTerminal(current->job_status) || current->attempt >= entry.attempt ||
+                 (entry.takes_over && current->job_status == JobStatus::kPending &&
+                  !(LeaseTakeover{current->worker, current->attempt, current->heartbeat_time} ==
+                    *entry.takes_over))) {
+        // Another worker claimed it first, or the holder this claim would take over renewed
+        // its own claim before ours was written (which voids ours).
         LogInfo(kComponent, entry.trigger->id + ": another worker holds it; standing by");
         entry.state = State::kDeciding;
       }
@@ -322,13 +385,10 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
         run.Stop(now, JobStatus::kAborted, "aborted on request");
       }
       if (run.Tick(now)) return Report(entry, run.status(), run.message(), now);
+      if (now - entry.renewed_at > RenewalLimit()) return Fence(entry, now);
       if (now >= entry.next_heartbeat) {
         entry.next_heartbeat = now + config_.worker.heartbeat;
-        Execution beat = RecordFor(entry, JobStatus::kPending, now);
-        publisher_.Publish(config_.kafka.ResultsTopic(), beat.id, EncodeExecutionRecord(beat),
-                           [](const Status& s) {
-                             if (!s.ok()) LogWarn(kComponent, "heartbeat lost: " + s.ToString());
-                           });
+        SendHeartbeat(entry, now);
       }
       return;
     }
@@ -372,6 +432,24 @@ void Worker::StoreOffsets() {
       ++it;
     }
   }
+}
+
+void Worker::LogSummary(TimePoint now) {
+  constexpr auto kSummaryEvery = std::chrono::seconds(10);
+  if (now < next_summary_) return;
+  next_summary_ = now + kSummaryEvery;
+  static const char* const kNames[] = {"deciding", "claiming", "confirming", "ready",
+                                       "running",  "reporting", "done"};
+  int counts[std::size(kNames)] = {};
+  for (const auto& [key, e] : entries_) ++counts[static_cast<int>(e.state)];
+  if (static_cast<int>(entries_.size()) == counts[static_cast<int>(State::kDone)]) return;
+  std::string line = "holding " + std::to_string(entries_.size()) + " trigger(s):";
+  for (size_t i = 0; i < std::size(kNames); ++i) {
+    if (counts[i] > 0) line += " " + std::to_string(counts[i]) + " " + kNames[i];
+  }
+  line += std::string("; ") + std::to_string(next_offset_.size()) + " partition(s) owned" +
+          (paused_ ? ", intake paused" : "");
+  LogInfo(kComponent, line);
 }
 
 void Worker::UpdatePause() {
@@ -444,6 +522,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     }
     StoreOffsets();
     UpdatePause();
+    LogSummary(now);
     if (draining) {
       bool busy = false;
       for (const auto& [key, entry] : entries_) {

@@ -61,6 +61,12 @@ class Worker {
     bool publish_in_flight = false;
     TimePoint retry_at;
     TimePoint next_heartbeat;
+    // The lost holder's record this worker's claim takes over (none for a first claim).
+    std::optional<LeaseTakeover> takes_over;
+    // The heartbeat_time of this worker's newest acknowledged claim or heartbeat for the entry:
+    // no other worker takes the execution over within a lease of it.
+    TimePoint renewed_at;
+    bool beat_in_flight = false;
   };
   using EntryKey = std::pair<int32_t, int64_t>;
 
@@ -69,12 +75,20 @@ class Worker {
   void Decide(Entry& entry, TimePoint now);
   void Claim(Entry& entry, TimePoint now);
   void StartRun(Entry& entry, TimePoint now);
-  void Report(Entry& entry, JobStatus status, std::string message, TimePoint now);
+  void Report(Entry& entry, JobStatus status, std::string message, TimePoint now,
+              std::optional<LeaseTakeover> takes_over = std::nullopt);
   void SendReport(Entry& entry);
+  void SendHeartbeat(Entry& entry, TimePoint now);
+  void Fence(Entry& entry, TimePoint now);
+  // A claim renewed longer ago than this may be about to be taken over: the worker starts
+  // nothing on it, and stops a run whose claim it cannot renew.
+  Duration RenewalLimit() const { return config_.worker.lease / 2; }
   Execution RecordFor(const Entry& entry, JobStatus status, TimePoint now) const;
   void Post(std::function<void(Worker&)> event);
   void DrainEvents();
   void StoreOffsets();
+  // Every `kSummaryEvery` while it holds triggers, one line of how many are in each state.
+  void LogSummary(TimePoint now);
   void UpdatePause();
   int Running() const;
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
@@ -97,6 +111,7 @@ class Worker {
   // Ids of executions this worker claims, runs or reports, rebuilt every turn of Run().
   std::unordered_set<std::string> active_ids_;
   bool paused_ = false;
+  TimePoint next_summary_;
   bool intake_stopped_ = false;
 
   // Delivery callbacks post here; Run() drains it. Shared so that a callback arriving after the

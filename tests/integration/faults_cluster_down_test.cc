@@ -85,7 +85,7 @@ TEST(FaultsClusterDown, TriggersAreRefusedWithinTheDeadlineAndAcceptedOnesRunOnc
   EXPECT_EQ(f.stuck, 0);
   EXPECT_EQ(f.not_success, 0);
   EXPECT_EQ(f.ran, f.accepted);
-  EXPECT_EQ(f.overlapping, 0);
+  EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
 }
 
 }  // namespace

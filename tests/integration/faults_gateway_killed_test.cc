@@ -75,7 +75,7 @@ TEST(FaultsGatewayKilled, NewGatewayIsReadyOnlyOnceEveryEarlierExecutionIsReadab
   EXPECT_EQ(f.not_success, 0);
   EXPECT_EQ(f.ran, f.accepted);
   EXPECT_EQ(f.ran_twice, 0);
-  EXPECT_EQ(f.overlapping, 0);
+  EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
   EXPECT_EQ(f.other_errors, 0);
   EXPECT_EQ(f.refused_without_retry_after, 0);
 }

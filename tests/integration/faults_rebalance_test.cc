@@ -53,7 +53,7 @@ TEST(FaultsRebalance, WorkerJoiningAndLeavingUnderLoadRunsEveryTriggerOnce) {
 
   EXPECT_GE(f.accepted, 500);
   EXPECT_EQ(f.stuck, 0) << LogTails({&gateway, &staying, &joining});
-  EXPECT_EQ(f.overlapping, 0);
+  EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
   EXPECT_EQ(f.not_success, 0);
   EXPECT_EQ(f.ran, f.accepted);
   EXPECT_EQ(f.ran_twice, 0) << "no worker was lost, so nothing may run a second time";

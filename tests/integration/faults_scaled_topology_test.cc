@@ -99,7 +99,7 @@ TEST(FaultsScaledTopology, TwoGatewaysAndThreeWorkersShareTheLoadAndAnyGatewayAn
   EXPECT_EQ(f.not_success, 0);
   EXPECT_EQ(f.ran, f.accepted);
   EXPECT_EQ(f.ran_twice, 0);
-  EXPECT_EQ(f.overlapping, 0);
+  EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
   EXPECT_EQ(f.refused_503 + f.other_errors + f.transport_errors, 0);
   EXPECT_EQ(runs_by_worker_id.size(), workers.size()) << "not every worker ran jobs";
   EXPECT_EQ(unanswered, 0);

@@ -131,7 +131,7 @@ TEST_F(FaultsWorkerKilled, LostExecutionsRunAttemptTwoOrEndErrorAndNeverRunTwice
 
   EXPECT_GE(f.accepted, 500);
   EXPECT_EQ(f.stuck, 0) << LogTails({&gateway, &survivor});
-  EXPECT_EQ(f.overlapping, 0);
+  EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
   // An execution that ended ERROR ran once if its worker had started it, or never if the worker
   // was lost between its claim and the start.
   EXPECT_EQ(f.ran, f.accepted - ended_error + ended_error_after_a_run);

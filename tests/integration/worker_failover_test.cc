@@ -32,7 +32,11 @@ std::string TriggerAndWaitUntilRunning(HttpClient& http, SluiceProcess& gateway,
   EXPECT_FALSE(id.empty());
   if (id.empty()) return "";
   EXPECT_TRUE(WaitForLog(http, gateway, id, "started")) << "never started";
-  EXPECT_EQ(StatusOf(http, gateway, id), "PENDING");
+  // The job's log is read from disk; the claim reaches the gateway's view through Kafka, which
+  // may take a moment longer on a loaded machine.
+  EXPECT_TRUE(WaitFor([&] { return StatusOf(http, gateway, id) == "PENDING"; },
+                      std::chrono::seconds(10)))
+      << StatusOf(http, gateway, id);
   return id;
 }
 

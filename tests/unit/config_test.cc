@@ -449,9 +449,12 @@ const BadConfig kBadConfigs[] = {
 
     // Worker.
     {"HeartbeatEqualToLease", std::string("worker: {heartbeat: 30s, lease: 30s}\n") + kOneJob,
-     "worker.heartbeat: must be shorter than worker.lease (30s >= 30s)"},
+     "worker.heartbeat: must be at most a third of worker.lease (30s > 30s / 3)"},
+    {"HeartbeatJustOverAThirdOfTheLease",
+     std::string("worker: {heartbeat: 1001ms, lease: 3s}\n") + kOneJob,
+     "worker.heartbeat: must be at most a third of worker.lease (1001ms > 3s / 3)"},
     {"HeartbeatLongerThanDefaultLease", std::string("worker: {heartbeat: 1m}\n") + kOneJob,
-     "worker.heartbeat: must be shorter than worker.lease (1m >= 30s)"},
+     "worker.heartbeat: must be at most a third of worker.lease (1m > 30s / 3)"},
     {"ZeroMaxConcurrency", std::string("worker: {max_concurrency: 0}\n") + kOneJob,
      "worker.max_concurrency: must be at least 1"},
     {"EmptyWorkspace", std::string("worker: {workspace: \"\"}\n") + kOneJob,

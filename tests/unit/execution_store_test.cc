@@ -41,14 +41,22 @@ Execution Record(JobStatus status, int attempt = 0, std::string worker = "",
   return e;
 }
 
+struct SupersedesCase {
+  std::string name;
+  Execution incoming;
+  Execution current;
+  bool want;
+};
+
+void ExpectSupersedes(const std::vector<SupersedesCase>& cases) {
+  for (const SupersedesCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(Supersedes(c.incoming, c.current), c.want);
+  }
+}
+
 TEST(SupersedesTest, StatesOnlyMoveForward) {
-  struct Case {
-    std::string name;
-    Execution incoming;
-    Execution current;
-    bool want;
-  };
-  const Case cases[] = {
+  ExpectSupersedes({
       {"TRIGGERED -> PENDING", Record(kPending, 1, "w1", 1), Record(kTriggered), true},
       {"PENDING -> TRIGGERED", Record(kTriggered), Record(kPending, 1, "w1", 1), false},
       {"TRIGGERED again", Record(kTriggered), Record(kTriggered), false},
@@ -68,11 +76,65 @@ TEST(SupersedesTest, StatesOnlyMoveForward) {
        Record(kPending, 1, "w1", 1), true},
       {"same worker, earlier heartbeat loses", Record(kPending, 1, "w1", 1),
        Record(kPending, 1, "w1", 6), false},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    EXPECT_EQ(Supersedes(c.incoming, c.current), c.want);
-  }
+  });
+}
+
+// A record that takes over from worker w1's attempt 1 whose heartbeat was at `beat_second`.
+Execution Takeover(JobStatus status, int attempt, int beat_second) {
+  Execution e = Record(status, attempt, "w2", 40);
+  e.takes_over = LeaseTakeover{"w1", 1, TestEpoch() + seconds(beat_second)};
+  return e;
+}
+
+TEST(SupersedesTest, ATakeoverAppliesOnlyWhileTheLostHoldersRecordIsTheState) {
+  ExpectSupersedes({
+      {"claim over the record it names", Takeover(kPending, 2, 5), Record(kPending, 1, "w1", 5),
+       true},
+      {"claim after the holder renewed", Takeover(kPending, 2, 5), Record(kPending, 1, "w1", 6),
+       false},
+      {"ERROR over the record it names", Takeover(kError, 1, 5), Record(kPending, 1, "w1", 5),
+       true},
+      {"ERROR after the holder renewed", Takeover(kError, 1, 5), Record(kPending, 1, "w1", 6),
+       false},
+      {"claim over another worker's record", Takeover(kPending, 2, 5),
+       Record(kPending, 1, "w3", 5), false},
+      {"claim after someone else took over", Takeover(kPending, 2, 5),
+       Record(kPending, 2, "w3", 30), false},
+      {"claim where only TRIGGERED is known (compacted)", Takeover(kPending, 2, 5),
+       Record(kTriggered), true},
+      {"claim after the holder ended", Takeover(kPending, 2, 5), Record(kSuccess, 1, "w1", 9),
+       false},
+  });
+}
+
+// A holder's heartbeat and a takeover race to the results topic; whichever is written first
+// decides, and every reader of the topic (which applies it in order) agrees.
+TEST(ExecutionStoreApplyTest, TheFirstOfAHeartbeatAndATakeoverInTheTopicDecides) {
+  ExecutionStore renewed_first;
+  renewed_first.Apply(Record(kPending, 1, "w1", 5));
+  EXPECT_TRUE(renewed_first.Apply(Record(kPending, 1, "w1", 6)));
+  EXPECT_FALSE(renewed_first.Apply(Takeover(kPending, 2, 5)));
+  EXPECT_EQ(renewed_first.Get(kId)->worker, "w1");
+
+  ExecutionStore taken_first;
+  taken_first.Apply(Record(kPending, 1, "w1", 5));
+  EXPECT_TRUE(taken_first.Apply(Takeover(kPending, 2, 5)));
+  EXPECT_FALSE(taken_first.Apply(Record(kPending, 1, "w1", 6)));
+  EXPECT_EQ(taken_first.Get(kId)->worker, "w2");
+  EXPECT_EQ(taken_first.Get(kId)->attempt, 2);
+}
+
+TEST(ExecutionStoreApplyTest, StampsWhenThisViewTookEachStateIn) {
+  ManualClock clock;
+  ExecutionStore store(clock);
+  store.Apply(Record(kTriggered));
+  EXPECT_EQ(store.Get(kId)->seen_time, clock.Now());
+  clock.Advance(seconds(3));
+  store.Apply(Record(kPending, 1, "w1", 1));
+  EXPECT_EQ(store.Get(kId)->seen_time, TestEpoch() + seconds(3));
+  clock.Advance(seconds(3));
+  store.Apply(Record(kPending, 1, "w2", 2));  // a losing claim changes nothing
+  EXPECT_EQ(store.Get(kId)->seen_time, TestEpoch() + seconds(3));
 }
 
 // Every order of `records` ends in the same stored state.

@@ -150,6 +150,45 @@ TEST(DecideTriggerTest, AnAbortOfAnExecutionWhoseWorkerWasLostIsRecordedHere) {
   EXPECT_EQ(DecideTrigger(f).kind, Kind::kAbort) << "rather than a rerun nobody wants";
 }
 
+// A takeover names the holder's record it replaces, so that it is void if that holder's
+// heartbeat reached the results topic first; a first claim names none.
+TEST(DecideTriggerTest, ATakeoverNamesTheRecordOfTheLostHolder) {
+  TriggerDecision next = DecideTrigger(Facts(60, State(JobStatus::kPending, 1, "w1", 20), 2));
+  ASSERT_EQ(next.kind, Kind::kRun);
+  ASSERT_TRUE(next.takes_over.has_value());
+  EXPECT_EQ(next.takes_over->worker, "w1");
+  EXPECT_EQ(next.takes_over->attempt, 1);
+  EXPECT_EQ(next.takes_over->heartbeat_time, TestEpoch() + seconds(20));
+
+  TriggerDecision give_up = DecideTrigger(Facts(60, State(JobStatus::kPending, 3, "w3", 20), 3));
+  ASSERT_EQ(give_up.kind, Kind::kGiveUp);
+  ASSERT_TRUE(give_up.takes_over.has_value());
+  EXPECT_EQ(give_up.takes_over->attempt, 3);
+
+  TriggerFacts abort_lost = Facts(100, State(JobStatus::kPending, 1, "w1", 20), 2);
+  abort_lost.abort_requested = true;
+  TriggerDecision aborted = DecideTrigger(abort_lost);
+  ASSERT_EQ(aborted.kind, Kind::kAbort);
+  ASSERT_TRUE(aborted.takes_over.has_value());
+  EXPECT_NE(aborted.message.find("w1"), std::string::npos) << aborted.message;
+
+  EXPECT_FALSE(DecideTrigger(Facts(0, State(JobStatus::kTriggered))).takes_over.has_value());
+  EXPECT_FALSE(DecideTrigger(Facts(11)).takes_over.has_value());
+}
+
+// A heartbeat stamped long ago may reach the results topic late (a partition leader moved), or
+// this worker's view may have stalled; either way the holder only just showed up here. It is
+// judged lost only once this view has also shown that same record for a whole lease.
+TEST(DecideTriggerTest, AHolderIsNotLostUntilThisViewShowedItsLastRecordForALease) {
+  Execution late = State(JobStatus::kPending, 1, "w1", 20);
+  late.seen_time = TestEpoch() + seconds(55);
+  EXPECT_EQ(DecideTrigger(Facts(60, late, 2)).kind, Kind::kWait);
+  EXPECT_EQ(DecideTrigger(Facts(84, late, 2)).kind, Kind::kWait);
+  TriggerDecision lapsed = DecideTrigger(Facts(85, late, 2));
+  EXPECT_EQ(lapsed.kind, Kind::kRun);
+  EXPECT_EQ(lapsed.attempt, 2);
+}
+
 TEST(DecideTriggerTest, AbortBeforeStartSaysSo) {
   TriggerFacts f = Facts(1, State(JobStatus::kTriggered));
   f.abort_requested = true;

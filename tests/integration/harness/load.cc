@@ -244,6 +244,24 @@ std::string LogTails(const std::vector<SluiceProcess*>& processes, size_t max_ch
   return out;
 }
 
+std::string LinesMentioning(const std::vector<SluiceProcess*>& processes,
+                            const std::set<std::string>& ids) {
+  std::string out;
+  for (SluiceProcess* p : processes) {
+    std::istringstream lines(p->Log());
+    std::string line;
+    while (std::getline(lines, line)) {
+      for (const std::string& id : ids) {
+        if (line.find(id) != std::string::npos) {
+          out += std::to_string(p->pid()) + ": " + line + "\n";
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
 void StopAtOnce(KafkaCluster& cluster) {
   if (!cluster.ok()) return;
   for (int i = 1; i <= cluster.brokers(); ++i) cluster.Kill(i);
@@ -299,7 +317,24 @@ FaultFigures Tally(const std::vector<TriggerOutcome>& outcomes,
   }
   for (const auto& [id, list] : runs) {
     if (!accepted.count(id)) ++f.ran_unconfirmed;
-    if (RunsOverlap(list, killed_worker_pids)) ++f.overlapping;
+    if (!RunsOverlap(list, killed_worker_pids)) continue;
+    ++f.overlapping;
+    if (f.overlapping_ids.size() >= 5) continue;
+    f.overlapping_ids.insert(id);
+    std::ostringstream d;
+    d.precision(16);
+    d << id << (accepted.count(id) ? "" : " (not accepted)") << ":";
+    for (const JobRunRecord& r : list) {
+      d << " [attempt " << r.attempt << ", worker pid " << r.worker_pid << ", " << r.start
+        << " .. ";
+      if (r.end) {
+        d << *r.end;
+      } else {
+        d << "no end";
+      }
+      d << "]";
+    }
+    f.overlap_details += d.str() + "\n";
   }
   return f;
 }

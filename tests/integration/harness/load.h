@@ -145,6 +145,9 @@ struct FaultFigures {
   int not_success = 0;                  // accepted executions that ended other than SUCCESS
   long max_refusal_ms = 0;              // slowest 503
   long p99_accepted_ms = 0;             // 99th percentile latency of the 200s
+  // For a failing test: the runs of the first few executions that ran twice at once.
+  std::set<std::string> overlapping_ids;
+  std::string overlap_details;
 };
 
 // Tallies the load's outcomes against the runs log and the final statuses of the accepted ids.
@@ -155,6 +158,11 @@ FaultFigures Tally(const std::vector<TriggerOutcome>& outcomes,
 
 // One line, "[faults] <scenario>: accepted=... refused_503=... ...", printed to stdout.
 void PrintFigures(const std::string& scenario, const FaultFigures& f);
+
+// Every line of the processes' logs that mentions one of `ids`, headed by the process's pid:
+// what a test prints about executions that went wrong.
+std::string LinesMentioning(const std::vector<SluiceProcess*>& processes,
+                            const std::set<std::string>& ids);
 
 // Waits until the gateway's /readyz answers 200.
 bool WaitUntilReady(HttpClient& http, const SluiceProcess& gateway,
