@@ -2,8 +2,14 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/transport.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <exception>
+#include <optional>
+#include <shared_mutex>
+#include <thread>
 
 #include "common/log.h"
 
@@ -77,20 +83,72 @@ void Send(Http::ResponseWriter& writer, const ApiReply& reply) {
       .then([](ssize_t) {}, [](std::exception_ptr) {});  // the client may have gone away
 }
 
+}  // namespace
+
+// Whether replies may still be handed to the reactors: false once the server stops, so that a
+// reply arriving late (a Kafka delivery, a deadline) never touches a transport being destroyed.
+struct ReactorGate {
+  std::shared_mutex mutex;
+  bool open = true;
+};
+
+namespace {
+
+// Runs `fn` on the reactor thread that owns `transport`. Pistache 0.0.5 is not safe for a write
+// from any other thread: ResponseWriter checks its peer and then locks it (a peer removed in
+// between is a null dereference), and a connection closed meanwhile may have its descriptor
+// reused by a new connection, which would then receive this reply. On the reactor thread neither
+// can happen. The only public way onto that thread is a timer: a 1 ms timerfd armed through the
+// transport, whose expiry the reactor resolves on its own thread.
+void OnReactor(const std::shared_ptr<ReactorGate>& gate, Tcp::Transport* transport,
+               std::thread::id reactor, std::function<void()> fn) {
+  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (timer < 0) {
+    LogError("http", "cannot create a timer to reply on the reactor thread; reply dropped");
+    return;
+  }
+  std::optional<Async::Promise<uint64_t>> armed;
+  {
+    std::shared_lock lock(gate->mutex);
+    if (!gate->open) {
+      close(timer);
+      return;
+    }
+    armed.emplace([&](Async::Deferred<uint64_t> deferred) {
+      transport->armTimer(timer, std::chrono::milliseconds(1), std::move(deferred));
+    });
+  }
+  Async::Promise<uint64_t>& fired = *armed;
+  auto run = [gate, transport, reactor, timer, fn] {
+    close(timer);
+    // The timer may fire before this continuation is attached, and then it runs here, on the
+    // thread that armed it: go round once more.
+    if (std::this_thread::get_id() != reactor) return OnReactor(gate, transport, reactor, fn);
+    fn();
+  };
+  fired.then([run](uint64_t) { run(); }, [run](std::exception_ptr) { run(); });
+}
+
 class Handler final : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
-  explicit Handler(std::shared_ptr<GatewayService> service) : service_(std::move(service)) {}
+  Handler(std::shared_ptr<GatewayService> service, std::shared_ptr<ReactorGate> gate)
+      : service_(std::move(service)), gate_(std::move(gate)) {}
 
   void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
     KeepAliveByDefault(request, writer);
-    // The writer moves into the reply, which may run later on a Kafka delivery thread; Pistache
-    // queues the write to the connection's own reactor thread.
+    // The writer moves into the reply, which may run later on a Kafka delivery or deadline
+    // thread; such a reply is handed back to this connection's reactor thread to be sent.
     auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
     auto replied = std::make_shared<std::atomic<bool>>(false);
-    ReplyFn reply = [shared_writer, replied](ApiReply r) {
+    Tcp::Transport* transport = this->transport();
+    std::thread::id reactor = std::this_thread::get_id();
+    std::shared_ptr<ReactorGate> gate = gate_;
+    ReplyFn reply = [shared_writer, replied, transport, reactor, gate](ApiReply r) {
       if (replied->exchange(true)) return;
-      Send(*shared_writer, r);
+      if (std::this_thread::get_id() == reactor) return Send(*shared_writer, r);
+      OnReactor(gate, transport, reactor,
+                [shared_writer, r = std::move(r)] { Send(*shared_writer, r); });
     };
     try {
       service_->Handle(ToApiRequest(request), reply);
@@ -116,6 +174,7 @@ class Handler final : public Http::Handler {
   }
 
   std::shared_ptr<GatewayService> service_;
+  std::shared_ptr<ReactorGate> gate_;
 };
 
 }  // namespace
@@ -146,7 +205,7 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& list
 }
 
 HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service)
-    : config_(config), service_(std::move(service)) {}
+    : config_(config), service_(std::move(service)), gate_(std::make_shared<ReactorGate>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -168,7 +227,7 @@ Status HttpServer::Start() {
                     .maxRequestSize(max_request)
                     .maxResponseSize(128 * 1024 * 1024);
     endpoint_->init(opts);
-    endpoint_->setHandler(Http::make_handler<Handler>(service_));
+    endpoint_->setHandler(Http::make_handler<Handler>(service_, gate_));
     endpoint_->serveThreaded();
   } catch (const std::exception& e) {
     endpoint_.reset();
@@ -178,6 +237,10 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
+  {
+    std::unique_lock lock(gate_->mutex);
+    gate_->open = false;
+  }
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();

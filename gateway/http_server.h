@@ -13,6 +13,8 @@ class Endpoint;
 
 namespace sluice {
 
+struct ReactorGate;
+
 // The Pistache adapter: turns HTTP requests into ApiRequests for the GatewayService and its
 // ApiReplies back into HTTP. It is the only code that knows Pistache.
 class HttpServer {
@@ -27,6 +29,7 @@ class HttpServer {
  private:
   GatewayConfig config_;
   std::shared_ptr<GatewayService> service_;
+  std::shared_ptr<ReactorGate> gate_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
 };
 
