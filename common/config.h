@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,15 +73,54 @@ struct JobConfig {
   std::vector<std::string> allow_clone_uri = {"https://github.com/*"};
 };
 
+// --- GitLab-style projects and their pipelines ---
+
+enum class ProjectRole { kReporter, kDeveloper, kMaintainer };  // ordered: each includes the last
+
+// When a pipeline job runs, as GitLab's `when`: after the earlier stages succeeded, only when
+// played (manual), or whatever became of the earlier stages.
+enum class JobWhen { kOnSuccess, kManual, kAlways };
+
+struct PipelineJobConfig {
+  std::string name;
+  std::string stage;
+  JobWhen when = JobWhen::kOnSuccess;
+  // Whether the pipeline may succeed without this job succeeding. GitLab's default: true for
+  // manual jobs (they are optional), false otherwise.
+  bool allow_failure = false;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  Duration timeout = std::chrono::hours(1);
+};
+
+struct ProjectConfig {
+  int64_t id = 0;
+  std::string path;  // "group/project"
+  // The refs that exist: globs with '*'. Any other ref is "Reference not found".
+  std::vector<std::string> branches;
+  std::vector<std::string> tags;
+  std::string repository;  // optional: where jobs check the ref out from
+  std::map<std::string, std::string> variables;
+  std::map<std::string, ProjectRole> members;  // client name -> role
+  std::vector<std::string> stages;
+  std::vector<PipelineJobConfig> jobs;
+};
+
 struct Config {
   GatewayConfig gateway;
   KafkaConfig kafka;
   WorkerConfig worker;
   std::vector<ClientConfig> clients;
   std::vector<JobConfig> jobs;
+  std::vector<ProjectConfig> projects;
 
   const JobConfig* FindJob(const std::string& name) const;
+  // By numeric id ("9") or by path, plain or URL-encoded ("group/project", "group%2Fproject").
+  const ProjectConfig* FindProject(const std::string& id_or_path) const;
 };
+
+std::optional<ProjectRole> ProjectRoleFromName(std::string_view name);
+const char* ProjectRoleName(ProjectRole role);
 
 // Reads and validates a config file. Unknown keys, wrong types and bad values are errors whose
 // message names the key path, e.g. "jobs[1].timeout: expected a duration like 10s or 5m".

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/url.h"
 
 namespace sluice {
 namespace {
@@ -21,22 +22,6 @@ using namespace Pistache;  // NOLINT: confined to this adapter
 std::string ToUpper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string PercentDecode(const std::string& in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else if (in[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
 }
 
 ApiRequest ToApiRequest(const Http::Request& req) {

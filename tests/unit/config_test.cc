@@ -230,6 +230,65 @@ TEST_F(ConfigTest, EmptySectionsKeepDefaults) {
   EXPECT_EQ(config->worker.lease, seconds(30));
 }
 
+// The project of the GitLab issue, as README's GitLab section writes it.
+TEST_F(ConfigTest, ProjectsWithTheirPipelines) {
+  StatusOr<Config> config = LoadConfigText(
+      "clients:\n"
+      "  - {name: release-bot, token_sha256: " + kHash + "}\n"
+      "  - {name: ops, token_sha256: " + kHash + "}\n"
+      "projects:\n"
+      "  - id: 9\n"
+      "    path: group/project\n"
+      "    refs: {branches: [\"main\", \"release-*\"], tags: [\"v*\"]}\n"
+      "    repository: \"file:///srv/git/project.git\"\n"
+      "    variables: {DEPLOY_ENV: staging}\n"
+      "    members: {release-bot: developer, ops: maintainer}\n"
+      "    pipeline:\n"
+      "      stages: [test, build, package]\n"
+      "      jobs:\n"
+      "        - {name: run_tests, stage: test, command: [make, test]}\n"
+      "        - {name: build_package, stage: build, command: [make, build], timeout: 10m}\n"
+      "        - name: upload_package\n"
+      "          stage: package\n"
+      "          when: manual\n"
+      "          command: [sh, -c, 'make upload']\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->jobs.empty()) << "jobs are optional next to projects";
+  ASSERT_EQ(config->projects.size(), 1u);
+  const ProjectConfig& p = config->projects[0];
+  EXPECT_EQ(p.id, 9);
+  EXPECT_EQ(p.path, "group/project");
+  EXPECT_EQ(p.branches, (std::vector<std::string>{"main", "release-*"}));
+  EXPECT_EQ(p.tags, (std::vector<std::string>{"v*"}));
+  EXPECT_EQ(p.repository, "file:///srv/git/project.git");
+  EXPECT_EQ(p.variables.at("DEPLOY_ENV"), "staging");
+  EXPECT_EQ(p.members.at("release-bot"), ProjectRole::kDeveloper);
+  EXPECT_EQ(p.members.at("ops"), ProjectRole::kMaintainer);
+  EXPECT_EQ(p.stages, (std::vector<std::string>{"test", "build", "package"}));
+  ASSERT_EQ(p.jobs.size(), 3u);
+  EXPECT_EQ(p.jobs[0].when, JobWhen::kOnSuccess);
+  EXPECT_FALSE(p.jobs[0].allow_failure);
+  EXPECT_EQ(p.jobs[1].timeout, minutes(10));
+  EXPECT_EQ(p.jobs[2].when, JobWhen::kManual);
+  EXPECT_TRUE(p.jobs[2].allow_failure) << "manual jobs are optional unless allow_failure: false";
+  EXPECT_EQ(p.jobs[2].command, (std::vector<std::string>{"sh", "-c", "make upload"}));
+
+  EXPECT_EQ(config->FindProject("9"), &p);
+  EXPECT_EQ(config->FindProject("group/project"), &p);
+  EXPECT_EQ(config->FindProject("group%2Fproject"), &p);
+  EXPECT_EQ(config->FindProject("group%2fproject"), &p);
+  EXPECT_EQ(config->FindProject("10"), nullptr);
+  EXPECT_EQ(config->FindProject("group"), nullptr);
+}
+
+TEST_F(ConfigTest, AManualJobMayBeMadeRequired) {
+  StatusOr<Config> config = LoadConfigText(
+      "projects: [{id: 1, path: a/b, pipeline: {stages: [s], jobs: [{name: j, stage: s, "
+      "when: manual, allow_failure: false, command: [x]}]}}]\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->projects[0].jobs[0].allow_failure);
+}
+
 TEST_F(ConfigTest, FindJobReturnsTheJobByNameOrNull) {
   StatusOr<Config> config = LoadConfigText(kFullFile);
   ASSERT_TRUE(config.ok()) << config.status().message();
@@ -370,6 +429,14 @@ std::string Client(const std::string& fields) {
 }
 std::string Job(const std::string& fields) {
   return "jobs: [{name: j, type: postsubmit, command: [make], " + fields + "}]\n";
+}
+// A project with one pipeline job; `fields` are extra keys of the project, `job` of its job.
+std::string Project(const std::string& fields, const std::string& job = "") {
+  return "clients: [{name: ops, token_sha256: " + kHash +
+         "}]\nprojects:\n  - {id: 9, path: group/project, " + fields +
+         (fields.empty() ? "" : ", ") +
+         "pipeline: {stages: [test], jobs: [{name: t, stage: test, command: [make], " + job +
+         "}]}}\n";
 }
 
 const BadConfig kBadConfigs[] = {
@@ -544,6 +611,35 @@ const BadConfig kBadConfigs[] = {
     {"CloneNotABool", Job("clone: maybe"), "jobs[0].clone: expected true or false, got \"maybe\""},
     {"PeriodicWithClone", "jobs: [{name: j, type: periodic, command: [x], clone: true}]\n",
      "jobs[0].clone: only postsubmit and presubmit jobs can clone"},
+
+    // Projects.
+    {"ProjectWithoutId", "projects: [{path: a/b, pipeline: {stages: [s], jobs: []}}]\n",
+     "projects[0].id: is required"},
+    {"ProjectIdTooLargeForJavaScript",
+     "projects: [{id: 9007199254740992, path: a/b, pipeline: {stages: [s], jobs: []}}]\n",
+     "projects[0].id: must be at most 9007199254740991"},
+    {"ProjectPathWithoutGroup", "projects: [{id: 1, path: project, pipeline: {stages: [s]}}]\n",
+     "projects[0].path: expected group/project"},
+    {"DuplicateProjectId",
+     Project("") + "  - {id: 9, path: g/other, pipeline: {stages: [s], jobs: [{name: a, stage: "
+                   "s, command: [x]}]}}\n",
+     "projects[1].id: duplicate project id 9"},
+    {"MemberWhoIsNoClient", Project("members: {nobody: developer}"),
+     "projects[0].members.nobody: no client is named \"nobody\""},
+    {"MemberWithUnknownRole", Project("members: {ops: owner}"),
+     "projects[0].members.ops: expected reporter, developer or maintainer, got \"owner\""},
+    {"ProjectVariableWithBadName", Project("variables: {\"1X\": y}"),
+     "projects[0].variables.1X: not a valid environment variable name"},
+    {"JobInAnUnknownStage",
+     "projects: [{id: 1, path: a/b, pipeline: {stages: [test], jobs: [{name: j, stage: deploy, "
+     "command: [x]}]}}]\n",
+     "projects[0].pipeline.jobs[0].stage: is not one of the pipeline's stages, got \"deploy\""},
+    {"JobWithUnknownWhen", Project("", "when: sometimes"),
+     "projects[0].pipeline.jobs[0].when: expected on_success, manual or always"},
+    {"PipelineWithoutStages", "projects: [{id: 1, path: a/b, pipeline: {jobs: []}}]\n",
+     "projects[0].pipeline.stages: is required"},
+    {"UnknownRefsKey", Project("refs: {branch: [main]}"),
+     "projects[0].refs.branch: unknown key (did you mean \"branches\"?)"},
 };
 
 class BadConfigTest : public ConfigTest, public ::testing::WithParamInterface<BadConfig> {};
