@@ -33,6 +33,7 @@ struct KafkaConfig {
   std::string RequestsTopic() const { return topic_prefix + "requests"; }
   std::string ResultsTopic() const { return topic_prefix + "results"; }
   std::string ControlTopic() const { return topic_prefix + "control"; }
+  std::string TriggersTopic() const { return topic_prefix + "triggers"; }
 };
 
 struct WorkerConfig {

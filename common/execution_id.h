@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,11 @@ std::string NewExecutionIdV7(TimePoint now);
 // computes the same id for the same client and key, so concurrent retries converge on one
 // execution without talking to each other.
 std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key);
+
+// A numeric id (trigger tokens, and later pipelines and jobs) that JavaScript reads exactly
+// (below 2^53) and that gateways draw without talking to each other: milliseconds since
+// 2020-01-01 shifted left by 11 bits, and 11 random bits. Time-ordered.
+int64_t NewNumericId(TimePoint now);
 
 // True for the canonical 8-4-4-4-12 lower- or upper-case hex form.
 bool IsExecutionId(std::string_view text);

@@ -127,7 +127,10 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
     bool compact;
   };
   std::vector<Wanted> wanted = {
-      {kafka.RequestsTopic(), false}, {kafka.ResultsTopic(), true}, {kafka.ControlTopic(), true}};
+      {kafka.RequestsTopic(), false},
+      {kafka.ResultsTopic(), true},
+      {kafka.ControlTopic(), true},
+      {kafka.TriggersTopic(), true}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;
@@ -221,7 +224,8 @@ void KafkaPublisher::Publish(const std::string& topic, const std::string& key,
   auto* opaque = new DeliveryCallback(std::move(done));
   rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      // An empty value is a tombstone: no payload at all, so that compaction deletes the key.
+      RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     (*opaque)(KafkaStatus(err, "cannot queue record for " + topic));

@@ -16,6 +16,7 @@ struct ApiRequest {
   std::string path;    // without the query string
   std::map<std::string, std::string> query;
   std::string authorization;
+  std::string private_token;  // GitLab's PRIVATE-TOKEN header
   std::string content_type;
   std::string idempotency_key;
   std::string body;
@@ -30,6 +31,10 @@ struct ApiReply {
 
 // Called exactly once per request, from any thread.
 using ReplyFn = std::function<void(ApiReply)>;
+
+// A JSON answer. JSON answers end with a newline, so that curl output in a terminal stays
+// readable.
+ApiReply JsonReply(int status, std::string body);
 
 // The one HTTP error writer: the JSON body of the contract, the status of the code, and the
 // headers some errors need (WWW-Authenticate on 401, Retry-After on 429 and 503).

@@ -36,15 +36,6 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return parts;
 }
 
-// JSON answers end with a newline, so that curl output in a terminal stays readable.
-ApiReply JsonReply(int status, std::string body) {
-  ApiReply r;
-  r.status = status;
-  r.body = std::move(body);
-  r.body.push_back('\n');
-  return r;
-}
-
 ApiReply MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
   ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + method + " is not allowed on " +
                                                            path + "; allowed: " + allow)
@@ -79,6 +70,14 @@ struct PendingCreate {
 
 }  // namespace
 
+ApiReply JsonReply(int status, std::string body) {
+  ApiReply r;
+  r.status = status;
+  r.body = std::move(body);
+  r.body.push_back('\n');
+  return r;
+}
+
 ApiReply ErrorReply(const Status& status) {
   ApiReply r = JsonReply(status.http_status(), ErrorJson(status));
   if (status.code() == Code::kUnauthenticated) {
@@ -91,8 +90,16 @@ ApiReply ErrorReply(const Status& status) {
 }
 
 GatewayService::GatewayService(const Config& config, Publisher& publisher, StatusView& view,
-                               const Clock& clock)
-    : config_(config), publisher_(publisher), view_(view), clock_(clock), rate_limiter_(clock) {}
+                               const Clock& clock, TriggerTokenTable* tokens,
+                               std::function<bool()> tokens_caught_up)
+    : config_(config),
+      publisher_(publisher),
+      view_(view),
+      clock_(clock),
+      rate_limiter_(clock),
+      tokens_caught_up_(std::move(tokens_caught_up)) {
+  if (tokens != nullptr) gitlab_ = std::make_unique<GitLabApi>(config, publisher, *tokens, clock);
+}
 
 void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
   const std::string& m = request.method;
@@ -107,6 +114,9 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
     return true;
   };
 
+  if (gitlab_ && GitLabApi::Handles(request.path)) {
+    return gitlab_->Handle(request, parts, std::move(reply));
+  }
   if (is({"healthz"})) {
     if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
     return reply(JsonReply(200, "{\"status\":\"ok\"}"));
@@ -392,12 +402,14 @@ ApiReply GatewayService::GetLog(const ApiRequest& request, const std::string& id
 }
 
 ApiReply GatewayService::Ready() {
-  bool caught_up = view_.CaughtUp();
+  bool caught_up = view_.CaughtUp() && (!tokens_caught_up_ || tokens_caught_up_());
   bool reachable = publisher_.Reachable();
   if (caught_up && reachable) return JsonReply(200, "{\"status\":\"ready\"}");
   std::string why;
   if (!reachable) why = "Kafka brokers are not reachable";
-  if (!caught_up) why += std::string(why.empty() ? "" : "; ") + "status view is still catching up";
+  if (!caught_up) {
+    why += std::string(why.empty() ? "" : "; ") + "status view or trigger tokens still catching up";
+  }
   return ErrorReply(Unavailable(why).WithRetryAfter(1));
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "common/status_view.h"
 #include "gateway/api.h"
 #include "gateway/deadline_timer.h"
+#include "gateway/gitlab_api.h"
 #include "gateway/rate_limiter.h"
 
 namespace sluice {
@@ -19,7 +22,11 @@ namespace sluice {
 // calls that publish answer from the publisher's delivery callback.
 class GatewayService {
  public:
-  GatewayService(const Config& config, Publisher& publisher, StatusView& view, const Clock& clock);
+  // `tokens`: the trigger tokens of GitLab's API (/api/v4); without them those routes are 404.
+  // `tokens_caught_up`: whether they have been read to the end (for /readyz).
+  GatewayService(const Config& config, Publisher& publisher, StatusView& view, const Clock& clock,
+                 TriggerTokenTable* tokens = nullptr,
+                 std::function<bool()> tokens_caught_up = nullptr);
 
   void Handle(const ApiRequest& request, ReplyFn reply);
 
@@ -46,6 +53,8 @@ class GatewayService {
   StatusView& view_;
   const Clock& clock_;
   RateLimiter rate_limiter_;
+  std::unique_ptr<GitLabApi> gitlab_;
+  std::function<bool()> tokens_caught_up_;
   std::atomic<int> in_flight_{0};
   DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
 };

@@ -35,6 +35,7 @@ ApiRequest ToApiRequest(const Http::Request& req) {
   if (auto auth = headers.tryGet<Http::Header::Authorization>()) r.authorization = auth->value();
   if (auto ct = headers.tryGet<Http::Header::ContentType>()) r.content_type = ct->mime().toString();
   if (auto raw = headers.tryGetRaw("Idempotency-Key")) r.idempotency_key = raw->value();
+  if (auto raw = headers.tryGetRaw("PRIVATE-TOKEN")) r.private_token = raw->value();
   r.body = req.body();
   return r;
 }

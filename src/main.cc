@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/status_view.h"
 #include "gateway/gateway_service.h"
+#include "gateway/trigger_tokens.h"
 #include "gateway/http_server.h"
 #include "worker/process_runner.h"
 #include "worker/worker.h"
@@ -113,6 +114,7 @@ void WaitForStopSignal(const sigset_t& set, const std::atomic<bool>* also_stop =
 struct GatewayParts {
   std::unique_ptr<KafkaPublisher> publisher;
   std::unique_ptr<KafkaStatusView> view;
+  std::unique_ptr<KafkaTriggerTokens> tokens;
   std::shared_ptr<GatewayService> service;
   std::unique_ptr<HttpServer> http;
 
@@ -124,12 +126,17 @@ struct GatewayParts {
     publisher = std::move(*p);
     view = std::make_unique<KafkaStatusView>(config.kafka);
     if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
-    service = std::make_shared<GatewayService>(config, *publisher, *view, SystemClock::Instance());
+    tokens = std::make_unique<KafkaTriggerTokens>(config.kafka);
+    if (Status s = tokens->Start(kStartupTimeout); !s.ok()) return s;
+    KafkaTriggerTokens* t = tokens.get();
+    service = std::make_shared<GatewayService>(config, *publisher, *view, SystemClock::Instance(),
+                                               &t->table(), [t] { return t->CaughtUp(); });
     http = std::make_unique<HttpServer>(config.gateway, service);
     return http->Start();
   }
   void Stop() {
     if (http) http->Stop();
+    if (tokens) tokens->Stop();
     if (view) view->Stop();
     publisher.reset();
   }

@@ -509,6 +509,11 @@ void Worker::Run(const std::atomic<bool>& stop) {
     for (auto& [key, entry] : entries_) {
       if (entry.state == State::kDeciding && !view_ready) continue;
       Advance(entry, now, draining);
+      // A trigger met twice (a record duplicated in the topic) may have both copies deciding
+      // in this same turn: the second must see that the first has just claimed its id.
+      if (entry.trigger && entry.state != State::kDeciding && entry.state != State::kDone) {
+        active_ids_.insert(entry.trigger->id);
+      }
     }
     if (abort_at && now >= *abort_at && !aborted_for_shutdown) {
       aborted_for_shutdown = true;

@@ -84,6 +84,9 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& u
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   } else {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    // The handle is reused: without this, a body-less DELETE after a POST announces the POST's
+    // body size and then sends nothing.
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(c, CURLOPT_HTTPGET, method == "GET" ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
@@ -319,7 +322,7 @@ std::string KafkaCluster::Logs() const {
 
 Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_yaml,
                        const std::string& gateway_yaml, const std::string& clients_yaml,
-                       KafkaCluster* cluster)
+                       KafkaCluster* cluster, const std::string& projects_yaml)
     : cluster_(cluster) {
   const char* tier = std::getenv("SLUICE_TEST_KAFKA_BROKERS");
   if (cluster_ == nullptr && tier != nullptr && *tier) {
@@ -360,6 +363,7 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
     out << "clients:\n" << clients_yaml << "\n";
   }
   out << "jobs:\n" << jobs_yaml << "\n";
+  if (!projects_yaml.empty()) out << "projects:\n" << projects_yaml << "\n";
 }
 
 void Deployment::SetKafkaDown(bool down) {

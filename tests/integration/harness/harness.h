@@ -122,9 +122,10 @@ class Deployment {
   // extra keys (indented by two) of the worker: and gateway: sections, and a whole clients: list.
   // Clients "alice" (token "alice-token", all jobs) and "bob" (token "bob-token", jobs "bob-*")
   // exist unless clients_yaml is given.
+  // `projects_yaml`: a whole projects: list (GitLab-style projects), none when empty.
   Deployment(const std::string& jobs_yaml, const std::string& worker_yaml = "",
              const std::string& gateway_yaml = "", const std::string& clients_yaml = "",
-             KafkaCluster* cluster = nullptr);
+             KafkaCluster* cluster = nullptr, const std::string& projects_yaml = "");
   ~Deployment();
 
   SluiceProcess& StartGateway();

@@ -1,0 +1,270 @@
+#include "gateway/gitlab_api.h"
+
+#include <rapidjson/document.h>
+
+#include <memory>
+
+#include "common/crypto.h"
+#include "common/execution_id.h"
+#include "common/json_codec.h"
+#include "common/log.h"
+#include "gateway/auth.h"
+#include "gateway/gitlab_trigger.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int kRetryAfterSeconds = 5;
+constexpr size_t kMaxDescription = 255;
+
+ApiReply Message(int status, const std::string& message) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("message");
+  w.String(message.c_str());
+  w.EndObject();
+  return JsonReply(status, buf.GetString());
+}
+
+ApiReply ParamError(const std::string& error) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.String(error.c_str());
+  w.EndObject();
+  return JsonReply(400, buf.GetString());
+}
+
+// The parameters of a write: the query string, then a form or JSON body over it.
+std::map<std::string, std::string> WriteParams(const ApiRequest& request) {
+  std::map<std::string, std::string> params = request.query;
+  std::string type = request.content_type.substr(0, request.content_type.find(';'));
+  std::map<std::string, std::string> body;
+  if (type == "application/x-www-form-urlencoded") {
+    body = ParseUrlEncoded(request.body);
+  } else if (type == "multipart/form-data") {
+    body = ParseMultipartForm(request.content_type, request.body).value_or(body);
+  } else if (!request.body.empty()) {
+    rapidjson::Document doc;
+    if (ParseJson(request.body, doc).ok() && doc.IsObject()) {
+      for (const auto& m : doc.GetObject()) {
+        if (m.value.IsString()) body[m.name.GetString()] = m.value.GetString();
+      }
+    }
+  }
+  for (auto& [k, v] : body) params[k] = v;
+  return params;
+}
+
+// expires_at as GitLab takes it: a date ("2026-12-31", the end of that day in UTC is not meant:
+// GitLab reads it as midnight) or an RFC 3339 time.
+std::optional<TimePoint> ParseExpiry(const std::string& text) {
+  if (auto t = ParseRfc3339(text)) return t;
+  if (text.size() == 10) return ParseRfc3339(text + "T00:00:00Z");
+  return std::nullopt;
+}
+
+// A stable numeric id for a client, for GitLab's `owner.id`.
+int64_t UserId(const std::string& name) {
+  std::string h = Sha256Raw(name);
+  int64_t id = 0;
+  for (int i = 0; i < 6; ++i) id = (id << 8) | static_cast<unsigned char>(h[i]);
+  return id;
+}
+
+std::optional<int64_t> ParseId(const std::string& text) {
+  if (text.empty() || text.size() > 16 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+}  // namespace
+
+std::string TriggerTokenJson(const TriggerToken& t, const std::string& token) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("id");
+  w.Int64(t.id);
+  w.Key("token");
+  w.String(token.c_str());
+  w.Key("description");
+  w.String(t.description.c_str(), static_cast<rapidjson::SizeType>(t.description.size()));
+  w.Key("created_at");
+  w.String(FormatRfc3339(t.created_at).c_str());
+  w.Key("updated_at");
+  w.String(FormatRfc3339(t.updated_at).c_str());
+  // Not tracked yet: the trigger API that uses tokens comes with the pipelines.
+  w.Key("last_used");
+  w.Null();
+  w.Key("expires_at");
+  if (t.expires_at) {
+    w.String(FormatRfc3339(*t.expires_at).c_str());
+  } else {
+    w.Null();
+  }
+  w.Key("owner");
+  w.StartObject();
+  w.Key("id");
+  w.Int64(UserId(t.owner));
+  w.Key("username");
+  w.String(t.owner.c_str());
+  w.Key("name");
+  w.String(t.owner.c_str());
+  w.Key("state");
+  w.String("active");
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+GitLabApi::GitLabApi(const Config& config, Publisher& publisher, TriggerTokenTable& tokens,
+                     const Clock& clock)
+    : config_(config), publisher_(publisher), tokens_(tokens), clock_(clock) {}
+
+bool GitLabApi::Handles(const std::string& path) { return path.rfind("/api/v4/", 0) == 0; }
+
+std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
+                                             const std::string& project_ref, Caller* caller) {
+  std::string header = request.authorization;
+  if (!request.private_token.empty()) header = "Bearer " + request.private_token;
+  auto client = Authenticate(config_, header);
+  if (!client.ok()) return Message(401, "401 Unauthorized");
+  caller->client = *client;
+  // A project the caller is not a member of does not exist, as far as they can tell.
+  const ProjectConfig* project = config_.FindProject(project_ref);
+  if (project == nullptr || !project->members.count((*client)->name)) {
+    return Message(404, "404 Project Not Found");
+  }
+  caller->project = project;
+  if (project->members.at((*client)->name) < ProjectRole::kMaintainer) {
+    return Message(403, "403 Forbidden");
+  }
+  return std::nullopt;
+}
+
+void GitLabApi::Handle(const ApiRequest& request, const std::vector<std::string>& parts,
+                       ReplyFn reply) {
+  // api v4 projects :id triggers [:trigger_id]
+  bool triggers = parts.size() >= 5 && parts.size() <= 6 && parts[2] == "projects" &&
+                  parts[4] == "triggers";
+  if (!triggers) return reply(Message(404, "404 Not Found"));
+  Caller caller;
+  if (auto refused = Authorize(request, parts[3], &caller)) return reply(*refused);
+  const std::string& m = request.method;
+  if (parts.size() == 5) {
+    if (m == "GET") return reply(ListTriggers(caller));
+    if (m == "POST") return CreateTrigger(request, caller, std::move(reply));
+    return reply(Message(405, "405 Method Not Allowed"));
+  }
+  if (m == "GET") return reply(GetTrigger(caller, parts[5]));
+  if (m == "PUT") return UpdateTrigger(request, caller, parts[5], std::move(reply));
+  if (m == "DELETE") return DeleteTrigger(caller, parts[5], std::move(reply));
+  reply(Message(405, "405 Method Not Allowed"));
+}
+
+ApiReply GitLabApi::ListTriggers(const Caller& caller) {
+  std::string body = "[";
+  for (const TriggerToken& t : tokens_.ForProject(caller.project->id)) {
+    if (body.size() > 1) body += ",";
+    body += TriggerTokenJson(t, t.short_token);
+  }
+  return JsonReply(200, body + "]");
+}
+
+ApiReply GitLabApi::GetTrigger(const Caller& caller, const std::string& trigger_id) {
+  auto id = ParseId(trigger_id);
+  std::optional<TriggerToken> t;
+  if (id) t = tokens_.Get(caller.project->id, *id);
+  if (!t) return Message(404, "404 Trigger Not Found");
+  return JsonReply(200, TriggerTokenJson(*t, t->short_token));
+}
+
+void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply) {
+  std::map<std::string, std::string> params = WriteParams(request);
+  auto description = params.find("description");
+  if (description == params.end()) return reply(ParamError("description is missing"));
+  if (description->second.size() > kMaxDescription) {
+    return reply(ParamError("description is too long (at most 255 characters)"));
+  }
+  TimePoint now = clock_.Now();
+  TriggerToken t;
+  if (auto e = params.find("expires_at"); e != params.end() && !e->second.empty()) {
+    t.expires_at = ParseExpiry(e->second);
+    if (!t.expires_at) return reply(ParamError("expires_at is invalid"));
+    if (*t.expires_at <= now) {
+      return reply(Message(400, "400 Bad request - expires_at must be in the future"));
+    }
+  }
+  std::string token = NewTriggerToken();
+  t.id = NewNumericId(now);
+  t.project_id = caller.project->id;
+  t.token_sha256 = Sha256Hex(token);
+  t.short_token = ShortTriggerToken(token);
+  t.description = description->second;
+  t.owner = caller.client->name;
+  t.created_at = now;
+  t.updated_at = now;
+  // The whole token is shown once, here; only its hash is kept.
+  Write(t, false, JsonReply(201, TriggerTokenJson(t, token)), std::move(reply));
+}
+
+void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
+                              const std::string& trigger_id, ReplyFn reply) {
+  auto id = ParseId(trigger_id);
+  std::optional<TriggerToken> t;
+  if (id) t = tokens_.Get(caller.project->id, *id);
+  if (!t) return reply(Message(404, "404 Trigger Not Found"));
+  if (t->owner != caller.client->name) return reply(Message(403, "403 Forbidden"));
+  std::map<std::string, std::string> params = WriteParams(request);
+  if (auto d = params.find("description"); d != params.end()) {
+    if (d->second.size() > kMaxDescription) {
+      return reply(ParamError("description is too long (at most 255 characters)"));
+    }
+    t->description = d->second;
+  }
+  t->updated_at = clock_.Now();
+  Write(*t, false, JsonReply(200, TriggerTokenJson(*t, t->short_token)), std::move(reply));
+}
+
+void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_id,
+                              ReplyFn reply) {
+  auto id = ParseId(trigger_id);
+  std::optional<TriggerToken> t;
+  if (id) t = tokens_.Get(caller.project->id, *id);
+  if (!t) return reply(Message(404, "404 Trigger Not Found"));
+  ApiReply no_content;
+  no_content.status = 204;
+  no_content.body.clear();
+  Write(*t, true, no_content, std::move(reply));
+}
+
+void GitLabApi::Write(const TriggerToken& token, bool revoke, ApiReply success, ReplyFn reply) {
+  std::string key = TriggerTokenKey(token.project_id, token.id);
+  TriggerTokenTable& table = tokens_;
+  publisher_.Publish(
+      config_.kafka.TriggersTopic(), key, revoke ? "" : EncodeTriggerToken(token),
+      [&table, token, revoke, success = std::move(success), reply](const Status& s) {
+        if (!s.ok()) {
+          LogWarn("gitlab", "trigger token " + std::to_string(token.id) +
+                                " not written: " + s.ToString());
+          ApiReply r = Message(503, "503 Service Unavailable");
+          r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+          return reply(r);
+        }
+        // Read-your-writes on this gateway; the others learn it from the topic.
+        if (revoke) {
+          table.Remove(token.project_id, token.id);
+        } else {
+          table.Put(token);
+        }
+        reply(success);
+      });
+}
+
+}  // namespace sluice
