@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "common/url.h"
+#include "gateway/auth.h"
 
 namespace sluice {
 
@@ -271,6 +272,49 @@ TriggerParamsResult ReadTriggerParams(const TriggerRequest& request) {
   payload.AddMember("variables", vars, alloc);
   p.payload_json = JsonText(payload);
   return result;
+}
+
+ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& tokens,
+                               const std::string& project_ref, const std::string& gitlab_event,
+                               const PipelineTriggerParams& params, TimePoint now) {
+  ResolvedTrigger r;
+  if (gitlab_event == "Pipeline Hook") {
+    r.error = Error(403, R"({"message":"403 Forbidden"})");
+    return r;
+  }
+  const GitLabReply not_found = Error(404, R"({"message":"404 Not Found"})");
+  const ProjectConfig* project = config.FindProject(project_ref);
+  // A client token is looked up like any other string: it matches no trigger token's hash.
+  std::optional<TriggerToken> token = tokens.FindByHash(Sha256Hex(params.token));
+  if (project == nullptr || !token || token->project_id != project->id || token->ExpiredAt(now)) {
+    r.error = not_found;
+    return r;
+  }
+  std::string_view ref = params.ref;
+  bool branch = false;
+  bool tag = false;
+  // "refs/heads/x" and "refs/tags/x" name one kind; a bare name may be either.
+  if (ref.substr(0, 11) == "refs/heads/") {
+    ref.remove_prefix(11);
+    branch = true;
+  } else if (ref.substr(0, 10) == "refs/tags/") {
+    ref.remove_prefix(10);
+    tag = true;
+  } else {
+    branch = tag = true;
+  }
+  bool is_branch = false;
+  bool is_tag = false;
+  for (const std::string& b : project->branches) is_branch |= branch && GlobMatch(b, ref);
+  for (const std::string& t : project->tags) is_tag |= tag && GlobMatch(t, ref);
+  if (!is_branch && !is_tag) {
+    r.error = Error(400, R"({"message":{"base":["Reference not found"]}})");
+    return r;
+  }
+  r.project = project;
+  r.token = std::move(token);
+  r.tag = !is_branch;
+  return r;
 }
 
 std::string NewTriggerToken() { return std::string(kTokenPrefix) + HexEncode(RandomBytes(20)); }

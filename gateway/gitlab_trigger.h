@@ -14,6 +14,10 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
+#include "common/config.h"
+#include "gateway/trigger_tokens.h"
+
 namespace sluice {
 
 struct PipelineTriggerParams {
@@ -56,6 +60,22 @@ std::map<std::string, std::string> ParseUrlEncoded(const std::string& text);
 // the body does not follow the boundary of `content_type`.
 std::optional<std::map<std::string, std::string>> ParseMultipartForm(
     const std::string& content_type, const std::string& body);
+
+// The project and token a pipeline trigger is for, or GitLab's refusal. Checked in GitLab's
+// order, each failing as GitLab answers it:
+//   X-Gitlab-Event: Pipeline Hook (a pipeline event pointed back at a trigger URL) -> 403;
+//   unknown project, unknown/expired/revoked token, another project's token, or a client
+//   token where a trigger token belongs -> 404 {"message":"404 Not Found"} (nothing revealed);
+//   a ref that is neither a branch nor a tag of the project -> 400 Reference not found.
+struct ResolvedTrigger {
+  const ProjectConfig* project = nullptr;
+  std::optional<TriggerToken> token;
+  bool tag = false;  // the ref named a tag
+  std::optional<GitLabReply> error;
+};
+ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& tokens,
+                               const std::string& project_ref, const std::string& gitlab_event,
+                               const PipelineTriggerParams& params, TimePoint now);
 
 // --- Trigger tokens ---
 

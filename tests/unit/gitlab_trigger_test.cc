@@ -7,6 +7,9 @@
 #include <set>
 #include <string>
 
+#include "common/crypto.h"
+#include "fakes.h"
+
 namespace sluice {
 namespace {
 
@@ -122,6 +125,100 @@ TEST(ReadTriggerParamsTest, ErrorsInGitLabsWords) {
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(r.error->status, 400);
     EXPECT_EQ(r.error->body, c.body);
+  }
+}
+
+// Project 9 (branches main and release-*, tags v*) with one trigger token; project 10 with
+// another.
+class ResolveTriggerTest : public ::testing::Test {
+ protected:
+  ResolveTriggerTest() {
+    ClientConfig ops;
+    ops.name = "ops";
+    ops.token_sha256 = Sha256Hex("ops-client-token");
+    config_.clients.push_back(ops);
+    for (int64_t id : {9, 10}) {
+      ProjectConfig p;
+      p.id = id;
+      p.path = "group/p" + std::to_string(id);
+      p.branches = {"main", "release-*"};
+      p.tags = {"v*"};
+      config_.projects.push_back(p);
+    }
+    tokens_.Put(Token(9, 1, kToken9, std::nullopt));
+    tokens_.Put(Token(10, 2, kToken10, std::nullopt));
+    tokens_.Put(Token(9, 3, kExpired, kNow - std::chrono::seconds(1)));
+  }
+
+  static TriggerToken Token(int64_t project, int64_t id, const std::string& clear,
+                            std::optional<TimePoint> expires) {
+    TriggerToken t;
+    t.id = id;
+    t.project_id = project;
+    t.token_sha256 = Sha256Hex(clear);
+    t.short_token = ShortTriggerToken(clear);
+    t.expires_at = expires;
+    return t;
+  }
+
+  ResolvedTrigger Resolve(const std::string& project, const std::string& token,
+                          const std::string& ref, const std::string& event = "") {
+    PipelineTriggerParams params;
+    params.token = token;
+    params.ref = ref;
+    return ResolveTrigger(config_, tokens_, project, event, params, kNow);
+  }
+
+  static inline const std::string kToken9 = "glptt-" + std::string(40, '9');
+  static inline const std::string kToken10 = "glptt-" + std::string(40, 'a');
+  static inline const std::string kExpired = "glptt-" + std::string(40, 'e');
+  static inline const TimePoint kNow = TestEpoch() + std::chrono::hours(1);
+  Config config_;
+  TriggerTokenTable tokens_;
+};
+
+TEST_F(ResolveTriggerTest, AProjectsOwnTokenOnAnExistingRef) {
+  for (const std::string& project : {"9", "group/p9", "group%2Fp9"}) {
+    ResolvedTrigger r = Resolve(project, kToken9, "main");
+    ASSERT_FALSE(r.error) << project << ": " << r.error->body;
+    EXPECT_EQ(r.project->id, 9);
+    EXPECT_EQ(r.token->id, 1);
+    EXPECT_FALSE(r.tag);
+  }
+  EXPECT_FALSE(Resolve("9", kToken9, "release-4.12").error);
+  EXPECT_FALSE(Resolve("9", kToken9, "refs/heads/main").error);
+  ResolvedTrigger tag = Resolve("9", kToken9, "v1.2.0");
+  ASSERT_FALSE(tag.error);
+  EXPECT_TRUE(tag.tag);
+}
+
+TEST_F(ResolveTriggerTest, RefusalsInGitLabsWordsRevealingNothing) {
+  const std::string not_found = R"({"message":"404 Not Found"})";
+  struct Case {
+    std::string name;
+    ResolvedTrigger got;
+    int status;
+    std::string body;
+  };
+  const Case cases[] = {
+      {"pipeline events looping back", Resolve("9", kToken9, "main", "Pipeline Hook"), 403,
+       R"({"message":"403 Forbidden"})"},
+      {"unknown token", Resolve("9", "glptt-" + std::string(40, '0'), "main"), 404, not_found},
+      {"another project's token", Resolve("9", kToken10, "main"), 404, not_found},
+      {"a client token instead of a trigger token", Resolve("9", "ops-client-token", "main"), 404,
+       not_found},
+      {"an expired token", Resolve("9", kExpired, "main"), 404, not_found},
+      {"unknown project", Resolve("11", kToken9, "main"), 404, not_found},
+      {"a branch that does not exist", Resolve("9", kToken9, "master"), 400,
+       R"({"message":{"base":["Reference not found"]}})"},
+      {"a tag ref naming a branch", Resolve("9", kToken9, "refs/tags/main"), 400,
+       R"({"message":{"base":["Reference not found"]}})"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ASSERT_TRUE(c.got.error.has_value());
+    EXPECT_EQ(c.got.error->status, c.status);
+    EXPECT_EQ(c.got.error->body, c.body);
   }
 }
 
