@@ -9,6 +9,13 @@ namespace {
 
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 
+std::map<std::string, std::string> BaseEnvironment(const std::string& workspace_dir,
+                                                   const std::string& inherited_path) {
+  return {{"PATH", inherited_path.empty() ? kDefaultPath : inherited_path},
+          {"HOME", workspace_dir},
+          {"LANG", "C.UTF-8"}};
+}
+
 }  // namespace
 
 std::string PullRefsString(const Refs& refs) {
@@ -46,10 +53,7 @@ std::map<std::string, std::string> BuildJobEnvironment(const JobConfig& job, con
                                                        const std::string& workspace_dir,
                                                        const std::string& artifacts_dir,
                                                        const std::string& inherited_path) {
-  std::map<std::string, std::string> env;
-  env["PATH"] = inherited_path.empty() ? kDefaultPath : inherited_path;
-  env["HOME"] = workspace_dir;
-  env["LANG"] = "C.UTF-8";
+  std::map<std::string, std::string> env = BaseEnvironment(workspace_dir, inherited_path);
 
   for (const auto& [name, value] : job.env) env[name] = value;
 
@@ -76,6 +80,36 @@ std::map<std::string, std::string> BuildJobEnvironment(const JobConfig& job, con
   env["ARTIFACTS"] = artifacts_dir;
 
   for (const auto& [name, value] : trigger.pod_spec_options.envs) env[name] = value;
+  return env;
+}
+
+std::map<std::string, std::string> BuildPipelineJobEnvironment(
+    const ProjectConfig& project, const PipelineJobConfig& job, const PipelineJobContext& context,
+    const std::string& execution_id, const std::string& workspace_dir,
+    const std::string& artifacts_dir, const std::string& inherited_path) {
+  std::map<std::string, std::string> env = BaseEnvironment(workspace_dir, inherited_path);
+  env["CI"] = "true";
+  env["GITLAB_CI"] = "true";
+  env["CI_PIPELINE_SOURCE"] = context.source;
+  if (context.source == "trigger") env["CI_PIPELINE_TRIGGERED"] = "true";
+  env["CI_PIPELINE_IID"] = std::to_string(context.pipeline_iid);
+  env["CI_JOB_NAME"] = job.name;
+  env["CI_JOB_STAGE"] = job.stage;
+  env["CI_PROJECT_ID"] = std::to_string(project.id);
+  env["CI_PROJECT_PATH"] = project.path;
+  env["CI_COMMIT_REF_NAME"] = context.ref;
+  if (!context.sha.empty()) env["CI_COMMIT_SHA"] = context.sha;
+  env["ARTIFACTS"] = artifacts_dir;
+
+  for (const auto& [name, value] : job.env) env[name] = value;
+  for (const auto& [name, value] : project.variables) env[name] = value;
+  for (const auto& [name, value] : context.variables) env[name] = value;
+
+  env["CI_PIPELINE_ID"] = std::to_string(context.pipeline_id);
+  env["CI_JOB_ID"] = std::to_string(context.job_id);
+  env["CI_JOB_TOKEN"] = context.job_token;
+  if (!context.payload_path.empty()) env["TRIGGER_PAYLOAD"] = context.payload_path;
+  env["SLUICE_EXECUTION_ID"] = execution_id;
   return env;
 }
 

@@ -26,6 +26,32 @@ std::map<std::string, std::string> BuildJobEnvironment(const JobConfig& job, con
                                                        const std::string& artifacts_dir,
                                                        const std::string& inherited_path);
 
+// What a job of a GitLab-style pipeline knows of its pipeline.
+struct PipelineJobContext {
+  int64_t pipeline_id = 0;
+  int64_t pipeline_iid = 0;
+  int64_t job_id = 0;
+  std::string source = "trigger";  // "trigger", or "pipeline" when triggered with a job token
+  std::string ref;
+  std::string sha;  // empty when unknown
+  std::map<std::string, std::string> variables;  // of the trigger, or of the play call
+  std::string payload_path;  // TRIGGER_PAYLOAD: a file holding the request without its token
+  std::string job_token;     // CI_JOB_TOKEN, valid while the job runs
+};
+
+// The environment of a pipeline job, in layers where a later one wins (GitLab's precedence):
+//   1. base: PATH, HOME=workspace_dir, LANG=C.UTF-8;
+//   2. GitLab's predefined variables: CI_PIPELINE_SOURCE, CI_PIPELINE_TRIGGERED (for "trigger"),
+//      CI_PIPELINE_IID, CI_JOB_NAME, CI_JOB_STAGE, CI_PROJECT_ID, CI_PROJECT_PATH,
+//      CI_COMMIT_REF_NAME, CI_COMMIT_SHA (when known), and ARTIFACTS;
+//   3. the job's own env; 4. the project's variables; 5. the trigger's or play call's variables;
+//   6. what identifies this run and may not be overridden: CI_PIPELINE_ID, CI_JOB_ID,
+//      CI_JOB_TOKEN, TRIGGER_PAYLOAD (when there is a payload) and SLUICE_EXECUTION_ID.
+std::map<std::string, std::string> BuildPipelineJobEnvironment(
+    const ProjectConfig& project, const PipelineJobConfig& job, const PipelineJobContext& context,
+    const std::string& execution_id, const std::string& workspace_dir,
+    const std::string& artifacts_dir, const std::string& inherited_path);
+
 // Prow's PULL_REFS: "base_ref:base_sha,number:sha,..." ("base_ref" alone without base_sha; a
 // pull with a ref gets it appended as "number:sha:ref"), as Prow's Refs.String() writes it.
 std::string PullRefsString(const Refs& refs);

@@ -218,3 +218,90 @@ TEST(JobEnvironmentTest, OverridesBeatEverything) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+struct PipelineJobSetup {
+  ProjectConfig project;
+  PipelineJobConfig job;
+  PipelineJobContext context;
+};
+
+// The upload_package job of project 9, triggered with UPLOAD_TO_S3=true.
+PipelineJobSetup UploadPackage() {
+  PipelineJobSetup s;
+  s.project.id = 9;
+  s.project.path = "group/project";
+  s.project.variables = {{"DEPLOY_ENV", "staging"}, {"LEVEL", "project"}};
+  s.job.name = "upload_package";
+  s.job.stage = "package";
+  s.job.env = {{"LEVEL", "job"}, {"ONLY_JOB", "1"}, {"DEPLOY_ENV", "job"}};
+  s.context.pipeline_id = 445584632984941;
+  s.context.pipeline_iid = 12;
+  s.context.job_id = 445584632984999;
+  s.context.ref = "main";
+  s.context.sha = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+  s.context.variables = {{"UPLOAD_TO_S3", "true"}, {"LEVEL", "trigger"}};
+  s.context.payload_path = "/work/payload.json";
+  s.context.job_token = "job-token";
+  return s;
+}
+
+std::map<std::string, std::string> Build(const PipelineJobSetup& s) {
+  return BuildPipelineJobEnvironment(s.project, s.job, s.context, "0190f3a2-exec", "/work",
+                                     "/artifacts", "/usr/bin");
+}
+
+TEST(PipelineJobEnvironmentTest, GitLabsPredefinedVariables) {
+  auto env = Build(UploadPackage());
+  EXPECT_EQ(env.at("CI_PIPELINE_SOURCE"), "trigger");
+  EXPECT_EQ(env.at("CI_PIPELINE_TRIGGERED"), "true");
+  EXPECT_EQ(env.at("CI_PIPELINE_ID"), "445584632984941");
+  EXPECT_EQ(env.at("CI_PIPELINE_IID"), "12");
+  EXPECT_EQ(env.at("CI_JOB_ID"), "445584632984999");
+  EXPECT_EQ(env.at("CI_JOB_NAME"), "upload_package");
+  EXPECT_EQ(env.at("CI_JOB_STAGE"), "package");
+  EXPECT_EQ(env.at("CI_PROJECT_ID"), "9");
+  EXPECT_EQ(env.at("CI_PROJECT_PATH"), "group/project");
+  EXPECT_EQ(env.at("CI_COMMIT_REF_NAME"), "main");
+  EXPECT_EQ(env.at("CI_COMMIT_SHA"), "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+  EXPECT_EQ(env.at("TRIGGER_PAYLOAD"), "/work/payload.json");
+  EXPECT_EQ(env.at("CI_JOB_TOKEN"), "job-token");
+  EXPECT_EQ(env.at("HOME"), "/work");
+  EXPECT_EQ(env.at("PATH"), "/usr/bin");
+}
+
+TEST(PipelineJobEnvironmentTest, TriggerVariablesWinOverProjectVariablesOverTheJobsEnv) {
+  auto env = Build(UploadPackage());
+  EXPECT_EQ(env.at("UPLOAD_TO_S3"), "true");
+  EXPECT_EQ(env.at("LEVEL"), "trigger");
+  EXPECT_EQ(env.at("DEPLOY_ENV"), "staging") << "project over job";
+  EXPECT_EQ(env.at("ONLY_JOB"), "1");
+}
+
+TEST(PipelineJobEnvironmentTest, WhatIdentifiesTheRunCannotBeOverridden) {
+  PipelineJobSetup s = UploadPackage();
+  s.context.variables["CI_JOB_TOKEN"] = "forged";
+  s.context.variables["CI_PIPELINE_ID"] = "1";
+  s.context.variables["CI_COMMIT_REF_NAME"] = "from-trigger";
+  auto env = Build(s);
+  EXPECT_EQ(env.at("CI_JOB_TOKEN"), "job-token");
+  EXPECT_EQ(env.at("CI_PIPELINE_ID"), "445584632984941");
+  EXPECT_EQ(env.at("CI_COMMIT_REF_NAME"), "from-trigger") << "as GitLab lets trigger variables do";
+}
+
+TEST(PipelineJobEnvironmentTest, AMultiProjectPipelineIsNotTriggeredAndMayLackASha) {
+  PipelineJobSetup s = UploadPackage();
+  s.context.source = "pipeline";
+  s.context.sha.clear();
+  s.context.payload_path.clear();
+  auto env = Build(s);
+  EXPECT_EQ(env.at("CI_PIPELINE_SOURCE"), "pipeline");
+  EXPECT_FALSE(env.count("CI_PIPELINE_TRIGGERED"));
+  EXPECT_FALSE(env.count("CI_COMMIT_SHA"));
+  EXPECT_FALSE(env.count("TRIGGER_PAYLOAD"));
+}
+
+}  // namespace
+}  // namespace sluice
