@@ -243,7 +243,7 @@ PipelineJobSetup UploadPackage() {
   s.context.ref = "main";
   s.context.sha = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
   s.context.variables = {{"UPLOAD_TO_S3", "true"}, {"LEVEL", "trigger"}};
-  s.context.payload_path = "/work/payload.json";
+  s.context.payload_path = "/builds/payload.json";
   s.context.job_token = "job-token";
   return s;
 }
@@ -266,7 +266,7 @@ TEST(PipelineJobEnvironmentTest, GitLabsPredefinedVariables) {
   EXPECT_EQ(env.at("CI_PROJECT_PATH"), "group/project");
   EXPECT_EQ(env.at("CI_COMMIT_REF_NAME"), "main");
   EXPECT_EQ(env.at("CI_COMMIT_SHA"), "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
-  EXPECT_EQ(env.at("TRIGGER_PAYLOAD"), "/work/payload.json");
+  EXPECT_EQ(env.at("TRIGGER_PAYLOAD"), "/builds/payload.json");
   EXPECT_EQ(env.at("CI_JOB_TOKEN"), "job-token");
   EXPECT_EQ(env.at("HOME"), "/work");
   EXPECT_EQ(env.at("PATH"), "/usr/bin");
