@@ -775,8 +775,7 @@ void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
 }
 
 // `required`: a config without a projects section needs at least one job.
-void ParseJobs(const YAML::Node& node, bool required, Errors& errors,
-               std::vector<JobConfig>* out) {
+void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vector<JobConfig>* out) {
   if (node.IsDefined() && !node.IsNull() && !node.IsSequence()) {
     errors.Add("jobs", "expected a list, got " + Describe(node));
     return;
@@ -812,13 +811,15 @@ void ParsePipelineJob(const MapReader& map, const std::set<std::string>& stages,
   } else if (map.String("name", &job->name) && !IsJobName(job->name)) {
     errors.Add(map.PathOf("name"),
                "must start with a letter or digit and hold at most 200 letters, digits, '.', '_' "
-               "or '-', got " + Quote(job->name));
+               "or '-', got " +
+                   Quote(job->name));
     job->name.clear();
   }
   if (!map.Has("stage")) {
     errors.Add(map.PathOf("stage"), "is required");
   } else if (map.String("stage", &job->stage) && !stages.count(job->stage)) {
-    errors.Add(map.PathOf("stage"), "is not one of the pipeline's stages, got " + Quote(job->stage));
+    errors.Add(map.PathOf("stage"),
+               "is not one of the pipeline's stages, got " + Quote(job->stage));
   }
   std::string when = "on_success";
   if (map.String("when", &when)) {
@@ -941,8 +942,8 @@ void ParseProject(const MapReader& map, const std::set<std::string>& clients, Er
   }
 }
 
-void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clients,
-                   Errors& errors, std::vector<ProjectConfig>* out) {
+void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clients, Errors& errors,
+                   std::vector<ProjectConfig>* out) {
   if (node.IsNull()) return;
   if (!node.IsSequence()) {
     errors.Add("projects", "expected a list, got " + Describe(node));
@@ -991,8 +992,8 @@ const char* ProjectRoleName(ProjectRole role) {
 
 const ProjectConfig* Config::FindProject(const std::string& id_or_path) const {
   std::string path = PercentDecode(id_or_path);
-  bool numeric = !path.empty() && std::all_of(path.begin(), path.end(),
-                                              [](char c) { return c >= '0' && c <= '9'; });
+  bool numeric = !path.empty() &&
+                 std::all_of(path.begin(), path.end(), [](char c) { return c >= '0' && c <= '9'; });
   for (const ProjectConfig& p : projects) {
     if (numeric ? std::to_string(p.id) == path : p.path == path) return &p;
   }

@@ -57,10 +57,12 @@ bool IsExecutionId(std::string_view t) {
 
 int64_t NewNumericId(TimePoint now) {
   constexpr int64_t kEpoch2020Ms = 1577836800000;
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::string random = RandomBytes(2);
-  int64_t low = ((static_cast<unsigned char>(random[0]) << 8) | static_cast<unsigned char>(random[1])) &
-                0x7ff;
+  int64_t low =
+      ((static_cast<unsigned char>(random[0]) << 8) | static_cast<unsigned char>(random[1])) &
+      0x7ff;
   return (std::max<int64_t>(ms - kEpoch2020Ms, 0) << 11) | low;
 }
 

@@ -126,11 +126,10 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
     std::string name;
     bool compact;
   };
-  std::vector<Wanted> wanted = {
-      {kafka.RequestsTopic(), false},
-      {kafka.ResultsTopic(), true},
-      {kafka.ControlTopic(), true},
-      {kafka.TriggersTopic(), true}};
+  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), false},
+                                {kafka.ResultsTopic(), true},
+                                {kafka.ControlTopic(), true},
+                                {kafka.TriggersTopic(), true}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;

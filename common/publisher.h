@@ -16,8 +16,9 @@ using DeliveryCallback = std::function<void(const Status&)>;
 class Publisher {
  public:
   virtual ~Publisher() = default;
-  // Never blocks. An empty value is a tombstone (no payload). When the record cannot even be queued (queue full, unknown topic, shutting
-  // down) `done` is called before Publish returns, with the error.
+  // Never blocks. An empty value is a tombstone (no payload). When the record cannot even be queued
+  // (queue full, unknown topic, shutting down) `done` is called before Publish returns, with the
+  // error.
   virtual void Publish(const std::string& topic, const std::string& key, const std::string& value,
                        DeliveryCallback done) = 0;
   // Whether the last probe reached a broker. Cheap; does not touch the network.

@@ -17,8 +17,7 @@ std::string PercentDecode(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() &&
-        std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
       out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
       i += 2;

@@ -151,8 +151,8 @@ std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
 void GitLabApi::Handle(const ApiRequest& request, const std::vector<std::string>& parts,
                        ReplyFn reply) {
   // api v4 projects :id triggers [:trigger_id]
-  bool triggers = parts.size() >= 5 && parts.size() <= 6 && parts[2] == "projects" &&
-                  parts[4] == "triggers";
+  bool triggers =
+      parts.size() >= 5 && parts.size() <= 6 && parts[2] == "projects" && parts[4] == "triggers";
   if (!triggers) return reply(Message(404, "404 Not Found"));
   Caller caller;
   if (auto refused = Authorize(request, parts[3], &caller)) return reply(*refused);
@@ -232,8 +232,7 @@ void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
   Write(*t, false, JsonReply(200, TriggerTokenJson(*t, t->short_token)), std::move(reply));
 }
 
-void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_id,
-                              ReplyFn reply) {
+void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_id, ReplyFn reply) {
   auto id = ParseId(trigger_id);
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
@@ -247,24 +246,23 @@ void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_i
 void GitLabApi::Write(const TriggerToken& token, bool revoke, ApiReply success, ReplyFn reply) {
   std::string key = TriggerTokenKey(token.project_id, token.id);
   TriggerTokenTable& table = tokens_;
-  publisher_.Publish(
-      config_.kafka.TriggersTopic(), key, revoke ? "" : EncodeTriggerToken(token),
-      [&table, token, revoke, success = std::move(success), reply](const Status& s) {
-        if (!s.ok()) {
-          LogWarn("gitlab", "trigger token " + std::to_string(token.id) +
-                                " not written: " + s.ToString());
-          ApiReply r = Message(503, "503 Service Unavailable");
-          r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
-          return reply(r);
-        }
-        // Read-your-writes on this gateway; the others learn it from the topic.
-        if (revoke) {
-          table.Remove(token.project_id, token.id);
-        } else {
-          table.Put(token);
-        }
-        reply(success);
-      });
+  publisher_.Publish(config_.kafka.TriggersTopic(), key, revoke ? "" : EncodeTriggerToken(token),
+                     [&table, token, revoke, success = std::move(success), reply](const Status& s) {
+                       if (!s.ok()) {
+                         LogWarn("gitlab", "trigger token " + std::to_string(token.id) +
+                                               " not written: " + s.ToString());
+                         ApiReply r = Message(503, "503 Service Unavailable");
+                         r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+                         return reply(r);
+                       }
+                       // Read-your-writes on this gateway; the others learn it from the topic.
+                       if (revoke) {
+                         table.Remove(token.project_id, token.id);
+                       } else {
+                         table.Put(token);
+                       }
+                       reply(success);
+                     });
 }
 
 }  // namespace sluice

@@ -46,8 +46,8 @@ class GitLabApi {
   ApiReply ListTriggers(const Caller& caller);
   ApiReply GetTrigger(const Caller& caller, const std::string& trigger_id);
   void CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply);
-  void UpdateTrigger(const ApiRequest& request, const Caller& caller,
-                     const std::string& trigger_id, ReplyFn reply);
+  void UpdateTrigger(const ApiRequest& request, const Caller& caller, const std::string& trigger_id,
+                     ReplyFn reply);
   void DeleteTrigger(const Caller& caller, const std::string& trigger_id, ReplyFn reply);
   // Publishes the token's record (or its tombstone), applies it here once acknowledged, then
   // answers `success`; 503 when Kafka does not take it.

@@ -61,8 +61,8 @@ RawParams FromFields(const std::map<std::string, std::string>& fields) {
   RawParams raw;
   for (const auto& [key, value] : fields) {
     bool nested = false;
-    for (auto [prefix, target] : {std::pair{"variables[", &raw.variables},
-                                  std::pair{"inputs[", &raw.inputs}}) {
+    for (auto [prefix, target] :
+         {std::pair{"variables[", &raw.variables}, std::pair{"inputs[", &raw.inputs}}) {
       std::string_view p(prefix);
       if (key.size() > p.size() + 1 && key.compare(0, p.size(), p) == 0 && key.back() == ']') {
         (*target)[key.substr(p.size(), key.size() - p.size() - 1)] = value;

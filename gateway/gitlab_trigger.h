@@ -41,8 +41,8 @@ struct TriggerRequest {
   std::map<std::string, std::string> query;  // percent-decoded
   std::string content_type;                  // the whole header, parameters included
   std::string body;
-  std::string project_id;                    // :id as it appeared in the path, decoded
-  std::optional<std::string> path_ref;       // :ref of the webhook form, decoded
+  std::string project_id;               // :id as it appeared in the path, decoded
+  std::optional<std::string> path_ref;  // :ref of the webhook form, decoded
 };
 
 struct TriggerParamsResult {

@@ -23,8 +23,8 @@
 #include "common/log.h"
 #include "common/status_view.h"
 #include "gateway/gateway_service.h"
-#include "gateway/trigger_tokens.h"
 #include "gateway/http_server.h"
+#include "gateway/trigger_tokens.h"
 #include "worker/process_runner.h"
 #include "worker/worker.h"
 

@@ -33,7 +33,7 @@ struct PipelineJobContext {
   int64_t job_id = 0;
   std::string source = "trigger";  // "trigger", or "pipeline" when triggered with a job token
   std::string ref;
-  std::string sha;  // empty when unknown
+  std::string sha;                               // empty when unknown
   std::map<std::string, std::string> variables;  // of the trigger, or of the play call
   std::string payload_path;  // TRIGGER_PAYLOAD: a file holding the request without its token
   std::string job_token;     // CI_JOB_TOKEN, valid while the job runs

@@ -64,9 +64,9 @@ PipelineStep NextPipelineStep(const ProjectConfig& project,
     canceled |= after[job.name] == PipelineJobStatus::kCanceled;
   }
 
-  bool earlier_failed = false;     // a job of an earlier stage failed without allow_failure
-  bool held_back = canceled;       // an earlier stage is not done: nothing later may start
-  bool waiting_for_play = false;   // a required manual job holds the pipeline
+  bool earlier_failed = false;    // a job of an earlier stage failed without allow_failure
+  bool held_back = canceled;      // an earlier stage is not done: nothing later may start
+  bool waiting_for_play = false;  // a required manual job holds the pipeline
   for (const std::string& stage : project.stages) {
     if (!held_back) {
       for (const PipelineJobConfig& job : project.jobs) {

@@ -37,8 +37,8 @@ TriggerDecision DecideTrigger(const TriggerFacts& f) {
   if (f.abort_requested) {
     if (!lost) return Decision(Kind::kAbort, 0, "aborted before it started");
     return Decision(Kind::kAbort, 0,
-                    "aborted on request after worker " + lost->worker + " was lost during attempt " +
-                        std::to_string(lost->attempt),
+                    "aborted on request after worker " + lost->worker +
+                        " was lost during attempt " + std::to_string(lost->attempt),
                     lost);
   }
   if (!f.current) {
@@ -52,12 +52,12 @@ TriggerDecision DecideTrigger(const TriggerFacts& f) {
   // Held by a lost worker: run the next attempt, if there is one.
   int attempt = lost->attempt;
   if (attempt >= f.max_attempts) {
-    return Decision(Kind::kGiveUp, attempt,
-                    "worker " + lost->worker + " was lost during attempt " +
-                        std::to_string(attempt) + " (no heartbeat for " + FormatDuration(f.lease) +
-                        ") and no attempts are left (max_attempts: " +
-                        std::to_string(f.max_attempts) + ")",
-                    lost);
+    return Decision(
+        Kind::kGiveUp, attempt,
+        "worker " + lost->worker + " was lost during attempt " + std::to_string(attempt) +
+            " (no heartbeat for " + FormatDuration(f.lease) +
+            ") and no attempts are left (max_attempts: " + std::to_string(f.max_attempts) + ")",
+        lost);
   }
   return Decision(Kind::kRun, attempt + 1, "", lost);
 }

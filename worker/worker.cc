@@ -322,11 +322,12 @@ void Worker::SendHeartbeat(Entry& entry, TimePoint now) {
 // heartbeats): soon another worker may take the execution over, so this run stops now, before
 // that can happen, and the trigger is decided again like any other whose holder was lost.
 void Worker::Fence(Entry& entry, TimePoint now) {
-  LogWarn(kComponent, entry.trigger->id + ": attempt " + std::to_string(entry.attempt) +
-                          " could not renew its claim for " +
-                          FormatDuration(std::chrono::duration_cast<Duration>(now - entry.renewed_at)) +
-                          " (lease " + FormatDuration(config_.worker.lease) +
-                          "); killing the job so that it never runs twice at once");
+  LogWarn(kComponent,
+          entry.trigger->id + ": attempt " + std::to_string(entry.attempt) +
+              " could not renew its claim for " +
+              FormatDuration(std::chrono::duration_cast<Duration>(now - entry.renewed_at)) +
+              " (lease " + FormatDuration(config_.worker.lease) +
+              "); killing the job so that it never runs twice at once");
   entry.run->KillNow();
   entry.run.reset();
   entry.takes_over.reset();
@@ -438,7 +439,7 @@ void Worker::LogSummary(TimePoint now) {
   constexpr auto kSummaryEvery = std::chrono::seconds(10);
   if (now < next_summary_) return;
   next_summary_ = now + kSummaryEvery;
-  static const char* const kNames[] = {"deciding", "claiming", "confirming", "ready",
+  static const char* const kNames[] = {"deciding", "claiming",  "confirming", "ready",
                                        "running",  "reporting", "done"};
   int counts[std::size(kNames)] = {};
   for (const auto& [key, e] : entries_) ++counts[static_cast<int>(e.state)];

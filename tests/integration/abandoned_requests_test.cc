@@ -30,11 +30,12 @@ bool PostAndHangUp(uint16_t port, const std::string& body) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bool sent = false;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string request = "POST /v1/executions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          "Authorization: Bearer " +
-                          std::string(kAliceToken) +
-                          "\r\nContent-Type: application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string request =
+        "POST /v1/executions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Bearer " +
+        std::string(kAliceToken) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
     sent = send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(request.size());
   }

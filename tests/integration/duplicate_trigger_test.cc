@@ -27,9 +27,10 @@ int LinesIn(const std::string& path) {
 }
 
 TEST(DuplicateTrigger, ATriggerRecordedTwiceRunsOnce) {
-  Deployment d("  - {name: counted, type: periodic, max_attempts: 1,\n"
-               "     command: [sh, -c, 'echo run >> $ARTIFACTS/../../runs.txt; sleep 1']}\n",
-               "  max_concurrency: 4\n", "  request_timeout: 2s\n");
+  Deployment d(
+      "  - {name: counted, type: periodic, max_attempts: 1,\n"
+      "     command: [sh, -c, 'echo run >> $ARTIFACTS/../../runs.txt; sleep 1']}\n",
+      "  max_concurrency: 4\n", "  request_timeout: 2s\n");
   SluiceProcess& gateway = d.StartGateway();
   d.StartWorker();
   HttpClient http;
@@ -50,8 +51,9 @@ TEST(DuplicateTrigger, ATriggerRecordedTwiceRunsOnce) {
   const std::string record = EncodeTrigger(t);
   for (int copy = 0; copy < 2; ++copy) {
     std::promise<Status> acked;
-    (*publisher)->Publish(d.kafka().RequestsTopic(), t.id, record,
-                          [&](const Status& s) { acked.set_value(s); });
+    (*publisher)->Publish(d.kafka().RequestsTopic(), t.id, record, [&](const Status& s) {
+      acked.set_value(s);
+    });
     Status s = acked.get_future().get();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }

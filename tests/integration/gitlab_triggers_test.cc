@@ -13,8 +13,8 @@
 namespace sluice::testing {
 namespace {
 
-constexpr const char* kOpsToken = "ops-token";        // maintainer of project 9
-constexpr const char* kBotToken = "release-bot-token";  // developer of project 9
+constexpr const char* kOpsToken = "ops-token";            // maintainer of project 9
+constexpr const char* kBotToken = "release-bot-token";    // developer of project 9
 constexpr const char* kStrangerToken = "stranger-token";  // member of no project
 
 std::string Clients() {
@@ -74,10 +74,10 @@ TEST_F(GitLabTriggers, CreatedOnOneGatewayListedOnAnotherShortenedAndRevokedEver
   std::string short_token = token.substr(6, 4);
   ASSERT_TRUE(WaitFor(
       [&] {
-        HttpResponse list = Call(gateway_b_, "GET", "/api/v4/projects/group%2Fproject/triggers",
-                                 kOpsToken);
-        return list.status == 200 && list.body.find("\"token\":\"" + short_token + "\"") !=
-                                         std::string::npos;
+        HttpResponse list =
+            Call(gateway_b_, "GET", "/api/v4/projects/group%2Fproject/triggers", kOpsToken);
+        return list.status == 200 &&
+               list.body.find("\"token\":\"" + short_token + "\"") != std::string::npos;
       },
       std::chrono::seconds(10)))
       << Call(gateway_b_, "GET", "/api/v4/projects/9/triggers", kOpsToken).body;
@@ -100,9 +100,9 @@ TEST_F(GitLabTriggers, CreatedOnOneGatewayListedOnAnotherShortenedAndRevokedEver
 }
 
 TEST_F(GitLabTriggers, FormCreateUpdateByTheOwnerOnly) {
-  HttpResponse created =
-      Call(gateway_a_, "POST", "/api/v4/projects/9/triggers", kOpsToken,
-           "description=release+trigger&expires_at=2099-12-31", "application/x-www-form-urlencoded");
+  HttpResponse created = Call(gateway_a_, "POST", "/api/v4/projects/9/triggers", kOpsToken,
+                              "description=release+trigger&expires_at=2099-12-31",
+                              "application/x-www-form-urlencoded");
   ASSERT_EQ(created.status, 201) << created.body;
   int64_t id = created.Json()["id"].GetInt64();
   EXPECT_EQ(StringField(created, "expires_at"), "2099-12-31T00:00:00.000Z");

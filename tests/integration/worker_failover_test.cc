@@ -34,8 +34,8 @@ std::string TriggerAndWaitUntilRunning(HttpClient& http, SluiceProcess& gateway,
   EXPECT_TRUE(WaitForLog(http, gateway, id, "started")) << "never started";
   // The job's log is read from disk; the claim reaches the gateway's view through Kafka, which
   // may take a moment longer on a loaded machine.
-  EXPECT_TRUE(WaitFor([&] { return StatusOf(http, gateway, id) == "PENDING"; },
-                      std::chrono::seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return StatusOf(http, gateway, id) == "PENDING"; }, std::chrono::seconds(10)))
       << StatusOf(http, gateway, id);
   return id;
 }

@@ -234,8 +234,12 @@ TEST_F(ConfigTest, EmptySectionsKeepDefaults) {
 TEST_F(ConfigTest, ProjectsWithTheirPipelines) {
   StatusOr<Config> config = LoadConfigText(
       "clients:\n"
-      "  - {name: release-bot, token_sha256: " + kHash + "}\n"
-      "  - {name: ops, token_sha256: " + kHash + "}\n"
+      "  - {name: release-bot, token_sha256: " +
+      kHash +
+      "}\n"
+      "  - {name: ops, token_sha256: " +
+      kHash +
+      "}\n"
       "projects:\n"
       "  - id: 9\n"
       "    path: group/project\n"

@@ -55,10 +55,10 @@ TEST(ReadTriggerParamsTest, QueryStringOnly) {
 }
 
 TEST(ReadTriggerParamsTest, UrlEncodedFormMergedWithTheQueryStringBodyWinning) {
-  TriggerParamsResult r = ReadTriggerParams(
-      Request({{"token", "T"}, {"ref", "main"}, {"variables[A]", "from-query"}},
-              "application/x-www-form-urlencoded",
-              "variables%5BA%5D=from+body&variables[B]=b%26c&ref=release-1"));
+  TriggerParamsResult r =
+      ReadTriggerParams(Request({{"token", "T"}, {"ref", "main"}, {"variables[A]", "from-query"}},
+                                "application/x-www-form-urlencoded",
+                                "variables%5BA%5D=from+body&variables[B]=b%26c&ref=release-1"));
   ASSERT_FALSE(r.error) << r.error->body;
   EXPECT_EQ(r.params.token, "T");
   EXPECT_EQ(r.params.ref, "release-1");
@@ -178,7 +178,7 @@ class ResolveTriggerTest : public ::testing::Test {
 };
 
 TEST_F(ResolveTriggerTest, AProjectsOwnTokenOnAnExistingRef) {
-  for (const std::string& project : {"9", "group/p9", "group%2Fp9"}) {
+  for (const std::string project : {"9", "group/p9", "group%2Fp9"}) {
     ResolvedTrigger r = Resolve(project, kToken9, "main");
     ASSERT_FALSE(r.error) << project << ": " << r.error->body;
     EXPECT_EQ(r.project->id, 9);
