@@ -676,6 +676,19 @@ bool IsEnvOverridePattern(std::string_view pattern) {
   return IsEnvName(pattern);
 }
 
+// The required `name` of a job; left empty when it is not a valid name.
+void ParseJobName(const MapReader& map, Errors& errors, std::string* name) {
+  if (!map.Has("name")) {
+    errors.Add(map.PathOf("name"), "is required");
+  } else if (map.String("name", name) && !IsJobName(*name)) {
+    errors.Add(map.PathOf("name"),
+               "must start with a letter or digit and hold at most 200 letters, digits, '.', '_' "
+               "or '-', got " +
+                   Quote(*name));
+    name->clear();
+  }
+}
+
 // The required `command` of a job: a non-empty list whose first item names the program.
 void ParseCommand(const MapReader& map, Errors& errors, std::vector<std::string>* command) {
   if (!map.Has("command")) {
@@ -701,15 +714,7 @@ void ParseEnv(const MapReader& map, std::string_view key, Errors& errors,
 }
 
 void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
-  if (!map.Has("name")) {
-    errors.Add(map.PathOf("name"), "is required");
-  } else if (map.String("name", &job->name) && !IsJobName(job->name)) {
-    errors.Add(map.PathOf("name"),
-               "must start with a letter or digit and hold at most 200 letters, digits, '.', '_' "
-               "or '-', got " +
-                   Quote(job->name));
-    job->name.clear();
-  }
+  ParseJobName(map, errors, &job->name);
 
   bool type_ok = false;
   if (!map.Has("type")) {
@@ -806,15 +811,7 @@ void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vecto
 
 void ParsePipelineJob(const MapReader& map, const std::set<std::string>& stages, Errors& errors,
                       PipelineJobConfig* job) {
-  if (!map.Has("name")) {
-    errors.Add(map.PathOf("name"), "is required");
-  } else if (map.String("name", &job->name) && !IsJobName(job->name)) {
-    errors.Add(map.PathOf("name"),
-               "must start with a letter or digit and hold at most 200 letters, digits, '.', '_' "
-               "or '-', got " +
-                   Quote(job->name));
-    job->name.clear();
-  }
+  ParseJobName(map, errors, &job->name);
   if (!map.Has("stage")) {
     errors.Add(map.PathOf("stage"), "is required");
   } else if (map.String("stage", &job->stage) && !stages.count(job->stage)) {
