@@ -34,6 +34,7 @@ struct KafkaConfig {
   std::string ResultsTopic() const { return topic_prefix + "results"; }
   std::string ControlTopic() const { return topic_prefix + "control"; }
   std::string TriggersTopic() const { return topic_prefix + "triggers"; }
+  std::string PipelinesTopic() const { return topic_prefix + "pipelines"; }
 };
 
 struct WorkerConfig {

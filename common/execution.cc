@@ -83,6 +83,8 @@ Execution Execution::FromTrigger(const Trigger& trigger, std::string gcs_path) {
   e.create_time = trigger.create_time;
   e.client = trigger.client;
   e.fingerprint = trigger.fingerprint;
+  e.pipeline_id = trigger.pipeline_id;
+  e.project_id = trigger.project_id;
   return e;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -75,6 +76,9 @@ struct Trigger {
   TimePoint create_time;
   std::string client;       // authenticated client that asked for it
   std::string fingerprint;  // hash of the request, to tell Idempotency-Key reuse apart
+  // Set for a job of a GitLab-style pipeline (common/pipeline.h); the id is then its job id.
+  int64_t pipeline_id = 0;
+  int64_t project_id = 0;
 };
 
 // The holder's record a worker saw when it took over a lost holder's execution: the claim (or
@@ -109,6 +113,11 @@ struct Execution {
   int attempt = 0;     // 1-based run attempt; 0 while TRIGGERED
   std::optional<TimePoint> heartbeat_time;
   std::optional<LeaseTakeover> takes_over;  // set on a record that takes over a lost holder's
+  int64_t pipeline_id = 0;                  // as the trigger's
+  int64_t project_id = 0;
+  // SHA-256 of the CI_JOB_TOKEN of a running pipeline job; written with its claim and heartbeats,
+  // absent from its terminal record, so the token is valid only while the job runs.
+  std::string job_token_sha256;
 
   // When this process's status view took this state in. Local: never written to Kafka.
   std::optional<TimePoint> seen_time;

@@ -3,7 +3,6 @@
 #include <rapidjson/error/en.h>
 
 namespace sluice {
-namespace {
 
 void WriteStringField(JsonWriter& w, const char* key, const std::string& value) {
   w.Key(key);
@@ -59,6 +58,27 @@ int GetInt(const rapidjson::Value& obj, const char* key) {
   return it->value.GetInt();
 }
 
+int64_t GetInt64(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsInt64()) return 0;
+  return it->value.GetInt64();
+}
+
+bool GetBool(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  return it != obj.MemberEnd() && it->value.IsBool() && it->value.GetBool();
+}
+
+namespace {
+
+void WritePipelineIds(JsonWriter& w, int64_t pipeline_id, int64_t project_id) {
+  if (pipeline_id == 0) return;
+  w.Key("pipeline_id");
+  w.Int64(pipeline_id);
+  w.Key("project_id");
+  w.Int64(project_id);
+}
+
 void WriteBookkeeping(JsonWriter& w, const Execution& e) {
   WriteOptionalString(w, "client", e.client);
   WriteOptionalString(w, "fingerprint", e.fingerprint);
@@ -75,6 +95,8 @@ void WriteBookkeeping(JsonWriter& w, const Execution& e) {
     WriteTime(w, "heartbeat_time", e.takes_over->heartbeat_time);
     w.EndObject();
   }
+  WritePipelineIds(w, e.pipeline_id, e.project_id);
+  WriteOptionalString(w, "job_token_sha256", e.job_token_sha256);
 }
 
 }  // namespace
@@ -302,6 +324,9 @@ StatusOr<Execution> DecodeExecutionRecord(std::string_view json) {
     t.heartbeat_time = ReadTime(it->value, "heartbeat_time");
     e.takes_over = std::move(t);
   }
+  e.pipeline_id = GetInt64(doc, "pipeline_id");
+  e.project_id = GetInt64(doc, "project_id");
+  e.job_token_sha256 = GetString(doc, "job_token_sha256");
   return e;
 }
 
@@ -321,6 +346,7 @@ std::string EncodeTrigger(const Trigger& t) {
   WriteStringField(w, "create_time", FormatRfc3339(t.create_time));
   WriteStringField(w, "client", t.client);
   WriteStringField(w, "fingerprint", t.fingerprint);
+  WritePipelineIds(w, t.pipeline_id, t.project_id);
   w.EndObject();
   return buf.GetString();
 }
@@ -347,6 +373,8 @@ StatusOr<Trigger> DecodeTrigger(std::string_view json) {
   }
   t.client = GetString(doc, "client");
   t.fingerprint = GetString(doc, "fingerprint");
+  t.pipeline_id = GetInt64(doc, "pipeline_id");
+  t.project_id = GetInt64(doc, "project_id");
   return t;
 }
 

@@ -4,6 +4,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +39,19 @@ Refs ReadRefs(const rapidjson::Value& v);
 PodSpecOptions ReadPodSpecOptions(const rapidjson::Value& v);
 void WriteRefs(JsonWriter& w, const Refs& refs);
 void WritePodSpecOptions(JsonWriter& w, const PodSpecOptions& p);
+
+// Field helpers. Readers return the type's zero value when the member is missing or of another
+// type; writers of optional values write nothing for an empty one.
+void WriteStringField(JsonWriter& w, const char* key, const std::string& value);
+void WriteOptionalString(JsonWriter& w, const char* key, const std::string& value);
+void WriteStringMap(JsonWriter& w, const char* key, const std::map<std::string, std::string>& m);
+void WriteTime(JsonWriter& w, const char* key, const std::optional<TimePoint>& t);
+std::string GetString(const rapidjson::Value& obj, const char* key);
+std::map<std::string, std::string> ReadStringMap(const rapidjson::Value& obj, const char* key);
+std::optional<TimePoint> ReadTime(const rapidjson::Value& obj, const char* key);
+int GetInt(const rapidjson::Value& obj, const char* key);
+int64_t GetInt64(const rapidjson::Value& obj, const char* key);
+bool GetBool(const rapidjson::Value& obj, const char* key);
 
 // Parses text into doc; on failure the message gives the offset and RapidJSON's reason.
 Status ParseJson(std::string_view text, rapidjson::Document& doc);

@@ -129,7 +129,8 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
   std::vector<Wanted> wanted = {{kafka.RequestsTopic(), false},
                                 {kafka.ResultsTopic(), true},
                                 {kafka.ControlTopic(), true},
-                                {kafka.TriggersTopic(), true}};
+                                {kafka.TriggersTopic(), true},
+                                {kafka.PipelinesTopic(), true}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;

@@ -1,4 +1,4 @@
-#include "worker/pipeline_progress.h"
+#include "common/pipeline_progress.h"
 
 namespace sluice {
 

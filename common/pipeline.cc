@@ -1,0 +1,451 @@
+#include "common/pipeline.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/json_codec.h"
+#include "common/log.h"
+
+namespace sluice {
+
+namespace {
+
+void WriteInt64Field(JsonWriter& w, const char* key, int64_t value) {
+  w.Key(key);
+  w.Int64(value);
+}
+
+void WriteRun(JsonWriter& w, const PipelineJobRun& run) {
+  w.StartObject();
+  WriteInt64Field(w, "id", run.id);
+  WriteStringField(w, "name", run.name);
+  WriteStringMap(w, "variables", run.variables);
+  w.Key("start");
+  w.Bool(run.start);
+  w.Key("canceled");
+  w.Bool(run.canceled);
+  WriteOptionalString(w, "user", run.user);
+  WriteTime(w, "created_at", run.created_at);
+  w.EndObject();
+}
+
+PipelineJobRun ReadRun(const rapidjson::Value& v) {
+  PipelineJobRun run;
+  run.id = GetInt64(v, "id");
+  run.name = GetString(v, "name");
+  run.variables = ReadStringMap(v, "variables");
+  run.start = GetBool(v, "start");
+  run.canceled = GetBool(v, "canceled");
+  run.user = GetString(v, "user");
+  run.created_at = ReadTime(v, "created_at").value_or(TimePoint{});
+  return run;
+}
+
+constexpr const char* kCommandMember = "pipeline_command";
+
+struct KindName {
+  PipelineCommandKind kind;
+  const char* name;
+};
+constexpr KindName kKindNames[] = {
+    {PipelineCommandKind::kStart, "start"},        {PipelineCommandKind::kPlay, "play"},
+    {PipelineCommandKind::kRetryJob, "retry_job"}, {PipelineCommandKind::kCancelJob, "cancel_job"},
+    {PipelineCommandKind::kCancel, "cancel"},      {PipelineCommandKind::kRetry, "retry"},
+};
+
+PipelineJobStatus StatusOfExecution(const Execution& e) {
+  switch (e.job_status) {
+    case JobStatus::kTriggered:
+    case JobStatus::kUnspecified:
+      return PipelineJobStatus::kPending;
+    case JobStatus::kPending:
+      return PipelineJobStatus::kRunning;
+    case JobStatus::kSuccess:
+      return PipelineJobStatus::kSuccess;
+    case JobStatus::kFailure:
+    case JobStatus::kError:
+      return PipelineJobStatus::kFailed;
+    case JobStatus::kAborted:
+      return PipelineJobStatus::kCanceled;
+  }
+  return PipelineJobStatus::kPending;
+}
+
+bool Ended(PipelineJobStatus s) {
+  return s == PipelineJobStatus::kSuccess || s == PipelineJobStatus::kFailed ||
+         s == PipelineJobStatus::kCanceled;
+}
+
+}  // namespace
+
+std::string EncodePipeline(const Pipeline& p) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteInt64Field(w, "id", p.id);
+  WriteInt64Field(w, "iid", p.iid);
+  WriteInt64Field(w, "project_id", p.project_id);
+  WriteStringField(w, "ref", p.ref);
+  w.Key("tag");
+  w.Bool(p.tag);
+  WriteOptionalString(w, "sha", p.sha);
+  WriteStringField(w, "source", p.source);
+  WriteStringField(w, "user", p.user);
+  WriteTime(w, "created_at", p.created_at);
+  WriteTime(w, "updated_at", p.updated_at);
+  WriteStringMap(w, "variables", p.variables);
+  WriteOptionalString(w, "payload", p.payload);
+  WriteOptionalString(w, "fingerprint", p.fingerprint);
+  w.Key("jobs");
+  w.StartArray();
+  for (const PipelineJobRun& run : p.jobs) WriteRun(w, run);
+  w.EndArray();
+  w.Key("canceled");
+  w.Bool(p.canceled);
+  WriteInt64Field(w, "applied_offset", p.applied_offset);
+  w.EndObject();
+  return buf.GetString();
+}
+
+StatusOr<Pipeline> DecodePipeline(std::string_view json) {
+  rapidjson::Document doc;
+  if (Status s = ParseJson(json, doc); !s.ok()) return s;
+  if (!doc.IsObject()) return InvalidArgument("pipeline record is not a JSON object");
+  Pipeline p;
+  p.id = GetInt64(doc, "id");
+  p.project_id = GetInt64(doc, "project_id");
+  auto created = ReadTime(doc, "created_at");
+  if (p.id == 0 || p.project_id == 0 || !created) {
+    return InvalidArgument("pipeline record lacks id, project_id or created_at");
+  }
+  p.iid = GetInt64(doc, "iid");
+  p.ref = GetString(doc, "ref");
+  p.tag = GetBool(doc, "tag");
+  p.sha = GetString(doc, "sha");
+  p.source = GetString(doc, "source");
+  p.user = GetString(doc, "user");
+  p.created_at = *created;
+  p.updated_at = ReadTime(doc, "updated_at").value_or(*created);
+  p.variables = ReadStringMap(doc, "variables");
+  p.payload = GetString(doc, "payload");
+  p.fingerprint = GetString(doc, "fingerprint");
+  if (auto it = doc.FindMember("jobs"); it != doc.MemberEnd() && it->value.IsArray()) {
+    for (const auto& v : it->value.GetArray()) {
+      if (v.IsObject()) p.jobs.push_back(ReadRun(v));
+    }
+  }
+  p.canceled = GetBool(doc, "canceled");
+  auto applied = doc.FindMember("applied_offset");
+  p.applied_offset =
+      applied != doc.MemberEnd() && applied->value.IsInt64() ? applied->value.GetInt64() : -1;
+  return p;
+}
+
+const char* PipelineCommandKindName(PipelineCommandKind kind) {
+  for (const KindName& k : kKindNames) {
+    if (k.kind == kind) return k.name;
+  }
+  return "start";
+}
+
+std::string EncodePipelineCommand(const PipelineCommand& c) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key(kCommandMember);
+  w.StartObject();
+  WriteStringField(w, "kind", PipelineCommandKindName(c.kind));
+  WriteInt64Field(w, "pipeline_id", c.pipeline_id);
+  if (c.job_id != 0) WriteInt64Field(w, "job_id", c.job_id);
+  if (c.new_job_id != 0) WriteInt64Field(w, "new_job_id", c.new_job_id);
+  if (c.variables) WriteStringMap(w, "variables", *c.variables);
+  if (!c.new_job_ids.empty()) {
+    w.Key("new_job_ids");
+    w.StartObject();
+    for (const auto& [name, id] : c.new_job_ids) {
+      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+      w.Int64(id);
+    }
+    w.EndObject();
+  }
+  WriteOptionalString(w, "user", c.user);
+  WriteTime(w, "time", c.time);
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+bool IsPipelineCommandRecord(std::string_view json) {
+  // Cheap: a trigger never has this member name in it, as a member or a string, unescaped.
+  return json.find(std::string("\"") + kCommandMember + "\"") != std::string_view::npos &&
+         json.find("\"job_name\"") == std::string_view::npos;
+}
+
+StatusOr<PipelineCommand> DecodePipelineCommand(std::string_view json) {
+  rapidjson::Document doc;
+  if (Status s = ParseJson(json, doc); !s.ok()) return s;
+  auto body = doc.IsObject() ? doc.FindMember(kCommandMember) : doc.MemberEnd();
+  if (!doc.IsObject() || body == doc.MemberEnd() || !body->value.IsObject()) {
+    return InvalidArgument("not a pipeline command");
+  }
+  const rapidjson::Value& v = body->value;
+  PipelineCommand c;
+  std::string kind = GetString(v, "kind");
+  bool known = false;
+  for (const KindName& k : kKindNames) {
+    if (kind == k.name) {
+      c.kind = k.kind;
+      known = true;
+    }
+  }
+  c.pipeline_id = GetInt64(v, "pipeline_id");
+  if (!known || c.pipeline_id == 0) {
+    return InvalidArgument("pipeline command lacks a known kind or pipeline_id");
+  }
+  c.job_id = GetInt64(v, "job_id");
+  c.new_job_id = GetInt64(v, "new_job_id");
+  if (v.HasMember("variables")) c.variables = ReadStringMap(v, "variables");
+  if (auto it = v.FindMember("new_job_ids"); it != v.MemberEnd() && it->value.IsObject()) {
+    for (const auto& m : it->value.GetObject()) {
+      if (m.value.IsInt64()) c.new_job_ids[m.name.GetString()] = m.value.GetInt64();
+    }
+  }
+  c.user = GetString(v, "user");
+  c.time = ReadTime(v, "time").value_or(TimePoint{});
+  return c;
+}
+
+const PipelineJobState* PipelineState::Job(int64_t id) const {
+  for (const PipelineJobState& j : jobs) {
+    if (j.run.id == id) return &j;
+  }
+  return nullptr;
+}
+
+PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pipeline,
+                               const ExecutionLookup& lookup) {
+  PipelineState state;
+  std::map<std::string, size_t> current;  // name -> index of its last run
+  for (const PipelineJobRun& run : pipeline.jobs) {
+    PipelineJobState job;
+    job.run = run;
+    for (const PipelineJobConfig& config : project.jobs) {
+      if (config.name == run.name) job.stage = config.stage;
+    }
+    job.execution = lookup(std::to_string(run.id));
+    current[run.name] = state.jobs.size();
+    state.jobs.push_back(std::move(job));
+  }
+  // The statuses the stage rules take as given: anything triggered, canceled or asked to start.
+  std::map<std::string, PipelineJobStatus> known;
+  for (size_t i = 0; i < state.jobs.size(); ++i) {
+    PipelineJobState& job = state.jobs[i];
+    job.current = current[job.run.name] == i;
+    if (job.execution) {
+      job.status = StatusOfExecution(*job.execution);
+      if (job.run.canceled && !Ended(job.status)) state.to_abort.push_back(job.run.id);
+      if (pipeline.canceled && !Ended(job.status) && job.current) {
+        state.to_abort.push_back(job.run.id);
+      }
+    } else if (job.run.canceled || pipeline.canceled) {
+      job.status = PipelineJobStatus::kCanceled;
+    } else if (job.run.start) {
+      job.status = PipelineJobStatus::kPending;
+      if (job.current) state.to_start.push_back(job.run.id);
+    } else {
+      continue;  // left to the stage rules below
+    }
+    if (job.current) known[job.run.name] = job.status;
+  }
+  PipelineStep step = NextPipelineStep(project, known);
+  for (PipelineJobState& job : state.jobs) {
+    if (!job.current || known.count(job.run.name)) continue;
+    auto named = [&](const std::vector<std::string>& names) {
+      return std::find(names.begin(), names.end(), job.run.name) != names.end();
+    };
+    if (named(step.start)) {
+      job.status = PipelineJobStatus::kPending;
+      state.to_start.push_back(job.run.id);
+    } else if (named(step.manual)) {
+      job.status = PipelineJobStatus::kManual;
+    } else if (named(step.skip)) {
+      job.status = PipelineJobStatus::kSkipped;
+    }
+  }
+  if (pipeline.canceled) state.to_start.clear();
+  state.status = step.status;
+  bool active = !state.to_abort.empty() || !state.to_start.empty();
+  for (const PipelineJobState& job : state.jobs) {
+    active |=
+        job.status == PipelineJobStatus::kPending || job.status == PipelineJobStatus::kRunning;
+  }
+  if (pipeline.canceled && !active) state.status = PipelineStatus::kCanceled;
+  state.finished = !active;
+  return state;
+}
+
+bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& state,
+                          Pipeline& pipeline, TimePoint now) {
+  auto run_of = [&](int64_t id) -> PipelineJobRun* {
+    for (PipelineJobRun& run : pipeline.jobs) {
+      if (run.id == id) return &run;
+    }
+    return nullptr;
+  };
+  auto used = [&](int64_t id) { return run_of(id) != nullptr; };
+  bool changed = false;
+  switch (command.kind) {
+    case PipelineCommandKind::kStart:
+      break;
+    case PipelineCommandKind::kPlay: {
+      const PipelineJobState* job = state.Job(command.job_id);
+      PipelineJobRun* run = run_of(command.job_id);
+      if (job && run && job->current && job->status == PipelineJobStatus::kManual) {
+        run->start = true;
+        run->variables = command.variables.value_or(std::map<std::string, std::string>{});
+        run->user = command.user;
+        changed = true;
+      }
+      break;
+    }
+    case PipelineCommandKind::kRetryJob: {
+      const PipelineJobState* job = state.Job(command.job_id);
+      if (job && job->current && Ended(job->status) && command.new_job_id != 0 &&
+          !used(command.new_job_id)) {
+        PipelineJobRun run;
+        run.id = command.new_job_id;
+        run.name = job->run.name;
+        run.variables = command.variables.value_or(job->run.variables);
+        run.start = true;
+        run.user = command.user;
+        run.created_at = command.time;
+        pipeline.jobs.push_back(std::move(run));
+        changed = true;
+      }
+      break;
+    }
+    case PipelineCommandKind::kCancelJob: {
+      const PipelineJobState* job = state.Job(command.job_id);
+      PipelineJobRun* run = run_of(command.job_id);
+      if (job && run && !run->canceled && !Ended(job->status) &&
+          job->status != PipelineJobStatus::kSkipped) {
+        run->canceled = true;
+        run->user = command.user;
+        changed = true;
+      }
+      break;
+    }
+    case PipelineCommandKind::kCancel:
+      if (!pipeline.canceled && !state.finished) {
+        pipeline.canceled = true;
+        changed = true;
+      } else if (!pipeline.canceled) {
+        // A finished pipeline's waiting manual jobs are canceled; the rest stays as it ended.
+        for (const PipelineJobState& job : state.jobs) {
+          if (job.current && job.status == PipelineJobStatus::kManual) {
+            run_of(job.run.id)->canceled = true;
+            changed = true;
+          }
+        }
+      }
+      break;
+    case PipelineCommandKind::kRetry: {
+      if (pipeline.canceled) {
+        pipeline.canceled = false;
+        changed = true;
+      }
+      for (const PipelineJobState& job : state.jobs) {
+        bool retryable = job.status == PipelineJobStatus::kFailed ||
+                         (job.status == PipelineJobStatus::kCanceled && job.execution) ||
+                         job.run.canceled;
+        if (!job.current || !retryable) continue;
+        auto id = command.new_job_ids.find(job.run.name);
+        if (id == command.new_job_ids.end() || used(id->second)) continue;
+        PipelineJobRun run;
+        run.id = id->second;
+        run.name = job.run.name;
+        run.variables = job.run.variables;
+        run.user = command.user;
+        run.created_at = command.time;
+        pipeline.jobs.push_back(std::move(run));
+        changed = true;
+      }
+      break;
+    }
+  }
+  if (changed) pipeline.updated_at = now;
+  return changed;
+}
+
+Trigger PipelineJobTrigger(const Pipeline& pipeline, const PipelineJobRun& run, TimePoint now) {
+  Trigger t;
+  t.id = std::to_string(run.id);
+  t.job_name = run.name;
+  t.job_type = JobType::kPostsubmit;
+  t.create_time = now;
+  t.client = run.user.empty() ? pipeline.user : run.user;
+  t.pipeline_id = pipeline.id;
+  t.project_id = pipeline.project_id;
+  return t;
+}
+
+void PipelineStore::Apply(const std::string& key, const std::string& value) {
+  if (value.empty()) return;  // pipelines are not deleted
+  auto p = DecodePipeline(value);
+  if (!p.ok()) {
+    LogWarn("pipelines", "skipping unreadable record " + key + ": " + p.status().message());
+    return;
+  }
+  Put(*p);
+}
+
+void PipelineStore::Put(const Pipeline& pipeline) {
+  std::unique_lock lock(mutex_);
+  auto it = by_id_.find(pipeline.id);
+  if (it != by_id_.end()) {
+    const Pipeline& old = it->second;
+    bool newer =
+        pipeline.applied_offset > old.applied_offset ||
+        (pipeline.applied_offset == old.applied_offset && pipeline.updated_at >= old.updated_at);
+    if (!newer) return;
+  }
+  for (const PipelineJobRun& run : pipeline.jobs) pipeline_of_job_[run.id] = pipeline.id;
+  by_id_[pipeline.id] = pipeline;
+}
+
+std::optional<Pipeline> PipelineStore::Get(int64_t id) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Pipeline> PipelineStore::FindByJob(int64_t job_id) const {
+  std::shared_lock lock(mutex_);
+  auto it = pipeline_of_job_.find(job_id);
+  if (it == pipeline_of_job_.end()) return std::nullopt;
+  return by_id_.at(it->second);
+}
+
+std::vector<Pipeline> PipelineStore::ForProject(int64_t project_id) const {
+  std::shared_lock lock(mutex_);
+  std::vector<Pipeline> out;
+  for (auto it = by_id_.rbegin(); it != by_id_.rend(); ++it) {
+    if (it->second.project_id == project_id) out.push_back(it->second);
+  }
+  return out;
+}
+
+KafkaPipelines::KafkaPipelines(const KafkaConfig& kafka)
+    : follower_(kafka, kafka.PipelinesTopic(),
+                [this](const TopicFollower::Record& r) { store_.Apply(r.key, r.value); }) {}
+
+std::optional<int64_t> ParseDecimalId(std::string_view text) {
+  if (text.empty() || text.size() > 16 ||
+      text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(std::string(text));
+}
+
+}  // namespace sluice

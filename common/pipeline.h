@@ -1,0 +1,178 @@
+#pragma once
+
+// GitLab-style pipelines on Sluice's spine.
+//
+// A pipeline is a record in the compacted topic <prefix>pipelines, keyed by its id: what it was
+// triggered with and the runs of its jobs. Each job run that starts is an ordinary execution in
+// the results topic (its id is the job id in decimal), so claims, heartbeats, takeovers and aborts
+// work for pipeline jobs exactly as for API triggers, and a job's state lives where every other
+// execution's does.
+//
+// Who writes what:
+//   - the gateway writes a pipeline's first record, and puts a PipelineCommand for it (start,
+//     play, retry, cancel) on the requests topic, keyed by the pipeline id;
+//   - the worker owning that partition of the requests topic is the pipeline's only writer from
+//     then on: it applies each command to the record in topic order, triggers the jobs that are
+//     due, and keeps the command's offset uncommitted until nothing more can happen. A rebalance
+//     or a crash hands the commands, and so the pipeline, to the next owner, which resumes from
+//     the record and the status view. `applied_offset` makes a command applied twice a no-op.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/execution.h"
+#include "common/kafka.h"
+#include "common/pipeline_progress.h"
+#include "common/status.h"
+
+namespace sluice {
+
+// One run of a pipeline job. Each job gets a first run when its pipeline is created; a retry adds
+// another run of the same name. A job's current run is its last.
+struct PipelineJobRun {
+  int64_t id = 0;  // the GitLab job id; its execution's id is this in decimal
+  std::string name;
+  // Variables of the play or retry call that made this run, over the pipeline's.
+  std::map<std::string, std::string> variables;
+  bool start = false;     // played or retried: trigger it now rather than by its stage
+  bool canceled = false;  // cancel requested for this run
+  std::string user;       // who played, retried or canceled it; empty for a first run
+  TimePoint created_at;
+  bool operator==(const PipelineJobRun&) const = default;
+};
+
+struct Pipeline {
+  int64_t id = 0;
+  int64_t iid = 0;  // GitLab's per-project number; Sluice uses the id (unique, no coordination)
+  int64_t project_id = 0;
+  std::string ref;
+  bool tag = false;
+  std::string sha;                 // empty when the project has no repository to resolve it
+  std::string source = "trigger";  // "trigger", or "pipeline" when triggered with a job token
+  std::string user;                // the owner of the trigger token (or the job token's job)
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::map<std::string, std::string> variables;  // of the trigger call
+  std::string payload;      // TRIGGER_PAYLOAD: the trigger request without its token, as JSON
+  std::string fingerprint;  // of the request, to tell Idempotency-Key reuse apart
+  std::vector<PipelineJobRun> jobs;
+  bool canceled = false;
+  int64_t applied_offset = -1;  // offset (requests topic) of the newest command applied
+  bool operator==(const Pipeline&) const = default;
+};
+
+std::string EncodePipeline(const Pipeline& p);
+StatusOr<Pipeline> DecodePipeline(std::string_view json);
+
+// What a gateway asks of a pipeline's owner.
+enum class PipelineCommandKind {
+  kStart,      // a new pipeline: start its first stage
+  kPlay,       // play a manual job (job_id), with variables
+  kRetryJob,   // run job_id again as new_job_id, with variables or those of the run it retries
+  kCancelJob,  // cancel job_id
+  kCancel,     // cancel the pipeline
+  kRetry,      // retry the pipeline's failed and canceled jobs (new_job_ids by name)
+};
+const char* PipelineCommandKindName(PipelineCommandKind kind);
+
+struct PipelineCommand {
+  PipelineCommandKind kind = PipelineCommandKind::kStart;
+  int64_t pipeline_id = 0;
+  int64_t job_id = 0;
+  int64_t new_job_id = 0;
+  std::optional<std::map<std::string, std::string>> variables;
+  std::map<std::string, int64_t> new_job_ids;
+  std::string user;
+  TimePoint time;
+};
+
+// A requests-topic record is a trigger or, when it has a "pipeline_command" member, a command.
+std::string EncodePipelineCommand(const PipelineCommand& c);
+bool IsPipelineCommandRecord(std::string_view json);
+StatusOr<PipelineCommand> DecodePipelineCommand(std::string_view json);
+
+// --- What a pipeline's record and its jobs' executions add up to ---
+
+struct PipelineJobState {
+  PipelineJobRun run;
+  std::string stage;
+  std::optional<Execution> execution;  // once triggered
+  PipelineJobStatus status = PipelineJobStatus::kCreated;
+  bool current = false;  // the last run of its name
+};
+
+struct PipelineState {
+  std::vector<PipelineJobState> jobs;  // every run, in the order created
+  PipelineStatus status = PipelineStatus::kCreated;
+  std::vector<int64_t> to_start;  // current runs that are due and not triggered yet
+  std::vector<int64_t> to_abort;  // runs with a cancel requested whose execution has not ended
+  // Nothing will change unless someone plays, retries or cancels.
+  bool finished = false;
+
+  const PipelineJobState* Job(int64_t id) const;
+};
+
+using ExecutionLookup = std::function<std::optional<Execution>(const std::string& id)>;
+
+// Pure: the statuses GitLab would show and what the owner does next. A job's status is its
+// execution's when it has one (TRIGGERED pending, PENDING running, SUCCESS success, FAILURE and
+// ERROR failed, ABORTED canceled); without one it is canceled when a cancel was requested (for it
+// or its pipeline), pending when played or retried, else what the stage rules make of it
+// (created, manual or skipped; pending once due).
+PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pipeline,
+                               const ExecutionLookup& lookup);
+
+// Pure: applies `command` to `pipeline` given its state; returns whether the record changed. A
+// command that no longer applies (the job was played meanwhile, say) changes nothing.
+bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& state,
+                          Pipeline& pipeline, TimePoint now);
+
+// The gateway's TRIGGERED record and the trigger of a job run, as the owner publishes them.
+Trigger PipelineJobTrigger(const Pipeline& pipeline, const PipelineJobRun& run, TimePoint now);
+
+// --- The pipelines topic, read and followed ---
+
+// Thread-safe: one writer (the topic follower, or a process applying its own acknowledged write)
+// and many readers.
+class PipelineStore {
+ public:
+  void Apply(const std::string& key, const std::string& value);
+  // Keeps the newer of `pipeline` and the stored record (by applied_offset, then updated_at).
+  void Put(const Pipeline& pipeline);
+  std::optional<Pipeline> Get(int64_t id) const;
+  // The pipeline one of whose runs has this job id.
+  std::optional<Pipeline> FindByJob(int64_t job_id) const;
+  // Newest first.
+  std::vector<Pipeline> ForProject(int64_t project_id) const;
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::map<int64_t, Pipeline> by_id_;
+  std::map<int64_t, int64_t> pipeline_of_job_;
+};
+
+class KafkaPipelines {
+ public:
+  explicit KafkaPipelines(const KafkaConfig& kafka);
+  Status Start(Duration timeout) { return follower_.Start(timeout); }
+  void Stop() { follower_.Stop(); }
+  bool CaughtUp() const { return follower_.CaughtUp(); }
+  PipelineStore& store() { return store_; }
+
+ private:
+  PipelineStore store_;
+  TopicFollower follower_;
+};
+
+// "123" -> 123 for the decimal ids of GitLab's API (at most 16 digits); nullopt otherwise.
+std::optional<int64_t> ParseDecimalId(std::string_view text);
+
+}  // namespace sluice
