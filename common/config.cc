@@ -526,6 +526,8 @@ void ParseKafka(const YAML::Node& node, Errors& errors, KafkaConfig* out) {
     }
   }
   map.Int("partitions", 1, &out->partitions);
+  // Pipeline and job ids are drawn from a command's partition and offset (common/pipeline.h).
+  if (out->partitions > 4096) errors.Add(map.PathOf("partitions"), "must be at most 4096");
   map.Int("replication_factor", 1, &out->replication_factor);
   map.ScalarMap("properties", &out->properties);
 }
@@ -860,6 +862,10 @@ void ParsePipeline(const YAML::Node& node, const std::string& path, Errors& erro
   if (!jobs.IsDefined() || jobs.IsNull() || !jobs.IsSequence() || jobs.size() == 0) {
     errors.Add(map.PathOf("jobs"), "expected a list of at least one job");
     return;
+  }
+  if (jobs.size() > 63) {  // kMaxPipelineJobs: each job's id is drawn from its pipeline's
+    errors.Add(map.PathOf("jobs"),
+               "a pipeline has at most 63 jobs, got " + std::to_string(jobs.size()));
   }
   std::set<std::string> names;
   for (size_t i = 0; i < jobs.size(); ++i) {

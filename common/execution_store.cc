@@ -60,14 +60,28 @@ bool ExecutionStore::Apply(const Execution& record) {
       if (!merged.create_time) merged.create_time = it->second.create_time;
       if (merged.client.empty()) merged.client = it->second.client;
       if (merged.fingerprint.empty()) merged.fingerprint = it->second.fingerprint;
+      if (!it->second.job_token_sha256.empty() &&
+          merged.job_token_sha256 != it->second.job_token_sha256) {
+        job_tokens_.erase(it->second.job_token_sha256);  // that attempt's token ends with it
+      }
       order_.erase(KeyOf(it->second));
       order_.insert(KeyOf(merged));
       it->second = std::move(merged);
     }
     changed = by_id_.at(record.id);
+    if (!changed.job_token_sha256.empty()) job_tokens_[changed.job_token_sha256] = changed.id;
   }
   for (const auto& listener : listeners_) listener(changed);
   return true;
+}
+
+std::optional<Execution> ExecutionStore::RunningWithJobToken(const std::string& sha256) const {
+  std::shared_lock lock(mutex_);
+  auto id = job_tokens_.find(sha256);
+  if (id == job_tokens_.end()) return std::nullopt;
+  const Execution& e = by_id_.at(id->second);
+  if (e.job_status != JobStatus::kPending || e.job_token_sha256 != sha256) return std::nullopt;
+  return e;
 }
 
 std::optional<Execution> ExecutionStore::Get(const std::string& id) const {

@@ -46,6 +46,9 @@ class ExecutionStore {
   // Merges a record; returns true when it changed the stored state.
   bool Apply(const Execution& record);
   std::optional<Execution> Get(const std::string& id) const;
+  // The pipeline job whose CI_JOB_TOKEN hashes to `sha256`, while it runs (its latest state is a
+  // claim or heartbeat carrying that hash); nullopt otherwise, and once it has ended.
+  std::optional<Execution> RunningWithJobToken(const std::string& sha256) const;
   // Newest first (create_time, then id), filtered, paged.
   ListPage List(const ListQuery& query) const;
   size_t size() const;
@@ -61,6 +64,7 @@ class ExecutionStore {
   mutable std::shared_mutex mutex_;
   std::map<std::string, Execution> by_id_;
   std::set<OrderKey> order_;
+  std::map<std::string, std::string> job_tokens_;  // job token hash -> execution id
   std::vector<std::function<void(const Execution&)>> listeners_;
 };
 

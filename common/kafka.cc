@@ -33,10 +33,13 @@ Status RetryStartup(Duration timeout, F attempt) {
 }
 
 void DeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
-  auto* done = static_cast<DeliveryCallback*>(msg->_private);
+  auto* done = static_cast<PositionedCallback*>(msg->_private);
   if (done == nullptr) return;
-  (*done)(msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok()
-                                                 : KafkaStatus(msg->err, "delivery failed"));
+  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    (*done)(Status::Ok(), RecordPosition{msg->partition, msg->offset});
+  } else {
+    (*done)(KafkaStatus(msg->err, "delivery failed"), RecordPosition{});
+  }
   delete done;
 }
 
@@ -217,18 +220,24 @@ KafkaPublisher::~KafkaPublisher() {
 
 void KafkaPublisher::Publish(const std::string& topic, const std::string& key,
                              const std::string& value, DeliveryCallback done) {
+  PublishPositioned(topic, key, value,
+                    [done = std::move(done)](const Status& s, RecordPosition) { done(s); });
+}
+
+void KafkaPublisher::PublishPositioned(const std::string& topic, const std::string& key,
+                                       const std::string& value, PositionedCallback done) {
   if (stopping_.load()) {
-    done(Unavailable("the publisher is shutting down"));
+    done(Unavailable("the publisher is shutting down"), RecordPosition{});
     return;
   }
-  auto* opaque = new DeliveryCallback(std::move(done));
+  auto* opaque = new PositionedCallback(std::move(done));
   rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
       // An empty value is a tombstone: no payload at all, so that compaction deletes the key.
       RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    (*opaque)(KafkaStatus(err, "cannot queue record for " + topic));
+    (*opaque)(KafkaStatus(err, "cannot queue record for " + topic), RecordPosition{});
     delete opaque;
   }
 }

@@ -60,6 +60,8 @@ class KafkaPublisher final : public Publisher {
 
   void Publish(const std::string& topic, const std::string& key, const std::string& value,
                DeliveryCallback done) override;
+  void PublishPositioned(const std::string& topic, const std::string& key, const std::string& value,
+                         PositionedCallback done) override;
   bool Reachable() const override { return reachable_.load(); }
   // Waits up to `timeout` for queued records to be acknowledged.
   void Flush(Duration timeout);

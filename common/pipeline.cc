@@ -96,6 +96,8 @@ std::string EncodePipeline(const Pipeline& p) {
   WriteStringMap(w, "variables", p.variables);
   WriteOptionalString(w, "payload", p.payload);
   WriteOptionalString(w, "fingerprint", p.fingerprint);
+  WriteOptionalString(w, "idempotency", p.idempotency);
+  WriteStringField(w, "command_key", p.command_key);
   w.Key("jobs");
   w.StartArray();
   for (const PipelineJobRun& run : p.jobs) WriteRun(w, run);
@@ -129,6 +131,8 @@ StatusOr<Pipeline> DecodePipeline(std::string_view json) {
   p.variables = ReadStringMap(doc, "variables");
   p.payload = GetString(doc, "payload");
   p.fingerprint = GetString(doc, "fingerprint");
+  p.idempotency = GetString(doc, "idempotency");
+  p.command_key = GetString(doc, "command_key");
   if (auto it = doc.FindMember("jobs"); it != doc.MemberEnd() && it->value.IsArray()) {
     for (const auto& v : it->value.GetArray()) {
       if (v.IsObject()) p.jobs.push_back(ReadRun(v));
@@ -157,17 +161,7 @@ std::string EncodePipelineCommand(const PipelineCommand& c) {
   WriteStringField(w, "kind", PipelineCommandKindName(c.kind));
   WriteInt64Field(w, "pipeline_id", c.pipeline_id);
   if (c.job_id != 0) WriteInt64Field(w, "job_id", c.job_id);
-  if (c.new_job_id != 0) WriteInt64Field(w, "new_job_id", c.new_job_id);
   if (c.variables) WriteStringMap(w, "variables", *c.variables);
-  if (!c.new_job_ids.empty()) {
-    w.Key("new_job_ids");
-    w.StartObject();
-    for (const auto& [name, id] : c.new_job_ids) {
-      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
-      w.Int64(id);
-    }
-    w.EndObject();
-  }
   WriteOptionalString(w, "user", c.user);
   WriteTime(w, "time", c.time);
   w.EndObject();
@@ -199,17 +193,11 @@ StatusOr<PipelineCommand> DecodePipelineCommand(std::string_view json) {
     }
   }
   c.pipeline_id = GetInt64(v, "pipeline_id");
-  if (!known || c.pipeline_id == 0) {
+  if (!known || (c.pipeline_id == 0 && c.kind != PipelineCommandKind::kStart)) {
     return InvalidArgument("pipeline command lacks a known kind or pipeline_id");
   }
   c.job_id = GetInt64(v, "job_id");
-  c.new_job_id = GetInt64(v, "new_job_id");
   if (v.HasMember("variables")) c.variables = ReadStringMap(v, "variables");
-  if (auto it = v.FindMember("new_job_ids"); it != v.MemberEnd() && it->value.IsObject()) {
-    for (const auto& m : it->value.GetObject()) {
-      if (m.value.IsInt64()) c.new_job_ids[m.name.GetString()] = m.value.GetInt64();
-    }
-  }
   c.user = GetString(v, "user");
   c.time = ReadTime(v, "time").value_or(TimePoint{});
   return c;
@@ -284,8 +272,20 @@ PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pip
   return state;
 }
 
-bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& state,
-                          Pipeline& pipeline, TimePoint now) {
+int64_t PipelineIdAt(RecordPosition position, int k) {
+  return ((position.offset * 4096 + position.partition) * 64 + k) + 1;
+}
+
+int64_t NewJobIdAt(const ProjectConfig& project, RecordPosition position,
+                   const std::string& job_name) {
+  for (size_t i = 0; i < project.jobs.size(); ++i) {
+    if (project.jobs[i].name == job_name) return PipelineIdAt(position, static_cast<int>(i) + 1);
+  }
+  return 0;
+}
+
+bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& command,
+                          const PipelineState& state, Pipeline& pipeline, TimePoint now) {
   auto run_of = [&](int64_t id) -> PipelineJobRun* {
     for (PipelineJobRun& run : pipeline.jobs) {
       if (run.id == id) return &run;
@@ -310,10 +310,10 @@ bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& s
     }
     case PipelineCommandKind::kRetryJob: {
       const PipelineJobState* job = state.Job(command.job_id);
-      if (job && job->current && Ended(job->status) && command.new_job_id != 0 &&
-          !used(command.new_job_id)) {
+      int64_t new_id = job ? NewJobIdAt(project, command.position, job->run.name) : 0;
+      if (job && job->current && Ended(job->status) && new_id != 0 && !used(new_id)) {
         PipelineJobRun run;
-        run.id = command.new_job_id;
+        run.id = new_id;
         run.name = job->run.name;
         run.variables = command.variables.value_or(job->run.variables);
         run.start = true;
@@ -359,10 +359,10 @@ bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& s
                          (job.status == PipelineJobStatus::kCanceled && job.execution) ||
                          job.run.canceled;
         if (!job.current || !retryable) continue;
-        auto id = command.new_job_ids.find(job.run.name);
-        if (id == command.new_job_ids.end() || used(id->second)) continue;
+        int64_t new_id = NewJobIdAt(project, command.position, job.run.name);
+        if (new_id == 0 || used(new_id)) continue;
         PipelineJobRun run;
-        run.id = id->second;
+        run.id = new_id;
         run.name = job.run.name;
         run.variables = job.run.variables;
         run.user = command.user;
@@ -377,7 +377,8 @@ bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& s
   return changed;
 }
 
-Trigger PipelineJobTrigger(const Pipeline& pipeline, const PipelineJobRun& run, TimePoint now) {
+Trigger PipelineJobTrigger(const ProjectConfig& project, const Pipeline& pipeline,
+                           const PipelineJobRun& run, TimePoint now) {
   Trigger t;
   t.id = std::to_string(run.id);
   t.job_name = run.name;
@@ -386,6 +387,16 @@ Trigger PipelineJobTrigger(const Pipeline& pipeline, const PipelineJobRun& run, 
   t.client = run.user.empty() ? pipeline.user : run.user;
   t.pipeline_id = pipeline.id;
   t.project_id = pipeline.project_id;
+  if (!project.repository.empty()) {
+    Refs refs;
+    size_t slash = project.path.rfind('/');
+    refs.org = project.path.substr(0, slash == std::string::npos ? 0 : slash);
+    refs.repo = project.path.substr(slash == std::string::npos ? 0 : slash + 1);
+    refs.base_ref = pipeline.ref;
+    refs.base_sha = pipeline.sha;
+    refs.clone_uri = project.repository;
+    t.refs = std::move(refs);
+  }
   return t;
 }
 
@@ -410,6 +421,7 @@ void PipelineStore::Put(const Pipeline& pipeline) {
     if (!newer) return;
   }
   for (const PipelineJobRun& run : pipeline.jobs) pipeline_of_job_[run.id] = pipeline.id;
+  if (!pipeline.idempotency.empty()) by_idempotency_[pipeline.idempotency] = pipeline.id;
   by_id_[pipeline.id] = pipeline;
 }
 
@@ -424,6 +436,13 @@ std::optional<Pipeline> PipelineStore::FindByJob(int64_t job_id) const {
   std::shared_lock lock(mutex_);
   auto it = pipeline_of_job_.find(job_id);
   if (it == pipeline_of_job_.end()) return std::nullopt;
+  return by_id_.at(it->second);
+}
+
+std::optional<Pipeline> PipelineStore::FindByIdempotency(const std::string& idempotency) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_idempotency_.find(idempotency);
+  if (it == by_idempotency_.end()) return std::nullopt;
   return by_id_.at(it->second);
 }
 

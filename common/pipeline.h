@@ -9,13 +9,19 @@
 // execution's does.
 //
 // Who writes what:
-//   - the gateway writes a pipeline's first record, and puts a PipelineCommand for it (start,
-//     play, retry, cancel) on the requests topic, keyed by the pipeline id;
+//   - the gateway puts a PipelineCommand (start, play, retry, cancel) on the requests topic,
+//     under the pipeline's command key (so that all of one pipeline's commands share a
+//     partition), and writes a new pipeline's first record once its start command is in;
 //   - the worker owning that partition of the requests topic is the pipeline's only writer from
 //     then on: it applies each command to the record in topic order, triggers the jobs that are
 //     due, and keeps the command's offset uncommitted until nothing more can happen. A rebalance
 //     or a crash hands the commands, and so the pipeline, to the next owner, which resumes from
 //     the record and the status view. `applied_offset` makes a command applied twice a no-op.
+//
+// Ids. GitLab's ids are integers, and JavaScript must read them exactly (below 2^53). A
+// pipeline's id and its jobs' ids are drawn from the place of the command that created them
+// in the requests topic (PipelineIdAt), which Kafka makes unique: gateways draw ids without
+// talking to each other and never collide, whatever the load.
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +37,7 @@
 #include "common/execution.h"
 #include "common/kafka.h"
 #include "common/pipeline_progress.h"
+#include "common/publisher.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -63,6 +70,8 @@ struct Pipeline {
   std::map<std::string, std::string> variables;  // of the trigger call
   std::string payload;      // TRIGGER_PAYLOAD: the trigger request without its token, as JSON
   std::string fingerprint;  // of the request, to tell Idempotency-Key reuse apart
+  std::string idempotency;  // SHA-256 of the trigger token's hash and the Idempotency-Key
+  std::string command_key;  // the requests-topic key of this pipeline's commands
   std::vector<PipelineJobRun> jobs;
   bool canceled = false;
   int64_t applied_offset = -1;  // offset (requests topic) of the newest command applied
@@ -76,23 +85,33 @@ StatusOr<Pipeline> DecodePipeline(std::string_view json);
 enum class PipelineCommandKind {
   kStart,      // a new pipeline: start its first stage
   kPlay,       // play a manual job (job_id), with variables
-  kRetryJob,   // run job_id again as new_job_id, with variables or those of the run it retries
+  kRetryJob,   // run job_id again, with variables or those of the run it retries
   kCancelJob,  // cancel job_id
   kCancel,     // cancel the pipeline
-  kRetry,      // retry the pipeline's failed and canceled jobs (new_job_ids by name)
+  kRetry,      // retry the pipeline's failed and canceled jobs
 };
 const char* PipelineCommandKindName(PipelineCommandKind kind);
 
 struct PipelineCommand {
   PipelineCommandKind kind = PipelineCommandKind::kStart;
-  int64_t pipeline_id = 0;
+  int64_t pipeline_id = 0;  // 0 in a start command: the pipeline's id comes from its position
   int64_t job_id = 0;
-  int64_t new_job_id = 0;
   std::optional<std::map<std::string, std::string>> variables;
-  std::map<std::string, int64_t> new_job_ids;
   std::string user;
   TimePoint time;
+  RecordPosition position;  // where it is in the requests topic; set by its reader, not written
 };
+
+// The k-th id drawn from the command at `position`: 0 for a new pipeline, 1 + the job's index in
+// the project's pipeline config for the jobs a command creates. Unique while the requests topic
+// is not re-created: ((offset * 4096 + partition) * 64 + k) + 1, so up to 4096 partitions, 63
+// jobs per pipeline, and 2^35 commands before ids pass 2^53.
+int64_t PipelineIdAt(RecordPosition position, int k);
+// The id a command at `position` gives to a new run of `job_name` (its index in the project's
+// jobs, plus one); 0 when the project has no such job.
+int64_t NewJobIdAt(const ProjectConfig& project, RecordPosition position,
+                   const std::string& job_name);
+constexpr int kMaxPipelineJobs = 63;
 
 // A requests-topic record is a trigger or, when it has a "pipeline_command" member, a command.
 std::string EncodePipelineCommand(const PipelineCommand& c);
@@ -132,11 +151,13 @@ PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pip
 
 // Pure: applies `command` to `pipeline` given its state; returns whether the record changed. A
 // command that no longer applies (the job was played meanwhile, say) changes nothing.
-bool ApplyPipelineCommand(const PipelineCommand& command, const PipelineState& state,
-                          Pipeline& pipeline, TimePoint now);
+bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& command,
+                          const PipelineState& state, Pipeline& pipeline, TimePoint now);
 
-// The gateway's TRIGGERED record and the trigger of a job run, as the owner publishes them.
-Trigger PipelineJobTrigger(const Pipeline& pipeline, const PipelineJobRun& run, TimePoint now);
+// The trigger of a job run, as its pipeline's owner publishes it: the job id in decimal as its
+// id, and, when the project has a repository, refs that check the pipeline's ref out of it.
+Trigger PipelineJobTrigger(const ProjectConfig& project, const Pipeline& pipeline,
+                           const PipelineJobRun& run, TimePoint now);
 
 // --- The pipelines topic, read and followed ---
 
@@ -152,11 +173,14 @@ class PipelineStore {
   std::optional<Pipeline> FindByJob(int64_t job_id) const;
   // Newest first.
   std::vector<Pipeline> ForProject(int64_t project_id) const;
+  // The pipeline created with this idempotency hash (Pipeline::idempotency), if any.
+  std::optional<Pipeline> FindByIdempotency(const std::string& idempotency) const;
 
  private:
   mutable std::shared_mutex mutex_;
   std::map<int64_t, Pipeline> by_id_;
   std::map<int64_t, int64_t> pipeline_of_job_;
+  std::map<std::string, int64_t> by_idempotency_;
 };
 
 class KafkaPipelines {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,13 @@ namespace sluice {
 // must not block; it may send an HTTP reply.
 using DeliveryCallback = std::function<void(const Status&)>;
 
+// Where an acknowledged record landed; {-1, -1} when it was not acknowledged.
+struct RecordPosition {
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+using PositionedCallback = std::function<void(const Status&, RecordPosition)>;
+
 // The seam between Sluice and Kafka's producer. Unit tests use an in-memory fake.
 class Publisher {
  public:
@@ -21,6 +29,10 @@ class Publisher {
   // error.
   virtual void Publish(const std::string& topic, const std::string& key, const std::string& value,
                        DeliveryCallback done) = 0;
+  // As Publish, and tells where the record landed: a record's place in its topic is unique, so
+  // ids drawn from it need no coordination (common/pipeline.h).
+  virtual void PublishPositioned(const std::string& topic, const std::string& key,
+                                 const std::string& value, PositionedCallback done) = 0;
   // Whether the last probe reached a broker. Cheap; does not touch the network.
   virtual bool Reachable() const = 0;
 };

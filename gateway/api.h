@@ -19,6 +19,7 @@ struct ApiRequest {
   std::string private_token;  // GitLab's PRIVATE-TOKEN header
   std::string content_type;
   std::string idempotency_key;
+  std::string gitlab_event;  // X-Gitlab-Event
   std::string body;
 };
 

@@ -90,15 +90,17 @@ ApiReply ErrorReply(const Status& status) {
 }
 
 GatewayService::GatewayService(const Config& config, Publisher& publisher, StatusView& view,
-                               const Clock& clock, TriggerTokenTable* tokens,
-                               std::function<bool()> tokens_caught_up)
+                               const Clock& clock, std::optional<GitLabViews> gitlab)
     : config_(config),
       publisher_(publisher),
       view_(view),
       clock_(clock),
       rate_limiter_(clock),
-      tokens_caught_up_(std::move(tokens_caught_up)) {
-  if (tokens != nullptr) gitlab_ = std::make_unique<GitLabApi>(config, publisher, *tokens, clock);
+      gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr) {
+  if (gitlab) {
+    gitlab_ = std::make_unique<GitLabApi>(config, publisher, view, gitlab->tokens,
+                                          gitlab->pipelines, deadlines_, clock);
+  }
 }
 
 void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
@@ -402,7 +404,7 @@ ApiReply GatewayService::GetLog(const ApiRequest& request, const std::string& id
 }
 
 ApiReply GatewayService::Ready() {
-  bool caught_up = view_.CaughtUp() && (!tokens_caught_up_ || tokens_caught_up_());
+  bool caught_up = view_.CaughtUp() && (!gitlab_caught_up_ || gitlab_caught_up_());
   bool reachable = publisher_.Reachable();
   if (caught_up && reachable) return JsonReply(200, "{\"status\":\"ready\"}");
   std::string why;

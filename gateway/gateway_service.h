@@ -22,11 +22,9 @@ namespace sluice {
 // calls that publish answer from the publisher's delivery callback.
 class GatewayService {
  public:
-  // `tokens`: the trigger tokens of GitLab's API (/api/v4); without them those routes are 404.
-  // `tokens_caught_up`: whether they have been read to the end (for /readyz).
+  // `gitlab`: what GitLab's API (/api/v4) reads; without it those routes are 404.
   GatewayService(const Config& config, Publisher& publisher, StatusView& view, const Clock& clock,
-                 TriggerTokenTable* tokens = nullptr,
-                 std::function<bool()> tokens_caught_up = nullptr);
+                 std::optional<GitLabViews> gitlab = std::nullopt);
 
   void Handle(const ApiRequest& request, ReplyFn reply);
 
@@ -54,7 +52,7 @@ class GatewayService {
   const Clock& clock_;
   RateLimiter rate_limiter_;
   std::unique_ptr<GitLabApi> gitlab_;
-  std::function<bool()> tokens_caught_up_;
+  std::function<bool()> gitlab_caught_up_;
   std::atomic<int> in_flight_{0};
   DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
 };

@@ -3,43 +3,58 @@
 #include <rapidjson/document.h>
 
 #include <memory>
+#include <mutex>
 
 #include "common/crypto.h"
 #include "common/execution_id.h"
 #include "common/json_codec.h"
 #include "common/log.h"
 #include "gateway/auth.h"
+#include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
 
 namespace sluice {
 
 namespace {
 
-constexpr int kRetryAfterSeconds = 5;
 constexpr size_t kMaxDescription = 255;
 
-ApiReply Message(int status, const std::string& message) {
+// expires_at as GitLab takes it: a date ("2026-12-31", the end of that day in UTC is not meant:
+// GitLab reads it as midnight) or an RFC 3339 time.
+std::optional<TimePoint> ParseExpiry(const std::string& text) {
+  if (auto t = ParseRfc3339(text)) return t;
+  if (text.size() == 10) return ParseRfc3339(text + "T00:00:00Z");
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiReply GitLabMessage(int status, const std::string& message) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  w.Key("message");
-  w.String(message.c_str());
+  WriteStringField(w, "message", message);
   w.EndObject();
   return JsonReply(status, buf.GetString());
 }
 
-ApiReply ParamError(const std::string& error) {
+ApiReply GitLabParamError(const std::string& error) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  w.Key("error");
-  w.String(error.c_str());
+  WriteStringField(w, "error", error);
   w.EndObject();
   return JsonReply(400, buf.GetString());
 }
 
-// The parameters of a write: the query string, then a form or JSON body over it.
-std::map<std::string, std::string> WriteParams(const ApiRequest& request) {
+ApiReply GitLabUnavailable() {
+  constexpr int kRetryAfterSeconds = 5;
+  ApiReply r = GitLabMessage(503, "503 Service Unavailable");
+  r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+  return r;
+}
+
+std::map<std::string, std::string> GitLabWriteParams(const ApiRequest& request) {
   std::map<std::string, std::string> params = request.query;
   std::string type = request.content_type.substr(0, request.content_type.find(';'));
   std::map<std::string, std::string> body;
@@ -59,31 +74,22 @@ std::map<std::string, std::string> WriteParams(const ApiRequest& request) {
   return params;
 }
 
-// expires_at as GitLab takes it: a date ("2026-12-31", the end of that day in UTC is not meant:
-// GitLab reads it as midnight) or an RFC 3339 time.
-std::optional<TimePoint> ParseExpiry(const std::string& text) {
-  if (auto t = ParseRfc3339(text)) return t;
-  if (text.size() == 10) return ParseRfc3339(text + "T00:00:00Z");
-  return std::nullopt;
-}
-
-// A stable numeric id for a client, for GitLab's `owner.id`.
-int64_t UserId(const std::string& name) {
+int64_t GitLabUserId(const std::string& name) {
   std::string h = Sha256Raw(name);
   int64_t id = 0;
   for (int i = 0; i < 6; ++i) id = (id << 8) | static_cast<unsigned char>(h[i]);
   return id;
 }
 
-std::optional<int64_t> ParseId(const std::string& text) {
-  if (text.empty() || text.size() > 16 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::stoll(text);
+void WriteGitLabUser(JsonWriter& w, const std::string& name) {
+  w.StartObject();
+  w.Key("id");
+  w.Int64(GitLabUserId(name));
+  WriteStringField(w, "username", name);
+  WriteStringField(w, "name", name);
+  WriteStringField(w, "state", "active");
+  w.EndObject();
 }
-
-}  // namespace
 
 std::string TriggerTokenJson(const TriggerToken& t, const std::string& token) {
   rapidjson::StringBuffer buf;
@@ -109,41 +115,41 @@ std::string TriggerTokenJson(const TriggerToken& t, const std::string& token) {
     w.Null();
   }
   w.Key("owner");
-  w.StartObject();
-  w.Key("id");
-  w.Int64(UserId(t.owner));
-  w.Key("username");
-  w.String(t.owner.c_str());
-  w.Key("name");
-  w.String(t.owner.c_str());
-  w.Key("state");
-  w.String("active");
-  w.EndObject();
+  WriteGitLabUser(w, t.owner);
   w.EndObject();
   return buf.GetString();
 }
 
-GitLabApi::GitLabApi(const Config& config, Publisher& publisher, TriggerTokenTable& tokens,
+GitLabApi::GitLabApi(const Config& config, Publisher& publisher, StatusView& view,
+                     TriggerTokenTable& tokens, PipelineStore& pipelines, DeadlineTimer& deadlines,
                      const Clock& clock)
-    : config_(config), publisher_(publisher), tokens_(tokens), clock_(clock) {}
+    : config_(config),
+      publisher_(publisher),
+      view_(view),
+      tokens_(tokens),
+      pipelines_(pipelines),
+      deadlines_(deadlines),
+      clock_(clock) {}
 
 bool GitLabApi::Handles(const std::string& path) { return path.rfind("/api/v4/", 0) == 0; }
 
 std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
-                                             const std::string& project_ref, Caller* caller) {
+                                             const std::string& project_ref, ProjectRole role,
+                                             Caller* caller) {
   std::string header = request.authorization;
   if (!request.private_token.empty()) header = "Bearer " + request.private_token;
   auto client = Authenticate(config_, header);
-  if (!client.ok()) return Message(401, "401 Unauthorized");
+  if (!client.ok()) return GitLabMessage(401, "401 Unauthorized");
   caller->client = *client;
   // A project the caller is not a member of does not exist, as far as they can tell.
   const ProjectConfig* project = config_.FindProject(project_ref);
   if (project == nullptr || !project->members.count((*client)->name)) {
-    return Message(404, "404 Project Not Found");
+    return GitLabMessage(404, "404 Project Not Found");
   }
   caller->project = project;
-  if (project->members.at((*client)->name) < ProjectRole::kMaintainer) {
-    return Message(403, "403 Forbidden");
+  caller->role = project->members.at((*client)->name);
+  if (caller->role < role) {
+    return GitLabMessage(403, "403 Forbidden");
   }
   return std::nullopt;
 }
@@ -153,19 +159,26 @@ void GitLabApi::Handle(const ApiRequest& request, const std::vector<std::string>
   // api v4 projects :id triggers [:trigger_id]
   bool triggers =
       parts.size() >= 5 && parts.size() <= 6 && parts[2] == "projects" && parts[4] == "triggers";
-  if (!triggers) return reply(Message(404, "404 Not Found"));
+  if (!triggers) {
+    if (parts.size() >= 5 && parts[2] == "projects") {
+      return HandleProjectRoute(request, parts, std::move(reply));
+    }
+    return reply(GitLabMessage(404, "404 Not Found"));
+  }
   Caller caller;
-  if (auto refused = Authorize(request, parts[3], &caller)) return reply(*refused);
+  if (auto refused = Authorize(request, parts[3], ProjectRole::kMaintainer, &caller)) {
+    return reply(*refused);
+  }
   const std::string& m = request.method;
   if (parts.size() == 5) {
     if (m == "GET") return reply(ListTriggers(caller));
     if (m == "POST") return CreateTrigger(request, caller, std::move(reply));
-    return reply(Message(405, "405 Method Not Allowed"));
+    return reply(GitLabMessage(405, "405 Method Not Allowed"));
   }
   if (m == "GET") return reply(GetTrigger(caller, parts[5]));
   if (m == "PUT") return UpdateTrigger(request, caller, parts[5], std::move(reply));
   if (m == "DELETE") return DeleteTrigger(caller, parts[5], std::move(reply));
-  reply(Message(405, "405 Method Not Allowed"));
+  reply(GitLabMessage(405, "405 Method Not Allowed"));
 }
 
 ApiReply GitLabApi::ListTriggers(const Caller& caller) {
@@ -178,27 +191,27 @@ ApiReply GitLabApi::ListTriggers(const Caller& caller) {
 }
 
 ApiReply GitLabApi::GetTrigger(const Caller& caller, const std::string& trigger_id) {
-  auto id = ParseId(trigger_id);
+  auto id = ParseDecimalId(trigger_id);
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
-  if (!t) return Message(404, "404 Trigger Not Found");
+  if (!t) return GitLabMessage(404, "404 Trigger Not Found");
   return JsonReply(200, TriggerTokenJson(*t, t->short_token));
 }
 
 void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply) {
-  std::map<std::string, std::string> params = WriteParams(request);
+  std::map<std::string, std::string> params = GitLabWriteParams(request);
   auto description = params.find("description");
-  if (description == params.end()) return reply(ParamError("description is missing"));
+  if (description == params.end()) return reply(GitLabParamError("description is missing"));
   if (description->second.size() > kMaxDescription) {
-    return reply(ParamError("description is too long (at most 255 characters)"));
+    return reply(GitLabParamError("description is too long (at most 255 characters)"));
   }
   TimePoint now = clock_.Now();
   TriggerToken t;
   if (auto e = params.find("expires_at"); e != params.end() && !e->second.empty()) {
     t.expires_at = ParseExpiry(e->second);
-    if (!t.expires_at) return reply(ParamError("expires_at is invalid"));
+    if (!t.expires_at) return reply(GitLabParamError("expires_at is invalid"));
     if (*t.expires_at <= now) {
-      return reply(Message(400, "400 Bad request - expires_at must be in the future"));
+      return reply(GitLabMessage(400, "400 Bad request - expires_at must be in the future"));
     }
   }
   std::string token = NewTriggerToken();
@@ -216,15 +229,15 @@ void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, R
 
 void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
                               const std::string& trigger_id, ReplyFn reply) {
-  auto id = ParseId(trigger_id);
+  auto id = ParseDecimalId(trigger_id);
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
-  if (!t) return reply(Message(404, "404 Trigger Not Found"));
-  if (t->owner != caller.client->name) return reply(Message(403, "403 Forbidden"));
-  std::map<std::string, std::string> params = WriteParams(request);
+  if (!t) return reply(GitLabMessage(404, "404 Trigger Not Found"));
+  if (t->owner != caller.client->name) return reply(GitLabMessage(403, "403 Forbidden"));
+  std::map<std::string, std::string> params = GitLabWriteParams(request);
   if (auto d = params.find("description"); d != params.end()) {
     if (d->second.size() > kMaxDescription) {
-      return reply(ParamError("description is too long (at most 255 characters)"));
+      return reply(GitLabParamError("description is too long (at most 255 characters)"));
     }
     t->description = d->second;
   }
@@ -233,10 +246,10 @@ void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
 }
 
 void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_id, ReplyFn reply) {
-  auto id = ParseId(trigger_id);
+  auto id = ParseDecimalId(trigger_id);
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
-  if (!t) return reply(Message(404, "404 Trigger Not Found"));
+  if (!t) return reply(GitLabMessage(404, "404 Trigger Not Found"));
   ApiReply no_content;
   no_content.status = 204;
   no_content.body.clear();
@@ -244,25 +257,70 @@ void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_i
 }
 
 void GitLabApi::Write(const TriggerToken& token, bool revoke, ApiReply success, ReplyFn reply) {
-  std::string key = TriggerTokenKey(token.project_id, token.id);
   TriggerTokenTable& table = tokens_;
-  publisher_.Publish(config_.kafka.TriggersTopic(), key, revoke ? "" : EncodeTriggerToken(token),
-                     [&table, token, revoke, success = std::move(success), reply](const Status& s) {
-                       if (!s.ok()) {
-                         LogWarn("gitlab", "trigger token " + std::to_string(token.id) +
-                                               " not written: " + s.ToString());
-                         ApiReply r = Message(503, "503 Service Unavailable");
-                         r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
-                         return reply(r);
-                       }
-                       // Read-your-writes on this gateway; the others learn it from the topic.
-                       if (revoke) {
-                         table.Remove(token.project_id, token.id);
-                       } else {
-                         table.Put(token);
-                       }
-                       reply(success);
-                     });
+  // Read-your-writes on this gateway; the others learn it from the topic.
+  auto on_ack = [&table, token, revoke] {
+    if (revoke) {
+      table.Remove(token.project_id, token.id);
+    } else {
+      table.Put(token);
+    }
+  };
+  PublishAll(
+      {{config_.kafka.TriggersTopic(), TriggerTokenKey(token.project_id, token.id),
+        revoke ? "" : EncodeTriggerToken(token)}},
+      [success] { return success; }, std::move(reply), on_ack);
+}
+
+void GitLabApi::PublishAll(std::vector<Record> records, std::function<ApiReply()> success,
+                           ReplyFn reply, std::function<void()> on_ack) {
+  struct Pending {
+    std::mutex mutex;
+    size_t remaining = 0;
+    bool answered = false;
+    Status error;
+    ReplyFn reply;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->remaining = records.size();
+  pending->reply = std::move(reply);
+  auto answer = [pending](const Status& error, const std::function<ApiReply()>& success,
+                          const std::function<void()>& on_ack) {
+    ReplyFn reply;
+    {
+      std::lock_guard<std::mutex> lock(pending->mutex);
+      if (pending->answered) return;
+      pending->answered = true;
+      reply = std::move(pending->reply);
+    }
+    if (!error.ok()) {
+      LogWarn("gitlab", "write not accepted: " + error.ToString());
+      return reply(GitLabUnavailable());
+    }
+    if (on_ack) on_ack();
+    reply(success());
+  };
+  for (const Record& r : records) {
+    publisher_.Publish(r.topic, r.key, r.value,
+                       [pending, answer, success, on_ack](const Status& s) {
+                         Status error;
+                         {
+                           std::lock_guard<std::mutex> lock(pending->mutex);
+                           if (!s.ok() && pending->error.ok()) pending->error = s;
+                           if (--pending->remaining > 0) return;
+                           error = pending->error;
+                         }
+                         answer(error, success, on_ack);
+                       });
+  }
+  // librdkafka may report a failure late when no broker is up; the contract's deadline holds.
+  std::weak_ptr<Pending> weak = pending;
+  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout,
+                [weak, answer, success, on_ack] {
+                  if (auto p = weak.lock()) {
+                    answer(DeadlineExceeded("Kafka did not acknowledge in time"), success, on_ack);
+                  }
+                });
 }
 
 }  // namespace sluice

@@ -138,8 +138,8 @@ std::string JsonString(const std::string& s) {
 
 }  // namespace
 
-std::map<std::string, std::string> ParseUrlEncoded(const std::string& text) {
-  std::map<std::string, std::string> out;
+std::vector<std::pair<std::string, std::string>> ParseUrlEncodedPairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t amp = text.find('&', pos);
@@ -148,11 +148,17 @@ std::map<std::string, std::string> ParseUrlEncoded(const std::string& text) {
       size_t eq = pair.find('=');
       std::string key = PercentDecode(pair.substr(0, eq));
       std::string value = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1));
-      if (!key.empty()) out[key] = value;
+      if (!key.empty()) out.emplace_back(std::move(key), std::move(value));
     }
     if (amp == std::string::npos) break;
     pos = amp + 1;
   }
+  return out;
+}
+
+std::map<std::string, std::string> ParseUrlEncoded(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : ParseUrlEncodedPairs(text)) out[k] = std::move(v);
   return out;
 }
 
@@ -276,7 +282,8 @@ TriggerParamsResult ReadTriggerParams(const TriggerRequest& request) {
 
 ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& tokens,
                                const std::string& project_ref, const std::string& gitlab_event,
-                               const PipelineTriggerParams& params, TimePoint now) {
+                               const PipelineTriggerParams& params, TimePoint now,
+                               bool job_token_caller) {
   ResolvedTrigger r;
   if (gitlab_event == "Pipeline Hook") {
     r.error = Error(403, R"({"message":"403 Forbidden"})");
@@ -286,7 +293,9 @@ ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& to
   const ProjectConfig* project = config.FindProject(project_ref);
   // A client token is looked up like any other string: it matches no trigger token's hash.
   std::optional<TriggerToken> token = tokens.FindByHash(Sha256Hex(params.token));
-  if (project == nullptr || !token || token->project_id != project->id || token->ExpiredAt(now)) {
+  bool token_valid =
+      token && project != nullptr && token->project_id == project->id && !token->ExpiredAt(now);
+  if (project == nullptr || !(token_valid || job_token_caller)) {
     r.error = not_found;
     return r;
   }
@@ -312,7 +321,8 @@ ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& to
     return r;
   }
   r.project = project;
-  r.token = std::move(token);
+  if (token_valid) r.token = std::move(token);
+  r.ref = std::string(ref);
   r.tag = !is_branch;
   return r;
 }

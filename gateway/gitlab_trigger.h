@@ -13,6 +13,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -55,6 +57,8 @@ TriggerParamsResult ReadTriggerParams(const TriggerRequest& request);
 // "application/x-www-form-urlencoded" bodies and query strings: "a=1&b=%20x" -> {a: 1, b: " x"}.
 // A key given twice keeps its last value, as Rack does.
 std::map<std::string, std::string> ParseUrlEncoded(const std::string& text);
+// The same, every pair in order (a key given twice appears twice).
+std::vector<std::pair<std::string, std::string>> ParseUrlEncodedPairs(const std::string& text);
 
 // The fields of a "multipart/form-data" body (files included, as their contents); nullopt when
 // the body does not follow the boundary of `content_type`.
@@ -70,12 +74,16 @@ std::optional<std::map<std::string, std::string>> ParseMultipartForm(
 struct ResolvedTrigger {
   const ProjectConfig* project = nullptr;
   std::optional<TriggerToken> token;
+  std::string ref;   // without a refs/heads/ or refs/tags/ prefix
   bool tag = false;  // the ref named a tag
   std::optional<GitLabReply> error;
 };
+// `job_token_caller`: set when params.token is the CI_JOB_TOKEN of a running job (a multi-project
+// trigger); it stands in for a trigger token of the project.
 ResolvedTrigger ResolveTrigger(const Config& config, const TriggerTokenTable& tokens,
                                const std::string& project_ref, const std::string& gitlab_event,
-                               const PipelineTriggerParams& params, TimePoint now);
+                               const PipelineTriggerParams& params, TimePoint now,
+                               bool job_token_caller = false);
 
 // --- Trigger tokens ---
 

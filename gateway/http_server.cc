@@ -36,6 +36,7 @@ ApiRequest ToApiRequest(const Http::Request& req) {
   if (auto ct = headers.tryGet<Http::Header::ContentType>()) r.content_type = ct->mime().toString();
   if (auto raw = headers.tryGetRaw("Idempotency-Key")) r.idempotency_key = raw->value();
   if (auto raw = headers.tryGetRaw("PRIVATE-TOKEN")) r.private_token = raw->value();
+  if (auto raw = headers.tryGetRaw("X-Gitlab-Event")) r.gitlab_event = raw->value();
   r.body = req.body();
   return r;
 }

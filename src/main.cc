@@ -21,6 +21,7 @@
 #include "common/embedded_broker.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 #include "common/status_view.h"
 #include "gateway/gateway_service.h"
 #include "gateway/http_server.h"
@@ -115,6 +116,7 @@ struct GatewayParts {
   std::unique_ptr<KafkaPublisher> publisher;
   std::unique_ptr<KafkaStatusView> view;
   std::unique_ptr<KafkaTriggerTokens> tokens;
+  std::unique_ptr<KafkaPipelines> pipelines;
   std::shared_ptr<GatewayService> service;
   std::unique_ptr<HttpServer> http;
 
@@ -128,14 +130,19 @@ struct GatewayParts {
     if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
     tokens = std::make_unique<KafkaTriggerTokens>(config.kafka);
     if (Status s = tokens->Start(kStartupTimeout); !s.ok()) return s;
+    pipelines = std::make_unique<KafkaPipelines>(config.kafka);
+    if (Status s = pipelines->Start(kStartupTimeout); !s.ok()) return s;
     KafkaTriggerTokens* t = tokens.get();
-    service = std::make_shared<GatewayService>(config, *publisher, *view, SystemClock::Instance(),
-                                               &t->table(), [t] { return t->CaughtUp(); });
+    KafkaPipelines* pl = pipelines.get();
+    service = std::make_shared<GatewayService>(
+        config, *publisher, *view, SystemClock::Instance(),
+        GitLabViews{t->table(), pl->store(), [t, pl] { return t->CaughtUp() && pl->CaughtUp(); }});
     http = std::make_unique<HttpServer>(config.gateway, service);
     return http->Start();
   }
   void Stop() {
     if (http) http->Stop();
+    if (pipelines) pipelines->Stop();
     if (tokens) tokens->Stop();
     if (view) view->Stop();
     publisher.reset();
@@ -146,6 +153,7 @@ struct WorkerParts {
   std::unique_ptr<KafkaPublisher> publisher;
   std::unique_ptr<KafkaStatusView> view;
   std::unique_ptr<KafkaAbortRegistry> aborts;
+  std::unique_ptr<KafkaPipelines> pipelines;
   PosixProcessRunner runner;
   std::unique_ptr<Worker> worker;
   std::thread thread;
@@ -160,6 +168,8 @@ struct WorkerParts {
     if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
     aborts = std::make_unique<KafkaAbortRegistry>(config.kafka);
     if (Status s = aborts->Start(kStartupTimeout); !s.ok()) return s;
+    pipelines = std::make_unique<KafkaPipelines>(config.kafka);
+    if (Status s = pipelines->Start(kStartupTimeout); !s.ok()) return s;
     std::error_code ec;
     std::filesystem::create_directories(config.worker.workspace, ec);
     if (ec)
@@ -167,8 +177,8 @@ struct WorkerParts {
     std::filesystem::create_directories(config.worker.artifacts, ec);
     if (ec)
       return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
-    worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, runner,
-                                      SystemClock::Instance(), NewWorkerId());
+    worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, pipelines->store(),
+                                      runner, SystemClock::Instance(), NewWorkerId());
     if (Status s = worker->Start(); !s.ok()) return s;
     thread = std::thread([this] {
       worker->Run(stop);
@@ -181,6 +191,7 @@ struct WorkerParts {
     if (thread.joinable()) thread.join();
     worker.reset();
     if (publisher) publisher->Flush(std::chrono::seconds(5));
+    if (pipelines) pipelines->Stop();
     if (aborts) aborts->Stop();
     if (view) view->Stop();
     publisher.reset();

@@ -69,7 +69,17 @@ void JobRun::Start(TimePoint now) {
   AppendToLog("attempt " + std::to_string(params_.attempt) + " of " + t.job_name + " (" + t.id +
               ") on worker " + params_.worker_id);
 
-  env_ = BuildJobEnvironment(job, t, workspace_dir_, artifacts_dir_, params_.inherited_path);
+  if (params_.pipeline) {
+    auto& pipeline = *params_.pipeline;
+    if (!pipeline.payload.empty()) {
+      pipeline.context.payload_path = workspace_dir_ + "/trigger_payload.json";
+      std::ofstream(pipeline.context.payload_path) << pipeline.payload;
+    }
+    env_ = BuildPipelineJobEnvironment(*pipeline.project, *pipeline.job, pipeline.context, t.id,
+                                       workspace_dir_, artifacts_dir_, params_.inherited_path);
+  } else {
+    env_ = BuildJobEnvironment(job, t, workspace_dir_, artifacts_dir_, params_.inherited_path);
+  }
   std::string command_dir = workspace_dir_;
   if (job.clone) {
     if (!t.refs)

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/execution.h"
+#include "worker/job_environment.h"
 #include "worker/process_runner.h"
 
 namespace sluice {
@@ -24,6 +25,16 @@ class JobRun {
     std::string worker_id;
     WorkerConfig worker;
     std::string inherited_path;  // PATH handed to jobs
+    // Set for a job of a GitLab-style pipeline: it gets GitLab's environment
+    // (BuildPipelineJobEnvironment) instead of Prow's, and `payload`, when not empty, in the
+    // file TRIGGER_PAYLOAD names.
+    struct Pipeline {
+      const ProjectConfig* project = nullptr;
+      const PipelineJobConfig* job = nullptr;
+      PipelineJobContext context;
+      std::string payload;
+    };
+    std::optional<Pipeline> pipeline;
   };
 
   JobRun(Params params, ProcessRunner& runner);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
@@ -25,13 +26,16 @@ std::string NewWorkerId() {
 }
 
 Worker::Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
-               ProcessRunner& runner, const Clock& clock, std::string worker_id)
+               PipelineStore& pipelines, ProcessRunner& runner, const Clock& clock,
+               std::string worker_id)
     : config_(config),
       publisher_(publisher),
       view_(view),
       aborts_(aborts),
+      pipelines_(pipelines),
       runner_(runner),
       clock_(clock),
+      pipeline_owner_(config, publisher, view, pipelines, clock),
       worker_id_(std::move(worker_id)) {
   const char* path = std::getenv("PATH");
   inherited_path_ = path ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -104,7 +108,8 @@ void Worker::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
     next_offset_.erase(p);
     stored_offset_.erase(p);
     for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->first.first == p && it->second.state == State::kDeciding) {
+      State state = it->second.state;
+      if (it->first.first == p && (state == State::kDeciding || state == State::kPipeline)) {
         it = entries_.erase(it);
       } else {
         ++it;
@@ -145,7 +150,26 @@ void Worker::OnRecord(const rd_kafka_message_t* msg) {
   Entry entry;
   entry.partition = msg->partition;
   entry.offset = msg->offset;
-  auto trigger = DecodeTrigger(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  std::string_view payload(static_cast<const char*>(msg->payload), msg->len);
+  if (IsPipelineCommandRecord(payload)) {
+    auto command = DecodePipelineCommand(payload);
+    if (command.ok()) {
+      command->position = RecordPosition{msg->partition, msg->offset};
+      if (command->kind == PipelineCommandKind::kStart) {
+        command->pipeline_id = PipelineIdAt(command->position, 0);
+      }
+      entry.command = std::move(*command);
+      entry.state = State::kPipeline;
+    } else {
+      LogError(kComponent, "skipping unreadable pipeline command at partition " +
+                               std::to_string(msg->partition) + " offset " +
+                               std::to_string(msg->offset) + ": " + command.status().message());
+      entry.state = State::kDone;
+    }
+    entries_.emplace(key, std::move(entry));
+    return;
+  }
+  auto trigger = DecodeTrigger(payload);
   if (trigger.ok()) {
     entry.trigger = std::move(*trigger);
   } else {
@@ -157,6 +181,70 @@ void Worker::OnRecord(const rd_kafka_message_t* msg) {
   entries_.emplace(key, std::move(entry));
 }
 
+std::optional<JobConfig> Worker::JobFor(const Trigger& trigger) const {
+  if (trigger.pipeline_id == 0) {
+    const JobConfig* job = config_.FindJob(trigger.job_name);
+    if (job == nullptr) return std::nullopt;
+    return *job;
+  }
+  const ProjectConfig* project = config_.FindProject(std::to_string(trigger.project_id));
+  if (project == nullptr) return std::nullopt;
+  for (const PipelineJobConfig& job : project->jobs) {
+    if (job.name == trigger.job_name) return PipelineJobRunConfig(*project, job);
+  }
+  return std::nullopt;
+}
+
+std::optional<JobRun::Params::Pipeline> Worker::PipelineRunFor(const Entry& entry) const {
+  const Trigger& t = *entry.trigger;
+  auto pipeline = pipelines_.Get(t.pipeline_id);
+  auto job_id = ParseDecimalId(t.id);
+  const ProjectConfig* project = config_.FindProject(std::to_string(t.project_id));
+  if (!pipeline || !job_id || project == nullptr) return std::nullopt;
+  JobRun::Params::Pipeline run;
+  run.project = project;
+  for (const PipelineJobConfig& job : project->jobs) {
+    if (job.name == t.job_name) run.job = &job;
+  }
+  if (run.job == nullptr) return std::nullopt;
+  PipelineJobContext& c = run.context;
+  c.pipeline_id = pipeline->id;
+  c.pipeline_iid = pipeline->iid;
+  c.job_id = *job_id;
+  c.source = pipeline->source;
+  c.ref = pipeline->ref;
+  c.sha = pipeline->sha;
+  c.variables = pipeline->variables;
+  for (const PipelineJobRun& r : pipeline->jobs) {
+    if (r.id != *job_id) continue;
+    for (const auto& [k, v] : r.variables) c.variables[k] = v;  // the play or retry call's win
+  }
+  c.job_token = entry.job_token;
+  run.payload = pipeline->payload;
+  return run;
+}
+
+void Worker::AdvancePipelines(TimePoint now) {
+  // Each pipeline's commands held here, oldest first (one pipeline's are all in one partition).
+  std::map<int64_t, std::vector<PipelineOwner::HeldCommand>> held;
+  std::map<int64_t, std::vector<EntryKey>> keys;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.state != State::kPipeline) continue;
+    held[entry.command->pipeline_id].push_back({key.second, &*entry.command});
+    keys[entry.command->pipeline_id].push_back(key);
+  }
+  std::set<int64_t> ids;
+  for (const auto& [pipeline_id, commands] : held) {
+    ids.insert(pipeline_id);
+    for (int64_t offset : pipeline_owner_.Advance(pipeline_id, commands, now)) {
+      for (const EntryKey& key : keys[pipeline_id]) {
+        if (key.second == offset) entries_[key].state = State::kDone;
+      }
+    }
+  }
+  pipeline_owner_.Retain(ids);
+}
+
 Execution Worker::RecordFor(const Entry& entry, JobStatus status, TimePoint now) const {
   const Trigger& t = *entry.trigger;
   Execution e =
@@ -165,6 +253,9 @@ Execution Worker::RecordFor(const Entry& entry, JobStatus status, TimePoint now)
   e.worker = worker_id_;
   e.attempt = entry.attempt;
   e.heartbeat_time = now;
+  if (status == JobStatus::kPending && !entry.job_token.empty()) {
+    e.job_token_sha256 = Sha256Hex(entry.job_token);
+  }
   if (entry.run) {
     e.start_time = entry.run->start_time();
     if (IsTerminal(status)) e.completion_time = entry.run->completion_time().value_or(now);
@@ -177,7 +268,8 @@ Execution Worker::RecordFor(const Entry& entry, JobStatus status, TimePoint now)
 void Worker::Decide(Entry& entry, TimePoint now) {
   if (now < entry.retry_at) return;
   const Trigger& t = *entry.trigger;
-  const JobConfig* job = config_.FindJob(t.job_name);
+  if (!entry.job) entry.job = JobFor(t);
+  const JobConfig* job = entry.job ? &*entry.job : nullptr;
   TriggerFacts facts;
   facts.current = view_.store().Get(t.id);
   facts.abort_requested = aborts_.AbortRequested(t.id);
@@ -215,6 +307,8 @@ void Worker::Decide(Entry& entry, TimePoint now) {
         return Report(entry, JobStatus::kError,
                       "job \"" + t.job_name + "\" is not configured on worker " + worker_id_, now);
       }
+      // A pipeline job's token, valid while its claim is the execution's state.
+      if (t.pipeline_id != 0) entry.job_token = "glcbt-" + HexEncode(RandomBytes(20));
       return Claim(entry, now);
   }
 }
@@ -247,8 +341,17 @@ void Worker::Claim(Entry& entry, TimePoint now) {
 
 void Worker::StartRun(Entry& entry, TimePoint now) {
   JobRun::Params p;
-  p.job = config_.FindJob(entry.trigger->job_name);
+  p.job = &*entry.job;
   p.trigger = *entry.trigger;
+  if (entry.trigger->pipeline_id != 0) {
+    p.pipeline = PipelineRunFor(entry);
+    if (!p.pipeline) {
+      return Report(entry, JobStatus::kError,
+                    "pipeline " + std::to_string(entry.trigger->pipeline_id) +
+                        " of this job is unknown to worker " + worker_id_,
+                    now);
+    }
+  }
   p.attempt = entry.attempt;
   p.worker_id = worker_id_;
   p.worker = config_.worker;
@@ -397,6 +500,7 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
       if (!entry.publish_in_flight && now >= entry.retry_at) SendReport(entry);
       return;
     case State::kDone:
+    case State::kPipeline:  // moved on by AdvancePipelines
       return;
   }
 }
@@ -440,7 +544,7 @@ void Worker::LogSummary(TimePoint now) {
   if (now < next_summary_) return;
   next_summary_ = now + kSummaryEvery;
   static const char* const kNames[] = {"deciding", "claiming",  "confirming", "ready",
-                                       "running",  "reporting", "done"};
+                                       "running",  "reporting", "done",       "pipeline command"};
   int counts[std::size(kNames)] = {};
   for (const auto& [key, e] : entries_) ++counts[static_cast<int>(e.state)];
   if (static_cast<int>(entries_.size()) == counts[static_cast<int>(State::kDone)]) return;
@@ -460,8 +564,12 @@ void Worker::UpdatePause() {
   int slots = config_.worker.max_concurrency;
   int waiting = 0;
   for (const auto& [key, e] : entries_) waiting += e.state == State::kDeciding;
-  bool want_pause = intake_stopped_ || (Running() >= slots && waiting >= slots) ||
-                    static_cast<int>(entries_.size()) >= 4 * slots;
+  // Pipeline commands do not count: a pipeline waits for its jobs, whose triggers may be in
+  // this very worker's partitions.
+  int held = 0;
+  for (const auto& [key, e] : entries_) held += e.state != State::kPipeline;
+  bool want_pause =
+      intake_stopped_ || (Running() >= slots && waiting >= slots) || held >= 4 * slots;
   if (want_pause == paused_) return;
   rd_kafka_topic_partition_list_t* assignment = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -516,6 +624,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
         active_ids_.insert(entry.trigger->id);
       }
     }
+    if (view_ready && !draining) AdvancePipelines(now);
     if (abort_at && now >= *abort_at && !aborted_for_shutdown) {
       aborted_for_shutdown = true;
       for (auto& [key, entry] : entries_) {
@@ -532,7 +641,11 @@ void Worker::Run(const std::atomic<bool>& stop) {
     if (draining) {
       bool busy = false;
       for (const auto& [key, entry] : entries_) {
-        if (entry.state != State::kDeciding && entry.state != State::kDone) busy = true;
+        // A pipeline's commands stay uncommitted; the next owner carries the pipeline on.
+        if (entry.state != State::kDeciding && entry.state != State::kDone &&
+            entry.state != State::kPipeline) {
+          busy = true;
+        }
       }
       if (!busy) break;
     }

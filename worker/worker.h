@@ -13,9 +13,11 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/kafka.h"
+#include "common/pipeline.h"
 #include "common/publisher.h"
 #include "common/status_view.h"
 #include "worker/job_run.h"
+#include "worker/pipeline_owner.h"
 #include "worker/process_runner.h"
 #include "worker/trigger_decision.h"
 
@@ -28,8 +30,11 @@ namespace sluice {
 // through a queue.
 class Worker {
  public:
+  // `pipelines`: the pipelines topic's view, for the pipeline commands and pipeline jobs met on
+  // the requests topic.
   Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
-         ProcessRunner& runner, const Clock& clock, std::string worker_id);
+         PipelineStore& pipelines, ProcessRunner& runner, const Clock& clock,
+         std::string worker_id);
   ~Worker();
 
   // Joins the consumer group. Blocking; start-up only.
@@ -49,11 +54,15 @@ class Worker {
     kRunning,
     kReporting,  // terminal status sent, waiting for its acknowledgement
     kDone,       // terminal status acknowledged (or nothing to do): the offset may move on
+    kPipeline,   // a pipeline command: its pipeline's owner (PipelineOwner) moves it on
   };
   struct Entry {
     int32_t partition = 0;
     int64_t offset = 0;
-    std::optional<Trigger> trigger;  // nullopt when the record could not be read
+    std::optional<Trigger> trigger;          // nullopt when the record could not be read
+    std::optional<PipelineCommand> command;  // instead of a trigger: kPipeline
+    std::optional<JobConfig> job;            // the job's configuration, once decided
+    std::string job_token;                   // CI_JOB_TOKEN of a pipeline job's attempt
     State state = State::kDeciding;
     int attempt = 0;
     std::unique_ptr<JobRun> run;
@@ -71,6 +80,12 @@ class Worker {
   using EntryKey = std::pair<int32_t, int64_t>;
 
   void OnRecord(const rd_kafka_message_t* msg);
+  // The configuration a trigger's job runs with: a configured job, or a pipeline's job;
+  // nullopt when this worker has no such job.
+  std::optional<JobConfig> JobFor(const Trigger& trigger) const;
+  // What a pipeline job's run needs of its pipeline; nullopt when the pipeline is unknown here.
+  std::optional<JobRun::Params::Pipeline> PipelineRunFor(const Entry& entry) const;
+  void AdvancePipelines(TimePoint now);
   void Advance(Entry& entry, TimePoint now, bool draining);
   void Decide(Entry& entry, TimePoint now);
   void Claim(Entry& entry, TimePoint now);
@@ -99,8 +114,10 @@ class Worker {
   Publisher& publisher_;
   StatusView& view_;
   AbortRegistry& aborts_;
+  PipelineStore& pipelines_;
   ProcessRunner& runner_;
   const Clock& clock_;
+  PipelineOwner pipeline_owner_;
   std::string worker_id_;
   std::string inherited_path_;
 

@@ -60,12 +60,18 @@ class FakePublisher final : public Publisher {
     std::string topic;
     std::string key;
     std::string value;
-    DeliveryCallback done;
+    PositionedCallback done;
     bool completed = false;
   };
 
   void Publish(const std::string& topic, const std::string& key, const std::string& value,
                DeliveryCallback done) override {
+    PublishPositioned(topic, key, value,
+                      [done = std::move(done)](const Status& s, RecordPosition) { done(s); });
+  }
+  // Every record lands on partition 0, at its index in Publish order.
+  void PublishPositioned(const std::string& topic, const std::string& key, const std::string& value,
+                         PositionedCallback done) override {
     std::optional<Status> fail_now;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -75,7 +81,7 @@ class FakePublisher final : public Publisher {
         fail_now = *immediate_error_;
       }
     }
-    if (fail_now) done(*fail_now);
+    if (fail_now) done(*fail_now, RecordPosition{});
   }
 
   bool Reachable() const override {
@@ -96,7 +102,7 @@ class FakePublisher final : public Publisher {
   // Runs the delivery callback of record `index` (in Publish order) with `result`. A record
   // completes once; completing it twice is a test bug and throws.
   void Complete(size_t index, const Status& result = Status::Ok()) {
-    DeliveryCallback done;
+    PositionedCallback done;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       Record& r = records_.at(index);
@@ -104,7 +110,7 @@ class FakePublisher final : public Publisher {
       r.completed = true;
       done = r.done;
     }
-    done(result);
+    done(result, result.ok() ? RecordPosition{0, static_cast<int64_t>(index)} : RecordPosition{});
   }
   // Completes every record not completed yet, in Publish order.
   void CompleteAll(const Status& result = Status::Ok()) {

@@ -125,7 +125,10 @@ class GitLabApiWriteTest : public ::testing::Test {
   FakePublisher publisher_;
   TriggerTokenTable table_;
   ManualClock clock_;
-  GitLabApi api_{config_, publisher_, table_, clock_};
+  FakeStatusView view_;
+  PipelineStore pipelines_;
+  DeadlineTimer deadlines_;
+  GitLabApi api_{config_, publisher_, view_, table_, pipelines_, deadlines_, clock_};
 };
 
 TEST_F(GitLabApiWriteTest, CreateAnswersOnlyOnceKafkaAcknowledged) {

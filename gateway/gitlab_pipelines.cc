@@ -1,0 +1,617 @@
+// GitLab's pipeline trigger API and its pipelines and jobs (gitlab_api.h lists the routes).
+
+#include <rapidjson/document.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/crypto.h"
+#include "common/json_codec.h"
+#include "common/log.h"
+#include "common/url.h"
+#include "gateway/gitlab_api.h"
+#include "gateway/gitlab_replies.h"
+#include "gateway/gitlab_trigger.h"
+
+namespace sluice {
+
+namespace {
+
+std::string WebBase(const Config& config, const ProjectConfig& project) {
+  std::string base = config.gateway.public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/" + project.path;
+}
+
+void WriteOptionalTime(JsonWriter& w, const char* key, const std::optional<TimePoint>& t) {
+  w.Key(key);
+  if (t) {
+    w.String(FormatRfc3339(*t).c_str());
+  } else {
+    w.Null();
+  }
+}
+
+std::optional<double> Seconds(const std::optional<TimePoint>& from,
+                              const std::optional<TimePoint>& to) {
+  if (!from || !to) return std::nullopt;
+  return std::chrono::duration<double>(*to - *from).count();
+}
+
+void WriteOptionalSeconds(JsonWriter& w, const char* key, std::optional<double> seconds) {
+  w.Key(key);
+  if (seconds) {
+    w.Double(*seconds);
+  } else {
+    w.Null();
+  }
+}
+
+// When the pipeline started and finished: its jobs' earliest start and, once it is finished
+// and not waiting, their latest end.
+std::pair<std::optional<TimePoint>, std::optional<TimePoint>> PipelineTimes(
+    const PipelineState& state) {
+  std::optional<TimePoint> started, finished;
+  for (const PipelineJobState& job : state.jobs) {
+    if (!job.execution) continue;
+    if (job.execution->start_time && (!started || *job.execution->start_time < *started)) {
+      started = job.execution->start_time;
+    }
+    if (job.execution->completion_time &&
+        (!finished || *job.execution->completion_time > *finished)) {
+      finished = job.execution->completion_time;
+    }
+  }
+  if (!state.finished) finished.reset();
+  return {started, finished};
+}
+
+void WritePipelineFields(JsonWriter& w, const Config& config, const ProjectConfig& project,
+                         const Pipeline& p, const PipelineState& state, bool whole) {
+  w.Key("id");
+  w.Int64(p.id);
+  w.Key("iid");
+  w.Int64(p.iid);
+  w.Key("project_id");
+  w.Int64(p.project_id);
+  WriteStringField(w, "sha", p.sha);
+  WriteStringField(w, "ref", p.ref);
+  WriteStringField(w, "status", PipelineStatusName(state.status));
+  WriteStringField(w, "source", p.source);
+  WriteStringField(w, "created_at", FormatRfc3339(p.created_at));
+  WriteStringField(w, "updated_at", FormatRfc3339(p.updated_at));
+  WriteStringField(w, "web_url", WebBase(config, project) + "/-/pipelines/" + std::to_string(p.id));
+  if (!whole) return;
+  WriteStringField(w, "before_sha", std::string(40, '0'));
+  w.Key("tag");
+  w.Bool(p.tag);
+  w.Key("yaml_errors");
+  w.Null();
+  w.Key("user");
+  WriteGitLabUser(w, p.user);
+  auto [started, finished] = PipelineTimes(state);
+  WriteOptionalTime(w, "started_at", started);
+  WriteOptionalTime(w, "finished_at", finished);
+  w.Key("committed_at");
+  w.Null();
+  WriteOptionalSeconds(w, "duration", Seconds(started, finished));
+  w.Key("queued_duration");
+  w.Null();
+  w.Key("coverage");
+  w.Null();
+}
+
+std::string PipelineJson(const Config& config, const ProjectConfig& project, const Pipeline& p,
+                         const PipelineState& state) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WritePipelineFields(w, config, project, p, state, true);
+  w.EndObject();
+  return buf.GetString();
+}
+
+void WriteJob(JsonWriter& w, const Config& config, const ProjectConfig& project, const Pipeline& p,
+              const PipelineState& state, const PipelineJobState& job) {
+  const std::optional<Execution>& e = job.execution;
+  w.StartObject();
+  w.Key("id");
+  w.Int64(job.run.id);
+  WriteStringField(w, "status", PipelineJobStatusName(job.status));
+  WriteStringField(w, "stage", job.stage);
+  WriteStringField(w, "name", job.run.name);
+  WriteStringField(w, "ref", p.ref);
+  w.Key("tag");
+  w.Bool(p.tag);
+  w.Key("coverage");
+  w.Null();
+  bool allow_failure = false;
+  bool manual = false;
+  for (const PipelineJobConfig& c : project.jobs) {
+    if (c.name == job.run.name) {
+      allow_failure = c.allow_failure;
+      manual = c.when == JobWhen::kManual;
+    }
+  }
+  w.Key("allow_failure");
+  w.Bool(allow_failure);
+  WriteStringField(
+      w, "created_at",
+      FormatRfc3339(job.run.created_at == TimePoint{} ? p.created_at : job.run.created_at));
+  std::optional<TimePoint> started = e ? e->start_time : std::nullopt;
+  std::optional<TimePoint> finished =
+      e && IsTerminal(e->job_status) ? e->completion_time : std::nullopt;
+  WriteOptionalTime(w, "started_at", started);
+  WriteOptionalTime(w, "finished_at", finished);
+  WriteOptionalSeconds(w, "duration", Seconds(started, finished));
+  w.Key("queued_duration");
+  w.Null();
+  w.Key("user");
+  WriteGitLabUser(w, job.run.user.empty() ? p.user : job.run.user);
+  w.Key("pipeline");
+  w.StartObject();
+  WritePipelineFields(w, config, project, p, state, false);
+  w.EndObject();
+  WriteStringField(w, "web_url",
+                   WebBase(config, project) + "/-/jobs/" + std::to_string(job.run.id));
+  w.Key("artifacts");
+  w.StartArray();
+  w.EndArray();
+  w.Key("runner");
+  w.Null();
+  w.Key("when");
+  w.String(manual ? "manual" : "on_success");
+  if (job.status == PipelineJobStatus::kFailed) {
+    WriteStringField(
+        w, "failure_reason",
+        e && e->job_status == JobStatus::kError ? "runner_system_failure" : "script_failure");
+  }
+  if (e && !e->message.empty()) WriteStringField(w, "sluice_message", e->message);
+  w.EndObject();
+}
+
+std::string JobJson(const Config& config, const ProjectConfig& project, const Pipeline& p,
+                    const PipelineState& state, const PipelineJobState& job) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  WriteJob(w, config, project, p, state, job);
+  return buf.GetString();
+}
+
+// The variables of a play or retry call: {"job_variables_attributes": [{"key", "value"}]} as JSON,
+// or job_variables_attributes[][key] / [][value] form fields. Refusals name the field, as
+// GitLab's do.
+struct JobVariables {
+  std::optional<std::map<std::string, std::string>> variables;
+  std::optional<ApiReply> error;
+};
+
+JobVariables ReadJobVariables(const ApiRequest& request) {
+  JobVariables out;
+  constexpr const char* kField = "job_variables_attributes";
+  std::string type = request.content_type.substr(0, request.content_type.find(';'));
+  if (type == "application/json" || (type.empty() && !request.body.empty())) {
+    rapidjson::Document doc;
+    if (Status s = ParseJson(request.body, doc); !s.ok() || !doc.IsObject()) {
+      out.error = GitLabParamError("body is not a JSON object");
+      return out;
+    }
+    auto it = doc.FindMember(kField);
+    if (it == doc.MemberEnd()) return out;
+    if (!it->value.IsArray()) {
+      out.error = GitLabParamError(std::string(kField) + " is invalid");
+      return out;
+    }
+    std::map<std::string, std::string> vars;
+    for (const auto& entry : it->value.GetArray()) {
+      if (!entry.IsObject()) {
+        out.error = GitLabParamError(std::string(kField) + " is invalid");
+        return out;
+      }
+      auto key = entry.FindMember("key");
+      if (key == entry.MemberEnd()) {
+        out.error = GitLabParamError(std::string(kField) + "[key] is missing");
+        return out;
+      }
+      auto value = entry.FindMember("value");
+      if (!key->value.IsString() || key->value.GetStringLength() == 0) {
+        out.error = GitLabParamError(std::string(kField) + "[key] is empty");
+        return out;
+      }
+      if (value != entry.MemberEnd() && !value->value.IsString()) {
+        out.error = GitLabParamError(std::string(kField) + "[value] is invalid");
+        return out;
+      }
+      vars[key->value.GetString()] = value == entry.MemberEnd() ? "" : value->value.GetString();
+    }
+    out.variables = std::move(vars);
+    return out;
+  }
+  // Forms: Rack reads job_variables_attributes[][key]=K&job_variables_attributes[][value]=V as
+  // a list, a [key] starting a new entry. Order is kept by reading the raw body.
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (type == "application/x-www-form-urlencoded") {
+    fields = ParseUrlEncodedPairs(request.body);
+  } else if (type == "multipart/form-data") {
+    for (auto& [k, v] : ParseMultipartForm(request.content_type, request.body)
+                            .value_or(std::map<std::string, std::string>{})) {
+      fields.emplace_back(k, v);
+    }
+  }
+  std::string prefix = std::string(kField) + "[]";
+  std::vector<std::pair<std::optional<std::string>, std::string>> entries;
+  for (const auto& [k, v] : fields) {
+    if (k.rfind(prefix, 0) != 0) continue;
+    std::string member = k.substr(prefix.size());
+    if (member == "[key]") {
+      entries.push_back({v, ""});
+    } else if (member == "[value]") {
+      if (entries.empty() || !entries.back().second.empty()) entries.push_back({std::nullopt, ""});
+      entries.back().second = v;
+    }
+  }
+  if (entries.empty()) return out;
+  std::map<std::string, std::string> vars;
+  for (const auto& [key, value] : entries) {
+    if (!key) {
+      out.error = GitLabParamError(std::string(kField) + "[key] is missing");
+      return out;
+    }
+    if (key->empty()) {
+      out.error = GitLabParamError(std::string(kField) + "[key] is empty");
+      return out;
+    }
+    vars[*key] = value;
+  }
+  out.variables = std::move(vars);
+  return out;
+}
+
+// The ref of the webhook form, joined back when the HTTP layer decoded an encoded slash.
+std::optional<std::string> WebhookRef(const std::vector<std::string>& parts) {
+  size_t n = parts.size();
+  if (n < 8 || parts[4] != "ref" || parts[n - 2] != "trigger" || parts[n - 1] != "pipeline") {
+    return std::nullopt;
+  }
+  std::string ref;
+  for (size_t i = 5; i + 2 < n; ++i) ref += (ref.empty() ? "" : "/") + PercentDecode(parts[i]);
+  return ref;
+}
+
+}  // namespace
+
+PipelineState GitLabApi::Evaluate(const ProjectConfig& project, const Pipeline& pipeline) {
+  return EvaluatePipeline(project, pipeline,
+                          [this](const std::string& id) { return view_.store().Get(id); });
+}
+
+void GitLabApi::HandleProjectRoute(const ApiRequest& request, const std::vector<std::string>& parts,
+                                   ReplyFn reply) {
+  const std::string& m = request.method;
+  size_t n = parts.size();
+  auto not_allowed = [&] { reply(GitLabMessage(405, "405 Method Not Allowed")); };
+  if (n == 6 && parts[4] == "trigger" && parts[5] == "pipeline") {
+    if (m != "POST") return not_allowed();
+    return TriggerPipeline(request, parts[3], std::nullopt, std::move(reply));
+  }
+  if (auto ref = WebhookRef(parts)) {
+    if (m != "POST") return not_allowed();
+    return TriggerPipeline(request, parts[3], ref, std::move(reply));
+  }
+  bool pipelines = parts[4] == "pipelines" && (n == 6 || n == 7);
+  bool jobs = parts[4] == "jobs" && n >= 5 && n <= 7;
+  if (!pipelines && !jobs) return reply(GitLabMessage(404, "404 Not Found"));
+  bool read = n == 5 || n == 6 || (n == 7 && (parts[6] == "jobs" || parts[6] == "trace"));
+  if (read && m != "GET") return not_allowed();
+  if (!read && m != "POST") return not_allowed();
+  Caller caller;
+  ProjectRole needed = read ? ProjectRole::kReporter : ProjectRole::kDeveloper;
+  if (auto refused = Authorize(request, parts[3], needed, &caller)) return reply(*refused);
+  if (pipelines) {
+    if (n == 6) return reply(GetPipeline(caller, parts[5], false));
+    if (parts[6] == "jobs") return reply(GetPipeline(caller, parts[5], true));
+    if (parts[6] == "cancel" || parts[6] == "retry") {
+      return PipelineAction(caller, parts[5], parts[6], std::move(reply));
+    }
+    return reply(GitLabMessage(404, "404 Not Found"));
+  }
+  if (n == 5) return reply(ListJobs(request, caller));
+  if (n == 6) return reply(GetJob(caller, parts[5], false));
+  if (parts[6] == "trace") return reply(GetJob(caller, parts[5], true));
+  if (parts[6] == "play" || parts[6] == "retry" || parts[6] == "cancel") {
+    return JobAction(request, caller, parts[5], parts[6], std::move(reply));
+  }
+  reply(GitLabMessage(404, "404 Not Found"));
+}
+
+void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& project_ref,
+                                const std::optional<std::string>& path_ref, ReplyFn reply) {
+  TriggerRequest tr;
+  tr.query = request.query;
+  tr.content_type = request.content_type;
+  tr.body = request.body;
+  tr.project_id = PercentDecode(project_ref);
+  tr.path_ref = path_ref;
+  TriggerParamsResult read = ReadTriggerParams(tr);
+  if (read.error) return reply(JsonReply(read.error->status, read.error->body));
+  const PipelineTriggerParams& params = read.params;
+  TimePoint now = clock_.Now();
+
+  // A CI_JOB_TOKEN stands in for a trigger token while its job runs (a multi-project
+  // pipeline); once the job has ended it is refused with 401, as GitLab refuses it.
+  std::string token_sha = Sha256Hex(params.token);
+  std::optional<Execution> job;
+  if (!tokens_.FindByHash(token_sha)) {
+    job = view_.store().RunningWithJobToken(token_sha);
+    if (!job && params.token.rfind("glcbt-", 0) == 0) {
+      return reply(GitLabMessage(401, "401 Unauthorized"));
+    }
+  }
+  ResolvedTrigger resolved = ResolveTrigger(config_, tokens_, tr.project_id, request.gitlab_event,
+                                            params, now, job.has_value());
+  if (resolved.error) return reply(JsonReply(resolved.error->status, resolved.error->body));
+  const ProjectConfig& project = *resolved.project;
+
+  Pipeline p;
+  p.project_id = project.id;
+  p.ref = resolved.ref;
+  p.tag = resolved.tag;
+  p.source = job ? "pipeline" : "trigger";
+  p.user = job ? job->client : resolved.token->owner;
+  p.created_at = now;
+  p.updated_at = now;
+  p.variables = params.variables;
+  p.payload = params.payload_json;
+  p.fingerprint = Sha256Hex(std::to_string(project.id) + "\n" + params.payload_json);
+  if (!request.idempotency_key.empty()) {
+    if (request.idempotency_key.size() > 255) {
+      return reply(GitLabParamError("Idempotency-Key is longer than 255 characters"));
+    }
+    p.idempotency = Sha256Hex(token_sha + "\n" + request.idempotency_key);
+    if (auto existing = pipelines_.FindByIdempotency(p.idempotency)) {
+      if (existing->fingerprint != p.fingerprint) {
+        return reply(GitLabMessage(
+            422, "Idempotency-Key was already used for a different request (pipeline " +
+                     std::to_string(existing->id) + "); use a new key for a new request"));
+      }
+      return reply(
+          JsonReply(201, PipelineJson(config_, project, *existing, Evaluate(project, *existing))));
+    }
+  }
+  p.command_key = HexEncode(RandomBytes(8));
+
+  // First the start command: where it lands gives the pipeline and its jobs their ids. Then
+  // the pipeline's record; the 201 follows once both are in Kafka.
+  PipelineCommand start;
+  start.kind = PipelineCommandKind::kStart;
+  start.user = p.user;
+  start.time = now;
+  SendCommand(p.command_key, start, std::move(reply),
+              [this, p, &project](RecordPosition at, ReplyFn reply) mutable {
+                p.id = PipelineIdAt(at, 0);
+                p.iid = p.id;
+                p.applied_offset = at.offset;
+                for (const PipelineJobConfig& job : project.jobs) {
+                  PipelineJobRun run;
+                  run.id = NewJobIdAt(project, at, job.name);
+                  run.name = job.name;
+                  run.created_at = p.created_at;
+                  p.jobs.push_back(std::move(run));
+                }
+                PipelineStore& store = pipelines_;
+                PublishAll(
+                    {{config_.kafka.PipelinesTopic(), std::to_string(p.id), EncodePipeline(p)}},
+                    [this, p, &project] {
+                      return JsonReply(201,
+                                       PipelineJson(config_, project, p, Evaluate(project, p)));
+                    },
+                    std::move(reply), [&store, p] { store.Put(p); });
+              });
+}
+
+void GitLabApi::SendCommand(const std::string& key, const PipelineCommand& command, ReplyFn reply,
+                            std::function<void(RecordPosition, ReplyFn)> then) {
+  struct Pending {
+    std::mutex mutex;
+    bool answered = false;
+    ReplyFn reply;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->reply = std::move(reply);
+  ReplyFn answer_once = [pending](ApiReply r) {
+    ReplyFn reply;
+    {
+      std::lock_guard<std::mutex> lock(pending->mutex);
+      if (pending->answered) return;
+      pending->answered = true;
+      reply = std::move(pending->reply);
+    }
+    reply(std::move(r));
+  };
+  // librdkafka may report a failure late when no broker is up; the contract's deadline holds.
+  std::weak_ptr<Pending> weak = pending;
+  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [weak, answer_once] {
+    if (weak.lock()) answer_once(GitLabUnavailable());
+  });
+  std::string what = std::string(PipelineCommandKindName(command.kind)) + " of pipeline " +
+                     std::to_string(command.pipeline_id);
+  publisher_.PublishPositioned(
+      config_.kafka.RequestsTopic(), key, EncodePipelineCommand(command),
+      [pending, answer_once, then = std::move(then), what](const Status& s, RecordPosition at) {
+        if (!s.ok()) {
+          LogWarn("gitlab", what + " not accepted: " + s.ToString());
+          return answer_once(GitLabUnavailable());
+        }
+        then(at, answer_once);
+      });
+}
+
+std::optional<Pipeline> GitLabApi::ProjectPipeline(const Caller& caller, const std::string& id) {
+  auto pipeline_id = ParseDecimalId(id);
+  if (!pipeline_id) return std::nullopt;
+  auto p = pipelines_.Get(*pipeline_id);
+  if (!p || p->project_id != caller.project->id) return std::nullopt;
+  return p;
+}
+
+std::optional<Pipeline> GitLabApi::ProjectPipelineOfJob(const Caller& caller,
+                                                        const std::string& job_id) {
+  auto id = ParseDecimalId(job_id);
+  if (!id) return std::nullopt;
+  auto p = pipelines_.FindByJob(*id);
+  if (!p || p->project_id != caller.project->id) return std::nullopt;
+  return p;
+}
+
+ApiReply GitLabApi::GetPipeline(const Caller& caller, const std::string& pipeline_id, bool jobs) {
+  auto p = ProjectPipeline(caller, pipeline_id);
+  if (!p) return GitLabMessage(404, "404 Not found");
+  PipelineState state = Evaluate(*caller.project, *p);
+  if (!jobs) return JsonReply(200, PipelineJson(config_, *caller.project, *p, state));
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  // GitLab lists a pipeline's current jobs, newest first.
+  for (auto it = state.jobs.rbegin(); it != state.jobs.rend(); ++it) {
+    if (it->current) WriteJob(w, config_, *caller.project, *p, state, *it);
+  }
+  w.EndArray();
+  return JsonReply(200, buf.GetString());
+}
+
+ApiReply GitLabApi::ListJobs(const ApiRequest& request, const Caller& caller) {
+  // scope, scope[] (one value, or several joined by commas): GitLab's job statuses.
+  std::set<std::string> scopes;
+  for (const char* key : {"scope", "scope[]"}) {
+    auto it = request.query.find(key);
+    if (it == request.query.end()) continue;
+    std::stringstream list(it->second);
+    std::string s;
+    while (std::getline(list, s, ',')) scopes.insert(s);
+  }
+  static const std::set<std::string> kStatuses = {"created", "pending",  "running", "success",
+                                                  "failed",  "canceled", "skipped", "manual"};
+  for (const std::string& s : scopes) {
+    if (!kStatuses.count(s)) return GitLabParamError("scope does not have a valid value");
+  }
+  constexpr size_t kPerPage = 100;
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  size_t listed = 0;
+  for (const Pipeline& p : pipelines_.ForProject(caller.project->id)) {
+    PipelineState state = Evaluate(*caller.project, p);
+    for (auto it = state.jobs.rbegin(); it != state.jobs.rend() && listed < kPerPage; ++it) {
+      if (!scopes.empty() && !scopes.count(PipelineJobStatusName(it->status))) continue;
+      WriteJob(w, config_, *caller.project, p, state, *it);
+      ++listed;
+    }
+    if (listed >= kPerPage) break;
+  }
+  w.EndArray();
+  return JsonReply(200, buf.GetString());
+}
+
+ApiReply GitLabApi::GetJob(const Caller& caller, const std::string& job_id, bool trace) {
+  auto p = ProjectPipelineOfJob(caller, job_id);
+  if (!p) return GitLabMessage(404, "404 Not found");
+  PipelineState state = Evaluate(*caller.project, *p);
+  const PipelineJobState* job = state.Job(*ParseDecimalId(job_id));
+  if (!trace) return JsonReply(200, JobJson(config_, *caller.project, *p, state, *job));
+  ApiReply r;
+  r.content_type = "text/plain; charset=utf-8";
+  if (!job->execution) return r;  // not started: no log yet
+  std::ifstream in(job->execution->gcs_path + "/build-log.txt", std::ios::binary);
+  if (!in) {
+    if (job->execution->job_status == JobStatus::kTriggered) return r;
+    return GitLabMessage(404, "404 Trace Not Found");
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  r.body = out.str();
+  return r;
+}
+
+void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,
+                          const std::string& job_id, const std::string& action, ReplyFn reply) {
+  auto p = ProjectPipelineOfJob(caller, job_id);
+  if (!p) return reply(GitLabMessage(404, "404 Not found"));
+  PipelineState state = Evaluate(*caller.project, *p);
+  const PipelineJobState* job = state.Job(*ParseDecimalId(job_id));
+  PipelineCommand command;
+  command.pipeline_id = p->id;
+  command.job_id = job->run.id;
+  command.user = caller.client->name;
+  command.time = clock_.Now();
+  bool ended = job->status == PipelineJobStatus::kSuccess ||
+               job->status == PipelineJobStatus::kFailed ||
+               job->status == PipelineJobStatus::kCanceled;
+  if (action == "play" || action == "retry") {
+    JobVariables vars = ReadJobVariables(request);
+    if (vars.error) return reply(*vars.error);
+    command.variables = vars.variables;
+  }
+  if (action == "play") {
+    if (!job->current || job->status != PipelineJobStatus::kManual) {
+      return reply(GitLabMessage(400, "Unplayable Job"));
+    }
+    command.kind = PipelineCommandKind::kPlay;
+  } else if (action == "retry") {
+    if (!job->current || !ended)
+      return reply(GitLabMessage(403, "403 Forbidden - Job is not retryable"));
+    command.kind = PipelineCommandKind::kRetryJob;
+  } else {
+    if (ended || job->status == PipelineJobStatus::kSkipped) {
+      // GitLab answers a job that cannot be canceled with the job as it is.
+      return reply(JsonReply(201, JobJson(config_, *caller.project, *p, state, *job)));
+    }
+    command.kind = PipelineCommandKind::kCancelJob;
+  }
+  const ProjectConfig& project = *caller.project;
+  Pipeline pipeline = *p;
+  PipelineJobState shown = *job;
+  SendCommand(
+      p->command_key, command, std::move(reply),
+      [this, &project, pipeline, state, shown, command](RecordPosition at, ReplyFn reply) mutable {
+        // The job as it will be once its pipeline's owner has applied the command.
+        if (command.kind == PipelineCommandKind::kRetryJob) {
+          shown.run.id = NewJobIdAt(project, at, shown.run.name);
+          shown.run.created_at = command.time;
+          shown.run.user = command.user;
+          shown.execution.reset();
+          shown.status = PipelineJobStatus::kPending;
+          return reply(JsonReply(201, JobJson(config_, project, pipeline, state, shown)));
+        }
+        if (command.kind == PipelineCommandKind::kPlay) {
+          shown.status = PipelineJobStatus::kPending;
+          shown.run.user = command.user;
+          return reply(JsonReply(200, JobJson(config_, project, pipeline, state, shown)));
+        }
+        if (!shown.execution) shown.status = PipelineJobStatus::kCanceled;
+        reply(JsonReply(201, JobJson(config_, project, pipeline, state, shown)));
+      });
+}
+
+void GitLabApi::PipelineAction(const Caller& caller, const std::string& pipeline_id,
+                               const std::string& action, ReplyFn reply) {
+  auto p = ProjectPipeline(caller, pipeline_id);
+  if (!p) return reply(GitLabMessage(404, "404 Not found"));
+  PipelineCommand command;
+  command.kind = action == "cancel" ? PipelineCommandKind::kCancel : PipelineCommandKind::kRetry;
+  command.pipeline_id = p->id;
+  command.user = caller.client->name;
+  command.time = clock_.Now();
+  const ProjectConfig& project = *caller.project;
+  Pipeline pipeline = *p;
+  SendCommand(p->command_key, command, std::move(reply),
+              [this, &project, pipeline, command](RecordPosition at, ReplyFn reply) mutable {
+                // The pipeline as it will be once its owner has applied the command.
+                PipelineState state = Evaluate(project, pipeline);
+                command.position = at;
+                ApplyPipelineCommand(project, command, state, pipeline, command.time);
+                reply(JsonReply(
+                    201, PipelineJson(config_, project, pipeline, Evaluate(project, pipeline))));
+              });
+}
+
+}  // namespace sluice
