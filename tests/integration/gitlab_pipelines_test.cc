@@ -1,0 +1,401 @@
+// GitLab's pipeline trigger API and its pipelines and jobs, called as GitLab's documentation
+// writes the calls, over real HTTP against gateways and workers on one Kafka.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "common/crypto.h"
+#include "tests/integration/api_helpers.h"
+#include "tests/integration/harness/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+constexpr const char* kOpsToken = "ops-token";          // maintainer of project 9
+constexpr const char* kBotToken = "release-bot-token";  // developer of project 9
+constexpr const char* kViewerToken = "viewer-token";    // reporter of project 9
+constexpr const char* kStrangerToken = "stranger-token";
+
+std::string Clients() {
+  return "  - {name: ops, token_sha256: \"" + Sha256Hex(kOpsToken) + "\"}\n" +
+         "  - {name: release-bot, token_sha256: \"" + Sha256Hex(kBotToken) + "\"}\n" +
+         "  - {name: viewer, token_sha256: \"" + Sha256Hex(kViewerToken) + "\"}\n" +
+         "  - {name: stranger, token_sha256: \"" + Sha256Hex(kStrangerToken) + "\"}\n";
+}
+
+// The issue's three-stage pipeline. Each job prints what it was given, so that the trace shows
+// it. build_package fails unless BUILD_OK=yes or the ref is main; run_tests sleeps when asked.
+constexpr const char* kProjects = R"(  - id: 9
+    path: group/project
+    refs: {branches: [main, "release/*"], tags: ["v*"]}
+    variables: {DEPLOY_ENV: staging, UPLOAD_TO_S3: "project-default"}
+    members: {ops: maintainer, release-bot: developer, viewer: reporter}
+    pipeline:
+      stages: [test, build, package]
+      jobs:
+        - name: run_tests
+          stage: test
+          command: ["sh", "-c", "echo test ref=$CI_COMMIT_REF_NAME source=$CI_PIPELINE_SOURCE triggered=$CI_PIPELINE_TRIGGERED deploy=$DEPLOY_ENV; echo token=$CI_JOB_TOKEN; sleep ${SLEEP:-0}; test -z \"$TRIGGER_PAYLOAD\" || cat \"$TRIGGER_PAYLOAD\""]
+        - name: build_package
+          stage: build
+          command: ["sh", "-c", "echo build pipeline=$CI_PIPELINE_ID job=$CI_JOB_ID stage=$CI_JOB_STAGE; test \"$BUILD_OK\" = yes || test \"$CI_COMMIT_REF_NAME\" = main"]
+        - name: upload_package
+          stage: package
+          when: manual
+          command: ["sh", "-c", "echo upload UPLOAD_TO_S3=${UPLOAD_TO_S3}"]
+)";
+
+class GitLabPipelines : public ::testing::Test {
+ protected:
+  GitLabPipelines()
+      : deployment_("", "", "", Clients(), nullptr, kProjects),
+        gateway_a_(deployment_.StartGateway()),
+        gateway_b_(deployment_.StartGateway()) {
+    deployment_.StartWorker();
+    deployment_.StartWorker();
+    HttpResponse created = Call(gateway_a_, "POST", "/api/v4/projects/9/triggers", kOpsToken,
+                                R"({"description": "ci"})");
+    EXPECT_EQ(created.status, 201) << created.body;
+    token_ = StringField(created, "token");
+    trigger_id_ = created.Json()["id"].GetInt64();
+    // Known to the second gateway too before the tests use it there.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return Call(gateway_b_, "GET",
+                      "/api/v4/projects/9/triggers/" + std::to_string(trigger_id_), kOpsToken)
+                     .status == 200;
+        },
+        std::chrono::seconds(10)));
+  }
+
+  HttpResponse Call(SluiceProcess& gateway, const std::string& method, const std::string& path,
+                    const std::string& token, const std::string& body = "",
+                    const std::string& content_type = "application/json",
+                    std::vector<std::string> headers = {}) {
+    if (!token.empty()) headers.push_back("PRIVATE-TOKEN: " + token);
+    if (!body.empty()) headers.push_back("Content-Type: " + content_type);
+    return http_.Request(method, gateway.url() + path, headers, body, method != "GET");
+  }
+  HttpResponse Form(SluiceProcess& gateway, const std::string& path, const std::string& body,
+                    std::vector<std::string> headers = {}) {
+    return Call(gateway, "POST", path, "", body, "application/x-www-form-urlencoded", headers);
+  }
+
+  // The pipeline's jobs by name (current runs), as GET .../pipelines/:id/jobs answers them.
+  std::map<std::string, std::pair<int64_t, std::string>> Jobs(int64_t pipeline) {
+    std::map<std::string, std::pair<int64_t, std::string>> jobs;
+    HttpResponse r =
+        Call(gateway_b_, "GET",
+             "/api/v4/projects/9/pipelines/" + std::to_string(pipeline) + "/jobs", kViewerToken);
+    if (r.status != 200) return jobs;
+    rapidjson::Document doc = r.Json();
+    for (const auto& j : doc.GetArray()) {
+      jobs[StringField(j, "name")] = {j["id"].GetInt64(), StringField(j, "status")};
+    }
+    return jobs;
+  }
+  std::string PipelineStatus(int64_t pipeline) {
+    HttpResponse r = Call(gateway_b_, "GET",
+                          "/api/v4/projects/9/pipelines/" + std::to_string(pipeline), kViewerToken);
+    return r.status == 200 ? StringField(r, "status") : "HTTP " + std::to_string(r.status);
+  }
+  bool WaitForJob(int64_t pipeline, const std::string& name, const std::string& status,
+                  std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    return WaitFor([&] { return Jobs(pipeline)[name].second == status; }, timeout);
+  }
+  std::string Trace(int64_t job) {
+    return Call(gateway_b_, "GET", "/api/v4/projects/9/jobs/" + std::to_string(job) + "/trace",
+                kViewerToken)
+        .body;
+  }
+  // Triggers with a form; returns the pipeline id (0 and a failure otherwise).
+  int64_t TriggerForm(const std::string& extra) {
+    HttpResponse r =
+        Form(gateway_a_, "/api/v4/projects/9/trigger/pipeline", "token=" + token_ + "&" + extra);
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201) return 0;
+    return r.Json()["id"].GetInt64();
+  }
+
+  Deployment deployment_;
+  SluiceProcess& gateway_a_;
+  SluiceProcess& gateway_b_;
+  HttpClient http_;
+  std::string token_;
+  int64_t trigger_id_ = 0;
+};
+
+TEST_F(GitLabPipelines, FormTriggerRunsStagesInOrderAndAPlayedManualJobGetsTheVariable) {
+  // curl --form token=TOKEN --form ref=main --form "variables[UPLOAD_TO_S3]=true"
+  HttpResponse r = Form(gateway_a_, "/api/v4/projects/9/trigger/pipeline",
+                        "token=" + token_ + "&ref=main&variables%5BUPLOAD_TO_S3%5D=true");
+  ASSERT_EQ(r.status, 201) << r.body;
+  rapidjson::Document p = r.Json();
+  int64_t id = p["id"].GetInt64();
+  EXPECT_GT(id, 0);
+  EXPECT_LT(id, int64_t{1} << 53);
+  EXPECT_EQ(p["project_id"].GetInt64(), 9);
+  EXPECT_EQ(StringField(p, "ref"), "main");
+  EXPECT_EQ(StringField(p, "source"), "trigger");
+  EXPECT_EQ(StringField(p["user"], "username"), "ops");
+  EXPECT_NE(StringField(p, "web_url").find("/group/project/-/pipelines/" + std::to_string(id)),
+            std::string::npos);
+
+  // Stages in order; the optional manual job waits, and the pipeline passes without it.
+  ASSERT_TRUE(WaitForJob(id, "build_package", "success"))
+      << Call(gateway_b_, "GET", "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/jobs",
+              kViewerToken)
+             .body;
+  auto jobs = Jobs(id);
+  EXPECT_EQ(jobs["run_tests"].second, "success");
+  EXPECT_EQ(jobs["upload_package"].second, "manual");
+  EXPECT_TRUE(WaitFor([&] { return PipelineStatus(id) == "success"; }, std::chrono::seconds(10)))
+      << PipelineStatus(id);
+  std::string test_log = Trace(jobs["run_tests"].first);
+  EXPECT_NE(test_log.find("test ref=main source=trigger triggered=true deploy=staging"),
+            std::string::npos)
+      << test_log;
+  std::string build_log = Trace(jobs["build_package"].first);
+  EXPECT_NE(build_log.find("build pipeline=" + std::to_string(id) +
+                           " job=" + std::to_string(jobs["build_package"].first) + " stage=build"),
+            std::string::npos)
+      << build_log;
+
+  // A developer plays it: it runs with the trigger's variable over the project's default.
+  int64_t upload = jobs["upload_package"].first;
+  HttpResponse played = Call(
+      gateway_b_, "POST", "/api/v4/projects/9/jobs/" + std::to_string(upload) + "/play", kBotToken);
+  ASSERT_EQ(played.status, 200) << played.body;
+  EXPECT_EQ(played.Json()["id"].GetInt64(), upload);
+  ASSERT_TRUE(WaitForJob(id, "upload_package", "success"));
+  EXPECT_NE(Trace(upload).find("upload UPLOAD_TO_S3=true"), std::string::npos) << Trace(upload);
+
+  // Played once, it cannot be played again.
+  HttpResponse again = Call(
+      gateway_a_, "POST", "/api/v4/projects/9/jobs/" + std::to_string(upload) + "/play", kBotToken);
+  EXPECT_EQ(again.status, 400);
+  EXPECT_EQ(again.body, "{\"message\":\"Unplayable Job\"}\n");
+
+  // Listed by scope.
+  HttpResponse listed =
+      Call(gateway_a_, "GET", "/api/v4/projects/9/jobs?scope[]=success", kViewerToken);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.Json().GetArray().Size(), 3u) << listed.body;
+}
+
+TEST_F(GitLabPipelines, PlayWithJobVariablesAttributes) {
+  int64_t id = TriggerForm("ref=main");
+  ASSERT_TRUE(WaitForJob(id, "upload_package", "manual"));
+  int64_t upload = Jobs(id)["upload_package"].first;
+  HttpResponse played = Call(
+      gateway_a_, "POST", "/api/v4/projects/9/jobs/" + std::to_string(upload) + "/play", kBotToken,
+      R"({"job_variables_attributes": [{"key": "UPLOAD_TO_S3", "value": "from-play"}]})");
+  ASSERT_EQ(played.status, 200) << played.body;
+  ASSERT_TRUE(WaitForJob(id, "upload_package", "success"));
+  EXPECT_NE(Trace(upload).find("upload UPLOAD_TO_S3=from-play"), std::string::npos)
+      << Trace(upload);
+}
+
+TEST_F(GitLabPipelines, QueryStringJsonAndWebhookFormsTrigger) {
+  // Query string.
+  HttpResponse q = Call(gateway_a_, "POST",
+                        "/api/v4/projects/9/trigger/pipeline?token=" + token_ + "&ref=main", "");
+  ASSERT_EQ(q.status, 201) << q.body;
+  // JSON body, project addressed by its URL-encoded path.
+  HttpResponse j =
+      Call(gateway_b_, "POST", "/api/v4/projects/group%2Fproject/trigger/pipeline", "",
+           R"({"token": ")" + token_ + R"(", "ref": "main", "variables": {"A": "1"}})");
+  ASSERT_EQ(j.status, 201) << j.body;
+
+  // The webhook form: a push event's body, the URL's encoded ref wins over the body's.
+  std::string push = R"({"object_kind": "push", "ref": "refs/heads/main", "checkout_sha": "abc"})";
+  HttpResponse w = Call(gateway_a_, "POST",
+                        "/api/v4/projects/9/ref/release%2F1.2/trigger/pipeline?token=" + token_, "",
+                        push, "application/json", {"X-Gitlab-Event: Push Hook"});
+  ASSERT_EQ(w.status, 201) << w.body;
+  EXPECT_EQ(StringField(w, "ref"), "release/1.2");
+  int64_t id = w.Json()["id"].GetInt64();
+  ASSERT_TRUE(WaitForJob(id, "run_tests", "success"));
+  std::string log = Trace(Jobs(id)["run_tests"].first);
+  EXPECT_NE(log.find("test ref=release/1.2"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"object_kind\":\"push\""), std::string::npos)
+      << "TRIGGER_PAYLOAD holds the hook's body: " << log;
+  EXPECT_EQ(log.find(token_), std::string::npos) << "the payload never holds the token";
+  // build_package fails off main: the pipeline fails and the manual job is skipped.
+  ASSERT_TRUE(WaitForJob(id, "build_package", "failed"));
+  EXPECT_TRUE(WaitFor([&] { return PipelineStatus(id) == "failed"; }, std::chrono::seconds(10)));
+  EXPECT_EQ(Jobs(id)["upload_package"].second, "skipped");
+
+  // A dotted tag.
+  HttpResponse tag = Call(gateway_a_, "POST",
+                          "/api/v4/projects/9/ref/v1.2.3/trigger/pipeline?token=" + token_, "");
+  ASSERT_EQ(tag.status, 201) << tag.body;
+  EXPECT_TRUE(tag.Json()["tag"].GetBool());
+}
+
+TEST_F(GitLabPipelines, RetryWithDifferentVariablesCarriesThePipelineOn) {
+  int64_t id = TriggerForm("ref=release/2.0");
+  ASSERT_TRUE(WaitForJob(id, "build_package", "failed"));
+  int64_t failed = Jobs(id)["build_package"].first;
+  HttpResponse retried =
+      Call(gateway_b_, "POST", "/api/v4/projects/9/jobs/" + std::to_string(failed) + "/retry",
+           kBotToken, R"({"job_variables_attributes": [{"key": "BUILD_OK", "value": "yes"}]})");
+  ASSERT_EQ(retried.status, 201) << retried.body;
+  int64_t retry = retried.Json()["id"].GetInt64();
+  EXPECT_NE(retry, failed);
+  ASSERT_TRUE(WaitForJob(id, "build_package", "success"));
+  EXPECT_EQ(Jobs(id)["build_package"].first, retry);
+  // The next stage is reached: the manual job waits now instead of being skipped.
+  ASSERT_TRUE(WaitForJob(id, "upload_package", "manual"));
+  EXPECT_TRUE(WaitFor([&] { return PipelineStatus(id) == "success"; }, std::chrono::seconds(10)));
+  // The failed run is still there, by its id.
+  HttpResponse old =
+      Call(gateway_a_, "GET", "/api/v4/projects/9/jobs/" + std::to_string(failed), kViewerToken);
+  EXPECT_EQ(StringField(old, "status"), "failed") << old.body;
+}
+
+TEST_F(GitLabPipelines, CancelARunningPipeline) {
+  int64_t id = TriggerForm("ref=main&variables[SLEEP]=60");
+  ASSERT_TRUE(WaitForJob(id, "run_tests", "running"));
+  HttpResponse canceled =
+      Call(gateway_a_, "POST", "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/cancel",
+           kBotToken);
+  ASSERT_EQ(canceled.status, 201) << canceled.body;
+  ASSERT_TRUE(WaitForJob(id, "run_tests", "canceled"));
+  auto jobs = Jobs(id);
+  EXPECT_EQ(jobs["build_package"].second, "canceled");
+  EXPECT_TRUE(WaitFor([&] { return PipelineStatus(id) == "canceled"; }, std::chrono::seconds(10)));
+
+  // Retried, it runs again (this time without the sleep being cut short: SLEEP stays 60, so
+  // only check that the canceled job got a new run).
+  HttpResponse retried =
+      Call(gateway_a_, "POST", "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/retry",
+           kBotToken);
+  ASSERT_EQ(retried.status, 201) << retried.body;
+  ASSERT_TRUE(WaitFor([&] { return Jobs(id)["run_tests"].first != jobs["run_tests"].first; },
+                      std::chrono::seconds(10)));
+  EXPECT_TRUE(WaitForJob(id, "run_tests", "running"));
+  Call(gateway_a_, "POST", "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/cancel",
+       kBotToken);
+  EXPECT_TRUE(WaitForJob(id, "run_tests", "canceled"));
+}
+
+TEST_F(GitLabPipelines, AJobTokenTriggersWhileItsJobRunsAndIsRefusedAfter) {
+  int64_t id = TriggerForm("ref=main&variables[SLEEP]=4");
+  ASSERT_TRUE(WaitForJob(id, "run_tests", "running"));
+  int64_t job = Jobs(id)["run_tests"].first;
+  std::string job_token;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::string log = Trace(job);
+        size_t at = log.find("token=");
+        if (at == std::string::npos) return false;
+        job_token = log.substr(at + 6, log.find('\n', at) - at - 6);
+        return !job_token.empty();
+      },
+      std::chrono::seconds(10)));
+  HttpResponse child =
+      Form(gateway_b_, "/api/v4/projects/9/trigger/pipeline", "token=" + job_token + "&ref=main");
+  ASSERT_EQ(child.status, 201) << child.body;
+  EXPECT_EQ(StringField(child, "source"), "pipeline");
+  ASSERT_TRUE(WaitForJob(id, "run_tests", "success"));
+  HttpResponse after =
+      Form(gateway_b_, "/api/v4/projects/9/trigger/pipeline", "token=" + job_token + "&ref=main");
+  EXPECT_EQ(after.status, 401) << after.body;
+}
+
+TEST_F(GitLabPipelines, IdempotencyKeyMakesOnePipeline) {
+  std::vector<std::string> key = {"Idempotency-Key: release-42"};
+  HttpResponse first =
+      Form(gateway_a_, "/api/v4/projects/9/trigger/pipeline", "token=" + token_ + "&ref=main", key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  int64_t id = first.Json()["id"].GetInt64();
+  // Retried on the other gateway once it has read the pipeline: the same pipeline.
+  ASSERT_TRUE(
+      WaitFor([&] { return PipelineStatus(id).rfind("HTTP", 0) != 0; }, std::chrono::seconds(10)));
+  HttpResponse retry =
+      Form(gateway_b_, "/api/v4/projects/9/trigger/pipeline", "token=" + token_ + "&ref=main", key);
+  ASSERT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(retry.Json()["id"].GetInt64(), id);
+  HttpResponse other = Form(gateway_b_, "/api/v4/projects/9/trigger/pipeline",
+                            "token=" + token_ + "&ref=release/1", key);
+  EXPECT_EQ(other.status, 422) << other.body;
+}
+
+TEST_F(GitLabPipelines, ATokenRevokedOnOneGatewayIsRefusedOnTheOther) {
+  HttpResponse revoked =
+      Call(gateway_a_, "DELETE", "/api/v4/projects/9/triggers/" + std::to_string(trigger_id_),
+           kOpsToken);
+  ASSERT_EQ(revoked.status, 204) << revoked.body;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Form(gateway_b_, "/api/v4/projects/9/trigger/pipeline",
+                    "token=" + token_ + "&ref=main")
+                   .status == 404;
+      },
+      std::chrono::seconds(1)));
+}
+
+TEST_F(GitLabPipelines, ErrorsInGitLabsWords) {
+  int64_t id = TriggerForm("ref=main");
+  ASSERT_TRUE(WaitForJob(id, "upload_package", "manual"));
+  auto jobs = Jobs(id);
+  std::string upload = "/api/v4/projects/9/jobs/" + std::to_string(jobs["upload_package"].first);
+  std::string tests = "/api/v4/projects/9/jobs/" + std::to_string(jobs["run_tests"].first);
+  const std::string trigger = "/api/v4/projects/9/trigger/pipeline";
+  struct Case {
+    std::string name;
+    std::string path;
+    std::string token;  // client token (PRIVATE-TOKEN), or "" for the trigger routes
+    std::string body;   // a form for the trigger routes, JSON otherwise
+    long status;
+    std::string answer;
+  };
+  const Case cases[] = {
+      {"unknown trigger token", trigger, "", "token=glptt-nope&ref=main", 404,
+       R"({"message":"404 Not Found"})"},
+      {"a client token is not a trigger token", trigger, "", "token=ops-token&ref=main", 404,
+       R"({"message":"404 Not Found"})"},
+      {"another project", "/api/v4/projects/10/trigger/pipeline", "",
+       "token=" + token_ + "&ref=main", 404, R"({"message":"404 Not Found"})"},
+      {"token missing", trigger, "", "ref=main", 400, R"({"error":"token is missing"})"},
+      {"ref missing", trigger, "", "token=" + token_, 400, R"({"error":"ref is missing"})"},
+      {"unknown ref", trigger, "", "token=" + token_ + "&ref=nope", 400,
+       R"({"message":{"base":["Reference not found"]}})"},
+      {"variables not a hash", trigger, "", "token=" + token_ + "&ref=main&variables=x", 400,
+       R"({"error":"variables is invalid"})"},
+      {"play a job that is not manual", tests + "/play", kBotToken, "", 400,
+       R"({"message":"Unplayable Job"})"},
+      {"play variable without key", upload + "/play", kBotToken,
+       R"({"job_variables_attributes": [{"value": "x"}]})", 400,
+       R"({"error":"job_variables_attributes[key] is missing"})"},
+      {"a reporter may not play", upload + "/play", kViewerToken, "", 403,
+       R"({"message":"403 Forbidden"})"},
+      {"no access", upload + "/play", kStrangerToken, "", 404,
+       R"({"message":"404 Project Not Found"})"},
+      {"unknown job", "/api/v4/projects/9/jobs/123", kViewerToken, "", 404,
+       R"({"message":"404 Not found"})"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    bool form = c.token.empty();
+    bool read = c.name == "unknown job";
+    HttpResponse r = form ? Form(gateway_a_, c.path, c.body)
+                          : Call(gateway_a_, read ? "GET" : "POST", c.path, c.token, c.body);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(r.body, c.answer + "\n");
+  }
+  HttpResponse not_strings =
+      Call(gateway_a_, "POST", trigger, "",
+           R"({"token": ")" + token_ + R"(", "ref": "main", "variables": {"A": 1}})");
+  EXPECT_EQ(not_strings.status, 400);
+  EXPECT_EQ(not_strings.body,
+            "{\"message\":\"variables needs to be a map of key-valued strings\"}\n");
+  // Nothing refused was played.
+  EXPECT_EQ(Jobs(id)["upload_package"].second, "manual");
+}
+
+}  // namespace
+}  // namespace sluice::testing
