@@ -397,5 +397,56 @@ TEST_F(GitLabPipelines, ErrorsInGitLabsWords) {
   EXPECT_EQ(Jobs(id)["upload_package"].second, "manual");
 }
 
+// The worker that owns a pipeline and runs its job dies mid-job: the other worker takes the
+// pipeline's commands over after the rebalance, the job runs again (pipeline jobs get a second
+// attempt when their worker is lost), and the pipeline goes on to its end.
+TEST(GitLabPipelineFailover, AWorkerKilledMidPipelineAndThePipelineCompletesAfterRebalance) {
+  Deployment d("", "", "", Clients(), nullptr, kProjects);
+  SluiceProcess& gateway = d.StartGateway();
+  SluiceProcess& doomed = d.StartWorker();
+  HttpClient http;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& content_type) {
+    std::vector<std::string> headers = {"PRIVATE-TOKEN: " + std::string(kOpsToken),
+                                        "Content-Type: " + content_type};
+    return http.Request(method, gateway.url() + path, headers, body, method != "GET");
+  };
+  HttpResponse token =
+      call("POST", "/api/v4/projects/9/triggers", R"({"description": "x"})", "application/json");
+  ASSERT_EQ(token.status, 201) << token.body;
+  HttpResponse created =
+      call("POST", "/api/v4/projects/9/trigger/pipeline",
+           "token=" + StringField(token, "token") + "&ref=main&variables[SLEEP]=8",
+           "application/x-www-form-urlencoded");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string pipeline =
+      "/api/v4/projects/9/pipelines/" + std::to_string(created.Json()["id"].GetInt64());
+  auto job_status = [&](const std::string& name) {
+    HttpResponse r = call("GET", pipeline + "/jobs", "", "application/json");
+    if (r.status != 200) return std::string("HTTP ") + std::to_string(r.status);
+    rapidjson::Document doc = r.Json();
+    for (const auto& j : doc.GetArray()) {
+      if (StringField(j, "name") == name) return StringField(j, "status");
+    }
+    return std::string("none");
+  };
+  // Only the doomed worker is there: it owns the pipeline and runs its first job.
+  ASSERT_TRUE(
+      WaitFor([&] { return job_status("run_tests") == "running"; }, std::chrono::seconds(30)))
+      << job_status("run_tests");
+  d.StartWorker();
+  doomed.Kill();
+  EXPECT_TRUE(
+      WaitFor([&] { return job_status("build_package") == "success"; }, std::chrono::seconds(120)))
+      << "run_tests " << job_status("run_tests") << ", build_package "
+      << job_status("build_package");
+  EXPECT_EQ(job_status("run_tests"), "success");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return StringField(call("GET", pipeline, "", "application/json"), "status") == "success";
+      },
+      std::chrono::seconds(10)));
+}
+
 }  // namespace
 }  // namespace sluice::testing
