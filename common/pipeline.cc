@@ -170,16 +170,18 @@ std::string EncodePipelineCommand(const PipelineCommand& c) {
 }
 
 bool IsPipelineCommandRecord(std::string_view json) {
-  // Cheap: a trigger never has this member name in it, as a member or a string, unescaped.
-  return json.find(std::string("\"") + kCommandMember + "\"") != std::string_view::npos &&
-         json.find("\"job_name\"") == std::string_view::npos;
+  // Most records are triggers: only a record that mentions the member is parsed.
+  if (json.find(std::string("\"") + kCommandMember + "\"") == std::string_view::npos) return false;
+  rapidjson::Document doc;
+  return ParseJson(json, doc).ok() && doc.IsObject() && doc.HasMember(kCommandMember);
 }
 
 StatusOr<PipelineCommand> DecodePipelineCommand(std::string_view json) {
   rapidjson::Document doc;
   if (Status s = ParseJson(json, doc); !s.ok()) return s;
-  auto body = doc.IsObject() ? doc.FindMember(kCommandMember) : doc.MemberEnd();
-  if (!doc.IsObject() || body == doc.MemberEnd() || !body->value.IsObject()) {
+  if (!doc.IsObject()) return InvalidArgument("not a pipeline command");
+  auto body = doc.FindMember(kCommandMember);
+  if (body == doc.MemberEnd() || !body->value.IsObject()) {
     return InvalidArgument("not a pipeline command");
   }
   const rapidjson::Value& v = body->value;
@@ -231,8 +233,7 @@ PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pip
     job.current = current[job.run.name] == i;
     if (job.execution) {
       job.status = StatusOfExecution(*job.execution);
-      if (job.run.canceled && !Ended(job.status)) state.to_abort.push_back(job.run.id);
-      if (pipeline.canceled && !Ended(job.status) && job.current) {
+      if (!Ended(job.status) && (job.run.canceled || (pipeline.canceled && job.current))) {
         state.to_abort.push_back(job.run.id);
       }
     } else if (job.run.canceled || pipeline.canceled) {
@@ -319,6 +320,14 @@ bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& c
         run.start = true;
         run.user = command.user;
         run.created_at = command.time;
+        if (pipeline.canceled) {
+          // As GitLab: the retried job runs; the others the cancel stopped stay canceled.
+          pipeline.canceled = false;
+          for (PipelineJobRun& other : pipeline.jobs) {
+            const PipelineJobState* s = state.Job(other.id);
+            if (s && s->current && !s->execution) other.canceled = true;
+          }
+        }
         pipeline.jobs.push_back(std::move(run));
         changed = true;
       }
@@ -355,9 +364,9 @@ bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& c
         changed = true;
       }
       for (const PipelineJobState& job : state.jobs) {
-        bool retryable = job.status == PipelineJobStatus::kFailed ||
-                         (job.status == PipelineJobStatus::kCanceled && job.execution) ||
-                         job.run.canceled;
+        bool retryable =
+            job.status == PipelineJobStatus::kFailed ||
+            (job.status == PipelineJobStatus::kCanceled && (job.execution || job.run.canceled));
         if (!job.current || !retryable) continue;
         int64_t new_id = NewJobIdAt(project, command.position, job.run.name);
         if (new_id == 0 || used(new_id)) continue;

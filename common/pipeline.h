@@ -105,7 +105,7 @@ struct PipelineCommand {
 // The k-th id drawn from the command at `position`: 0 for a new pipeline, 1 + the job's index in
 // the project's pipeline config for the jobs a command creates. Unique while the requests topic
 // is not re-created: ((offset * 4096 + partition) * 64 + k) + 1, so up to 4096 partitions, 63
-// jobs per pipeline, and 2^35 commands before ids pass 2^53.
+// jobs per pipeline, and 2^35 - 1 commands per partition before ids reach 2^53.
 int64_t PipelineIdAt(RecordPosition position, int k);
 // The id a command at `position` gives to a new run of `job_name` (its index in the project's
 // jobs, plus one); 0 when the project has no such job.

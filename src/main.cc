@@ -211,7 +211,8 @@ int RunCheckConfig(const Args& args) {
     return 1;
   }
   std::cout << args.positional[0] << ": valid (" << config->jobs.size() << " job(s), "
-            << config->clients.size() << " client(s))\n";
+            << config->clients.size() << " client(s), " << config->projects.size()
+            << " project(s))\n";
   return 0;
 }
 

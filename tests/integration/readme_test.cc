@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -66,7 +68,8 @@ std::vector<Block> BlocksOfSection(const std::string& heading) {
 std::string RunShell(const std::string& script, const std::string& dir) {
   std::string path = dir + "/readme.sh";
   std::ofstream(path) << script;
-  std::string cmd = "cd " + dir + " && bash " + path + " 2>&1";
+  // Bounded: a README loop that never ends fails the test instead of hanging it.
+  std::string cmd = "cd " + dir + " && timeout 180 bash " + path + " 2>&1";
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -74,6 +77,74 @@ std::string RunShell(const std::string& script, const std::string& dir) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   pclose(p);
   return out;
+}
+
+// Every sh block of `blocks` in order, in one shell in `dir`, with the README's address replaced
+// by `listen`; returns each block's output by block index (empty, with a test failure, when a
+// block did not finish). `all` gets the whole output.
+std::map<size_t, std::string> RunShBlocks(const std::vector<Block>& blocks,
+                                          const std::string& listen, const std::string& dir,
+                                          std::string* all) {
+  std::string script;
+  std::vector<size_t> sh_blocks;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (blocks[i].language != "sh") continue;
+    std::string text =
+        std::regex_replace(blocks[i].text, std::regex("127\\.0\\.0\\.1:8080"), listen);
+    script += text + "\necho; echo '@@END " + std::to_string(i) + "@@'\n";
+    sh_blocks.push_back(i);
+  }
+  *all = RunShell(script, dir);
+  std::map<size_t, std::string> output;
+  size_t from = 0;
+  for (size_t i : sh_blocks) {
+    std::string marker = "@@END " + std::to_string(i) + "@@";
+    size_t at = all->find(marker, from);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "block " << i << " did not finish:\n" << *all;
+      return {};
+    }
+    output[i] = all->substr(from, at - from);
+    from = at + marker.size();
+  }
+  return output;
+}
+
+// `sluice dev` on a free loopback port with config/dev.yaml and the token "dev-token".
+struct DevServer {
+  DevServer() : listen("127.0.0.1:" + std::to_string(FreeLoopbackPort())) {
+    setenv("SLUICE_DEV_TOKEN", "dev-token", 1);
+    dev = std::make_unique<SluiceProcess>(
+        "dev", SourceDir() + "/config/dev.yaml", dir.path(),
+        std::vector<std::string>{"--listen", listen, "--data-dir", dir.path() + "/data"});
+  }
+  TempDir dir;
+  std::string listen;
+  std::unique_ptr<SluiceProcess> dev;
+};
+
+TEST(Readme, GitLabPipelinesWithCurlRunAsDocumented) {
+  DevServer server;
+  ASSERT_TRUE(server.dev->Start()) << server.dev->Log();
+  std::vector<Block> blocks = BlocksOfSection("GitLab pipelines with curl");
+  ASSERT_GE(blocks.size(), 7u) << "the README's GitLab section changed; update this test";
+  std::string all;
+  std::map<size_t, std::string> output =
+      RunShBlocks(blocks, server.listen, server.dir.path(), &all);
+  ASSERT_FALSE(output.empty());
+  EXPECT_NE(all.find("\"source\":\"trigger\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"ref\":\"release/1.2\""), std::string::npos) << "the webhook form:\n" << all;
+  EXPECT_NE(all.find("\"name\":\"upload_package\""), std::string::npos) << "the play:\n" << all;
+  EXPECT_NE(all.find("uploading to S3 (UPLOAD_TO_S3=yes)"), std::string::npos)
+      << "the played job's log:\n"
+      << all;
+  // The documented refusal, verbatim.
+  const Block& last = blocks.back();
+  ASSERT_EQ(last.language, "json");
+  std::string expected = last.text;
+  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+  EXPECT_NE(output.rbegin()->second.find(expected), std::string::npos) << output.rbegin()->second;
+  EXPECT_EQ(server.dev->Terminate(), 0) << server.dev->Log();
 }
 
 TEST(Readme, CurlExamplesGiveTheDocumentedAnswers) {
@@ -90,27 +161,9 @@ TEST(Readme, CurlExamplesGiveTheDocumentedAnswers) {
   std::vector<Block> blocks = BlocksOfSection("Trying it with curl");
   ASSERT_GE(blocks.size(), 8u) << "the README's curl section changed; update this test";
 
-  // Every sh block in order, in one shell, with a marker after each; json blocks are the
-  // documented answers of the sh block before them.
-  std::string script;
-  std::vector<size_t> sh_blocks;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (blocks[i].language != "sh") continue;
-    std::string text =
-        std::regex_replace(blocks[i].text, std::regex("127\\.0\\.0\\.1:8080"), listen);
-    script += text + "\necho; echo '@@END " + std::to_string(i) + "@@'\n";
-    sh_blocks.push_back(i);
-  }
-  std::string out = RunShell(script, dir.path());
-  std::map<size_t, std::string> output;
-  size_t from = 0;
-  for (size_t i : sh_blocks) {
-    std::string marker = "@@END " + std::to_string(i) + "@@";
-    size_t at = out.find(marker, from);
-    ASSERT_NE(at, std::string::npos) << "block " << i << " did not finish:\n" << out;
-    output[i] = out.substr(from, at - from);
-    from = at + marker.size();
-  }
+  std::string out;
+  std::map<size_t, std::string> output = RunShBlocks(blocks, listen, dir.path(), &out);
+  ASSERT_FALSE(output.empty()) << out;
 
   auto json_lines = [](const std::string& text) {
     std::vector<rapidjson::Document> docs;
@@ -124,7 +177,7 @@ TEST(Readme, CurlExamplesGiveTheDocumentedAnswers) {
     return docs;
   };
 
-  for (size_t i : sh_blocks) {
+  for (const auto& [i, block_output] : output) {
     const std::string& text = blocks[i].text;
     auto docs = json_lines(output[i]);
     bool documented_error = i + 1 < blocks.size() && blocks[i + 1].language == "json" &&
