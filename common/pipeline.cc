@@ -91,6 +91,7 @@ std::string EncodePipeline(const Pipeline& p) {
   WriteOptionalString(w, "sha", p.sha);
   WriteStringField(w, "source", p.source);
   WriteStringField(w, "user", p.user);
+  if (p.trigger_id != 0) WriteInt64Field(w, "trigger_id", p.trigger_id);
   WriteTime(w, "created_at", p.created_at);
   WriteTime(w, "updated_at", p.updated_at);
   WriteStringMap(w, "variables", p.variables);
@@ -126,6 +127,7 @@ StatusOr<Pipeline> DecodePipeline(std::string_view json) {
   p.sha = GetString(doc, "sha");
   p.source = GetString(doc, "source");
   p.user = GetString(doc, "user");
+  p.trigger_id = GetInt64(doc, "trigger_id");
   p.created_at = *created;
   p.updated_at = ReadTime(doc, "updated_at").value_or(*created);
   p.variables = ReadStringMap(doc, "variables");
@@ -431,6 +433,10 @@ void PipelineStore::Put(const Pipeline& pipeline) {
   }
   for (const PipelineJobRun& run : pipeline.jobs) pipeline_of_job_[run.id] = pipeline.id;
   if (!pipeline.idempotency.empty()) by_idempotency_[pipeline.idempotency] = pipeline.id;
+  if (pipeline.trigger_id != 0) {
+    TimePoint& last = trigger_last_used_[pipeline.trigger_id];
+    last = std::max(last, pipeline.created_at);
+  }
   by_id_[pipeline.id] = pipeline;
 }
 
@@ -446,6 +452,13 @@ std::optional<Pipeline> PipelineStore::FindByJob(int64_t job_id) const {
   auto it = pipeline_of_job_.find(job_id);
   if (it == pipeline_of_job_.end()) return std::nullopt;
   return by_id_.at(it->second);
+}
+
+std::optional<TimePoint> PipelineStore::TriggerLastUsed(int64_t trigger_id) const {
+  std::shared_lock lock(mutex_);
+  auto it = trigger_last_used_.find(trigger_id);
+  if (it == trigger_last_used_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<Pipeline> PipelineStore::FindByIdempotency(const std::string& idempotency) const {

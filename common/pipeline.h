@@ -65,6 +65,7 @@ struct Pipeline {
   std::string sha;                 // empty when the project has no repository to resolve it
   std::string source = "trigger";  // "trigger", or "pipeline" when triggered with a job token
   std::string user;                // the owner of the trigger token (or the job token's job)
+  int64_t trigger_id = 0;          // the trigger token it was triggered with (0: a job token)
   TimePoint created_at;
   TimePoint updated_at;
   std::map<std::string, std::string> variables;  // of the trigger call
@@ -173,6 +174,9 @@ class PipelineStore {
   std::optional<Pipeline> FindByJob(int64_t job_id) const;
   // Newest first.
   std::vector<Pipeline> ForProject(int64_t project_id) const;
+  // When a pipeline was last triggered with this trigger token: GitLab's `last_used`, known to
+  // every reader of the topic without a write of its own.
+  std::optional<TimePoint> TriggerLastUsed(int64_t trigger_id) const;
   // The pipeline created with this idempotency hash (Pipeline::idempotency), if any.
   std::optional<Pipeline> FindByIdempotency(const std::string& idempotency) const;
 
@@ -181,6 +185,7 @@ class PipelineStore {
   std::map<int64_t, Pipeline> by_id_;
   std::map<int64_t, int64_t> pipeline_of_job_;
   std::map<std::string, int64_t> by_idempotency_;
+  std::map<int64_t, TimePoint> trigger_last_used_;
 };
 
 class KafkaPipelines {

@@ -91,7 +91,8 @@ void WriteGitLabUser(JsonWriter& w, const std::string& name) {
   w.EndObject();
 }
 
-std::string TriggerTokenJson(const TriggerToken& t, const std::string& token) {
+std::string TriggerTokenJson(const TriggerToken& t, const std::string& token,
+                             std::optional<TimePoint> last_used) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -105,9 +106,12 @@ std::string TriggerTokenJson(const TriggerToken& t, const std::string& token) {
   w.String(FormatRfc3339(t.created_at).c_str());
   w.Key("updated_at");
   w.String(FormatRfc3339(t.updated_at).c_str());
-  // Not tracked yet: the trigger API that uses tokens comes with the pipelines.
   w.Key("last_used");
-  w.Null();
+  if (last_used) {
+    w.String(FormatRfc3339(*last_used).c_str());
+  } else {
+    w.Null();
+  }
   w.Key("expires_at");
   if (t.expires_at) {
     w.String(FormatRfc3339(*t.expires_at).c_str());
@@ -185,7 +189,7 @@ ApiReply GitLabApi::ListTriggers(const Caller& caller) {
   std::string body = "[";
   for (const TriggerToken& t : tokens_.ForProject(caller.project->id)) {
     if (body.size() > 1) body += ",";
-    body += TriggerTokenJson(t, t.short_token);
+    body += TriggerTokenJson(t, t.short_token, pipelines_.TriggerLastUsed(t.id));
   }
   return JsonReply(200, body + "]");
 }
@@ -195,7 +199,7 @@ ApiReply GitLabApi::GetTrigger(const Caller& caller, const std::string& trigger_
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
   if (!t) return GitLabMessage(404, "404 Trigger Not Found");
-  return JsonReply(200, TriggerTokenJson(*t, t->short_token));
+  return JsonReply(200, TriggerTokenJson(*t, t->short_token, pipelines_.TriggerLastUsed(t->id)));
 }
 
 void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply) {
@@ -242,7 +246,9 @@ void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
     t->description = d->second;
   }
   t->updated_at = clock_.Now();
-  Write(*t, false, JsonReply(200, TriggerTokenJson(*t, t->short_token)), std::move(reply));
+  Write(*t, false,
+        JsonReply(200, TriggerTokenJson(*t, t->short_token, pipelines_.TriggerLastUsed(t->id))),
+        std::move(reply));
 }
 
 void GitLabApi::DeleteTrigger(const Caller& caller, const std::string& trigger_id, ReplyFn reply) {

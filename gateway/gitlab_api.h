@@ -119,7 +119,8 @@ class GitLabApi {
 };
 
 // The JSON GitLab answers for a trigger token. `token` is the whole token in the create answer
-// and the short form everywhere else.
-std::string TriggerTokenJson(const TriggerToken& t, const std::string& token);
+// and the short form everywhere else. `last_used`: when it last triggered a pipeline.
+std::string TriggerTokenJson(const TriggerToken& t, const std::string& token,
+                             std::optional<TimePoint> last_used = std::nullopt);
 
 }  // namespace sluice

@@ -358,6 +358,7 @@ void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& pr
   p.tag = resolved.tag;
   p.source = job ? "pipeline" : "trigger";
   p.user = job ? job->client : resolved.token->owner;
+  p.trigger_id = job ? 0 : resolved.token->id;
   p.created_at = now;
   p.updated_at = now;
   p.variables = params.variables;

@@ -142,6 +142,15 @@ TEST_F(GitLabPipelines, FormTriggerRunsStagesInOrderAndAPlayedManualJobGetsTheVa
   EXPECT_EQ(StringField(p["user"], "username"), "ops");
   EXPECT_NE(StringField(p, "web_url").find("/group/project/-/pipelines/" + std::to_string(id)),
             std::string::npos);
+  // The token's last_used is the pipeline's creation, on every gateway, with no write of its own.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        HttpResponse t =
+            Call(gateway_b_, "GET", "/api/v4/projects/9/triggers/" + std::to_string(trigger_id_),
+                 kOpsToken);
+        return StringField(t, "last_used") == StringField(p, "created_at");
+      },
+      std::chrono::seconds(10)));
 
   // Stages in order; the optional manual job waits, and the pipeline passes without it.
   ASSERT_TRUE(WaitForJob(id, "build_package", "success"))
