@@ -102,6 +102,17 @@ void JobRun::StartStep(TimePoint now) {
   std::error_code ec;
   step_log_offset_ = static_cast<long long>(fs::file_size(log_path_, ec));
   if (ec) step_log_offset_ = 0;
+  if (!step.checkout && params_.pipeline && env_["CI_COMMIT_SHA"].empty()) {
+    // A pipeline of a branch or tag name: the checkout just made tells which commit it is.
+    std::ifstream head(step.working_dir + "/.git/HEAD");
+    std::string sha;
+    if (head >> sha && sha.size() == 40 &&
+        sha.find_first_not_of("0123456789abcdef") == std::string::npos) {
+      env_["CI_COMMIT_SHA"] = sha;
+    } else {
+      env_.erase("CI_COMMIT_SHA");
+    }
+  }
   ProcessSpec spec{step.argv, env_, step.working_dir, log_path_};
   if (step.checkout)
     spec.env["GIT_TERMINAL_PROMPT"] = "0";  // fail instead of asking for a password

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -455,6 +457,67 @@ TEST(GitLabPipelineFailover, AWorkerKilledMidPipelineAndThePipelineCompletesAfte
         return StringField(call("GET", pipeline, "", "application/json"), "status") == "success";
       },
       std::chrono::seconds(10)));
+}
+
+// A project with a repository: its jobs run in a checkout of the pipeline's ref, and learn the
+// commit it resolved to as CI_COMMIT_SHA.
+TEST(GitLabPipelineCheckout, JobsRunInACheckoutOfTheRefAndSeeItsSha) {
+  TempDir repo;
+  std::string git = "git -C " + repo.path() + " -c user.name=t -c user.email=t@t ";
+  ASSERT_EQ(
+      std::system(("git init -q -b main " + repo.path() + " && echo hello > " + repo.path() +
+                   "/greeting.txt && " + git + "add greeting.txt && " + git + "commit -q -m first")
+                      .c_str()),
+      0);
+  std::string sha;
+  {
+    FILE* p = popen(("git -C " + repo.path() + " rev-parse HEAD").c_str(), "r");
+    char buf[64] = {0};
+    ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+    pclose(p);
+    sha = std::string(buf, 40);
+  }
+  std::string projects =
+      "  - id: 9\n"
+      "    path: group/project\n"
+      "    refs: {branches: [main]}\n"
+      "    repository: \"" +
+      repo.path() +
+      "\"\n"
+      "    members: {ops: maintainer}\n"
+      "    pipeline:\n"
+      "      stages: [test]\n"
+      "      jobs: [{name: show, stage: test, command: [sh, -c, "
+      "'cat greeting.txt; echo sha=$CI_COMMIT_SHA']}]\n";
+  Deployment d("", "", "", Clients(), nullptr, projects);
+  SluiceProcess& gateway = d.StartGateway();
+  d.StartWorker();
+  HttpClient http;
+  std::vector<std::string> auth = {"PRIVATE-TOKEN: " + std::string(kOpsToken),
+                                   "Content-Type: application/json"};
+  HttpResponse token = http.Request("POST", gateway.url() + "/api/v4/projects/9/triggers", auth,
+                                    R"({"description": "x"})", true);
+  ASSERT_EQ(token.status, 201) << token.body;
+  HttpResponse created =
+      http.Request("POST", gateway.url() + "/api/v4/projects/9/trigger/pipeline", auth,
+                   R"({"token": ")" + StringField(token, "token") + R"(", "ref": "main"})", true);
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string jobs = gateway.url() + "/api/v4/projects/9/pipelines/" +
+                     std::to_string(created.Json()["id"].GetInt64()) + "/jobs";
+  int64_t job = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        HttpResponse r = http.Request("GET", jobs, auth, "", false);
+        if (r.status != 200 || r.Json().GetArray().Size() != 1) return false;
+        job = r.Json()[0]["id"].GetInt64();
+        return StringField(r.Json()[0], "status") == "success";
+      },
+      std::chrono::seconds(30)));
+  HttpResponse trace = http.Request(
+      "GET", gateway.url() + "/api/v4/projects/9/jobs/" + std::to_string(job) + "/trace", auth, "",
+      false);
+  EXPECT_NE(trace.body.find("hello"), std::string::npos) << trace.body;
+  EXPECT_NE(trace.body.find("sha=" + sha), std::string::npos) << trace.body;
 }
 
 }  // namespace
