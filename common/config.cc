@@ -572,6 +572,47 @@ void ParseRateLimit(const YAML::Node& node, const std::string& path, Errors& err
   *out = limit;
 }
 
+// The clear text of a secret given as token_file (the file's content, trailing whitespace
+// removed) or token_env (the variable's value); nullopt, with the error recorded, otherwise.
+// Messages never quote the secret.
+std::optional<std::string> ReadSecret(const MapReader& map, std::string_view source,
+                                      Errors& errors) {
+  if (source == "token_file") {
+    std::string path;
+    if (!map.NonEmptyString("token_file", &path)) return std::nullopt;
+    std::string content;
+    std::string error;
+    if (!ReadWholeFile(path, &content, &error)) {
+      errors.Add(map.PathOf("token_file"), "cannot read " + path + ": " + error);
+      return std::nullopt;
+    }
+    while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) {
+      content.pop_back();
+    }
+    if (content.empty()) {
+      errors.Add(map.PathOf("token_file"), "file " + path + " is empty");
+      return std::nullopt;
+    }
+    return content;
+  }
+  std::string name;
+  if (!map.NonEmptyString("token_env", &name)) return std::nullopt;
+  if (!IsEnvName(name)) {
+    errors.Add(map.PathOf("token_env"), "not a valid environment variable name: " + Quote(name));
+    return std::nullopt;
+  }
+  const char* token = std::getenv(name.c_str());
+  if (token == nullptr) {
+    errors.Add(map.PathOf("token_env"), "environment variable " + name + " is not set");
+    return std::nullopt;
+  }
+  if (*token == '\0') {
+    errors.Add(map.PathOf("token_env"), "environment variable " + name + " is empty");
+    return std::nullopt;
+  }
+  return std::string(token);
+}
+
 // Resolves the one token source of a client to its SHA-256. Messages never quote the token.
 void ParseClientToken(const MapReader& map, Errors& errors, ClientConfig* out) {
   std::vector<std::string_view> given;
@@ -602,40 +643,8 @@ void ParseClientToken(const MapReader& map, Errors& errors, ClientConfig* out) {
     std::transform(value.begin(), value.end(), value.begin(),
                    [](char c) { return c >= 'A' && c <= 'F' ? static_cast<char>(c + 32) : c; });
     out->token_sha256 = value;
-  } else if (given[0] == "token_file") {
-    std::string path;
-    if (!map.NonEmptyString("token_file", &path)) return;
-    std::string content;
-    std::string error;
-    if (!ReadWholeFile(path, &content, &error)) {
-      errors.Add(map.PathOf("token_file"), "cannot read " + path + ": " + error);
-      return;
-    }
-    while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) {
-      content.pop_back();
-    }
-    if (content.empty()) {
-      errors.Add(map.PathOf("token_file"), "file " + path + " is empty");
-      return;
-    }
-    out->token_sha256 = Sha256Hex(content);
-  } else {
-    std::string name;
-    if (!map.NonEmptyString("token_env", &name)) return;
-    if (!IsEnvName(name)) {
-      errors.Add(map.PathOf("token_env"), "not a valid environment variable name: " + Quote(name));
-      return;
-    }
-    const char* token = std::getenv(name.c_str());
-    if (token == nullptr) {
-      errors.Add(map.PathOf("token_env"), "environment variable " + name + " is not set");
-      return;
-    }
-    if (*token == '\0') {
-      errors.Add(map.PathOf("token_env"), "environment variable " + name + " is empty");
-      return;
-    }
-    out->token_sha256 = Sha256Hex(token);
+  } else if (auto secret = ReadSecret(map, given[0], errors)) {
+    out->token_sha256 = Sha256Hex(*secret);
   }
 }
 
@@ -755,14 +764,17 @@ void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
     errors.Add(map.PathOf("repo"), "expected org/repo, got " + Quote(job->repo));
   }
 
-  if (map.StringList("branches", &job->branches)) {
-    for (size_t i = 0; i < job->branches.size(); ++i) {
-      const std::string& pattern = job->branches[i];
+  for (auto [key, list] :
+       {std::pair{"branches", &job->branches}, std::pair{"skip_branches", &job->skip_branches},
+        std::pair{"tags", &job->tags}}) {
+    if (!map.StringList(key, list)) continue;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string& pattern = (*list)[i];
       // std::regex reports a bad pattern only by throwing; this runs at start-up only.
       try {
         std::regex compiled(pattern, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        errors.Add(Index(map.PathOf("branches"), i),
+        errors.Add(Index(map.PathOf(key), i),
                    "invalid regular expression " + Quote(pattern) + ": " + e.what());
       }
     }
@@ -793,10 +805,11 @@ void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vecto
   }
   std::map<std::string, size_t> first_index;
   for (size_t i = 0; i < node.size(); ++i) {
-    MapReader map(node[i], Index("jobs", i),
-                  {"name", "type", "command", "env", "allow_env_override", "timeout",
-                   "max_attempts", "repo", "branches", "clone", "allow_clone_uri"},
-                  errors);
+    MapReader map(
+        node[i], Index("jobs", i),
+        {"name", "type", "command", "env", "allow_env_override", "timeout", "max_attempts", "repo",
+         "branches", "skip_branches", "tags", "clone", "allow_clone_uri"},
+        errors);
     if (!map.valid()) continue;
     JobConfig job;
     ParseJob(map, errors, &job);
@@ -1010,6 +1023,96 @@ const JobConfig* Config::FindJob(const std::string& name) const {
   return nullptr;
 }
 
+const char* GitHostName(GitHost host) {
+  switch (host) {
+    case GitHost::kGitHub:
+      return "github";
+    case GitHost::kGitLab:
+      return "gitlab";
+    case GitHost::kGitea:
+      return "gitea";
+  }
+  return "github";
+}
+
+namespace {
+
+// webhooks: {github|gitlab|gitea: {secrets: {scope: [{token_env|token_file, expires}]},
+//            max_body_bytes}, timestamp_tolerance}
+void ParseWebhooks(const YAML::Node& node, Errors& errors, WebhooksConfig* out) {
+  MapReader map(node, "webhooks", {"github", "gitlab", "gitea", "timestamp_tolerance"}, errors);
+  if (!map.valid()) return;
+  map.Duration("timestamp_tolerance", &out->timestamp_tolerance);
+  for (GitHost host : {GitHost::kGitHub, GitHost::kGitLab, GitHost::kGitea}) {
+    const char* name = GitHostName(host);
+    if (!map.Has(name)) continue;
+    MapReader host_map(map.Get(name), map.PathOf(name), {"secrets", "max_body_bytes"}, errors);
+    if (!host_map.valid()) continue;
+    WebhookHostConfig config;
+    if (host_map.Has("max_body_bytes")) {
+      int64_t value = 0;
+      if (ReadInt(host_map.Get("max_body_bytes"), host_map.PathOf("max_body_bytes"), 1, INT64_MAX,
+                  errors, &value)) {
+        config.max_body_bytes = static_cast<size_t>(value);
+      }
+    }
+    const YAML::Node secrets = host_map.Get("secrets");
+    std::string secrets_path = host_map.PathOf("secrets");
+    if (!secrets.IsDefined() || !secrets.IsMap() || secrets.size() == 0) {
+      errors.Add(secrets_path, "expected a map from \"org/repo\", \"org\" or \"*\" to secrets");
+      continue;
+    }
+    for (auto it = secrets.begin(); it != secrets.end(); ++it) {
+      std::string scope = it->first.Scalar();
+      std::string scope_path = Child(secrets_path, scope);
+      bool scope_ok = scope == "*" || IsRepoName(scope) ||
+                      (!scope.empty() && scope.find('/') == std::string::npos);
+      if (!scope_ok) {
+        errors.Add(scope_path, "expected \"org/repo\", \"org\" or \"*\"");
+        continue;
+      }
+      const YAML::Node list = it->second;
+      if (!list.IsSequence() || list.size() == 0) {
+        errors.Add(scope_path, "expected a list of at least one secret");
+        continue;
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        MapReader entry(list[i], Index(scope_path, i), {"token_env", "token_file", "expires"},
+                        errors);
+        if (!entry.valid()) continue;
+        bool file = entry.Has("token_file");
+        if (file == entry.Has("token_env")) {
+          errors.Add(entry.path(), "give exactly one of token_env or token_file");
+          continue;
+        }
+        WebhookSecret secret;
+        auto value = ReadSecret(entry, file ? "token_file" : "token_env", errors);
+        if (!value) continue;
+        secret.secret = std::move(*value);
+        std::string where;
+        entry.String(file ? "token_file" : "token_env", &where);
+        secret.source = std::string(file ? "token_file " : "token_env ") + where;
+        if (entry.Has("expires")) {
+          std::string text;
+          entry.String("expires", &text);
+          secret.expires = ParseRfc3339(text);
+          if (!secret.expires) {
+            errors.Add(entry.PathOf("expires"),
+                       "expected an RFC 3339 time like "
+                       "2026-12-31T00:00:00Z, got " +
+                           Quote(text));
+            continue;
+          }
+        }
+        config.secrets[scope].push_back(std::move(secret));
+      }
+    }
+    out->hosts[host] = std::move(config);
+  }
+}
+
+}  // namespace
+
 StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
   // yaml-cpp reports syntax errors by throwing; configuration is read at start-up only.
   YAML::Node root;
@@ -1024,7 +1127,8 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
   Errors errors;
   try {
     const YAML::Node document = root;
-    MapReader top(document, "", {"gateway", "kafka", "worker", "clients", "jobs", "projects"},
+    MapReader top(document, "",
+                  {"gateway", "kafka", "worker", "clients", "jobs", "projects", "webhooks"},
                   errors);
     if (!top.valid()) return errors.ToStatus();
     if (top.Has("gateway")) ParseGateway(top.Get("gateway"), errors, &config.gateway);
@@ -1034,6 +1138,7 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
     if (top.Has("projects")) {
       ParseProjects(top.Get("projects"), config.clients, errors, &config.projects);
     }
+    if (top.Has("webhooks")) ParseWebhooks(top.Get("webhooks"), errors, &config.webhooks);
     // Jobs are optional when projects give the workers something to run.
     ParseJobs(top.Get("jobs"), !top.Has("projects"), errors, &config.jobs);
   } catch (const YAML::Exception& e) {

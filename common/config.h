@@ -69,6 +69,10 @@ struct JobConfig {
   int max_attempts = 1;
   std::string repo;                   // "org/repo" the job builds; empty = any
   std::vector<std::string> branches;  // regexes base_ref must match; empty = any
+  // Postsubmits triggered by a Git host's push (issue 5): branches matching one of these never
+  // trigger the job; a tag push triggers it only when the tag matches one of `tags`.
+  std::vector<std::string> skip_branches;
+  std::vector<std::string> tags;
   bool clone = false;
   // Where a `clone: true` job may fetch from: globs over the clone URI the worker derives from
   // the request's refs (clone_uri, else repo_link, else https://github.com/<org>/<repo>).
@@ -108,6 +112,33 @@ struct ProjectConfig {
   std::vector<PipelineJobConfig> jobs;
 };
 
+// --- Webhooks of Git hosts (issue 5) ---
+
+// One secret a host may sign with. Kept in clear text in memory: an HMAC needs it. Several may
+// be valid at once (rotation), each until its optional expiry.
+struct WebhookSecret {
+  std::string secret;
+  std::optional<TimePoint> expires;
+  std::string source;  // where it came from ("token_env GH_HOOK_SECRET"), for logs; never the value
+
+  bool ValidAt(TimePoint now) const { return !expires || now < *expires; }
+};
+
+struct WebhookHostConfig {
+  // By scope: "org/repo", "org" or "*"; the most specific scope that has secrets wins.
+  std::map<std::string, std::vector<WebhookSecret>> secrets;
+  size_t max_body_bytes = 25 * 1024 * 1024;  // GitHub's own limit on what it sends
+};
+
+enum class GitHost { kGitHub, kGitLab, kGitea };
+const char* GitHostName(GitHost host);  // "github", "gitlab", "gitea"
+
+struct WebhooksConfig {
+  std::map<GitHost, WebhookHostConfig> hosts;  // only the hosts configured
+  // How far a Standard Webhooks signature's timestamp may be from now.
+  Duration timestamp_tolerance = std::chrono::minutes(5);
+};
+
 struct Config {
   GatewayConfig gateway;
   KafkaConfig kafka;
@@ -115,6 +146,7 @@ struct Config {
   std::vector<ClientConfig> clients;
   std::vector<JobConfig> jobs;
   std::vector<ProjectConfig> projects;
+  WebhooksConfig webhooks;
 
   const JobConfig* FindJob(const std::string& name) const;
   // By numeric id ("9") or by path, plain or URL-encoded ("group/project", "group%2Fproject").

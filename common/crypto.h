@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,12 @@ std::string Sha256Hex(std::string_view data);
 std::string Sha256Raw(std::string_view data);
 // Compares without an early exit, so the time taken does not reveal where a token differs.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Raw 32-byte HMAC-SHA256 of data under key.
+std::string HmacSha256Raw(std::string_view key, std::string_view data);
+// Standard base64 (RFC 4648, with padding).
+std::string Base64Encode(std::string_view bytes);
+// The bytes of standard base64 text (padding optional); nullopt for a character outside it.
+std::optional<std::string> Base64Decode(std::string_view text);
 // n bytes from the operating system's CSPRNG.
 std::string RandomBytes(size_t n);
 std::string HexEncode(std::string_view bytes);

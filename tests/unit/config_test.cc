@@ -285,6 +285,40 @@ TEST_F(ConfigTest, ProjectsWithTheirPipelines) {
   EXPECT_EQ(config->FindProject("group"), nullptr);
 }
 
+TEST_F(ConfigTest, WebhookSecretsInClearTextWithScopesAndExpiry) {
+  std::string path = WriteTempFile("hook-secret", "from-file\n");
+  StatusOr<Config> config =
+      LoadConfigText(std::string("webhooks:\n"
+                                 "  timestamp_tolerance: 2m\n"
+                                 "  github:\n"
+                                 "    max_body_bytes: 1000\n"
+                                 "    secrets:\n"
+                                 "      \"openshift/assisted-installer\": [{token_env: ") +
+                     kTokenEnv + "}, {token_file: \"" + path +
+                     "\", expires: \"2026-12-31T00:00:00Z\"}]\n"
+                     "      \"*\": [{token_file: \"" +
+                     path + "\"}]\n" +
+                     "jobs: [{name: j, type: postsubmit, command: [x], branches: [main], "
+                     "skip_branches: [\"^wip-\"],"
+                     " tags: [\"^v\"]}]\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->webhooks.timestamp_tolerance, minutes(2));
+  ASSERT_EQ(config->webhooks.hosts.count(GitHost::kGitHub), 1u);
+  EXPECT_EQ(config->webhooks.hosts.count(GitHost::kGitLab), 0u);
+  const WebhookHostConfig& github = config->webhooks.hosts.at(GitHost::kGitHub);
+  EXPECT_EQ(github.max_body_bytes, 1000u);
+  const auto& repo = github.secrets.at("openshift/assisted-installer");
+  ASSERT_EQ(repo.size(), 2u);
+  EXPECT_EQ(repo[0].secret, kTokenValue);
+  EXPECT_EQ(repo[0].source, std::string("token_env ") + kTokenEnv);
+  EXPECT_FALSE(repo[0].expires);
+  EXPECT_EQ(repo[1].secret, "from-file");
+  EXPECT_EQ(repo[1].expires, ParseRfc3339("2026-12-31T00:00:00Z"));
+  EXPECT_EQ(github.secrets.at("*")[0].secret, "from-file");
+  EXPECT_EQ(config->jobs[0].skip_branches, std::vector<std::string>{"^wip-"});
+  EXPECT_EQ(config->jobs[0].tags, std::vector<std::string>{"^v"});
+}
+
 TEST_F(ConfigTest, AManualJobMayBeMadeRequired) {
   StatusOr<Config> config = LoadConfigText(
       "projects: [{id: 1, path: a/b, pipeline: {stages: [s], jobs: [{name: j, stage: s, "
@@ -644,6 +678,28 @@ const BadConfig kBadConfigs[] = {
      "projects[0].pipeline.stages: is required"},
     {"UnknownRefsKey", Project("refs: {branch: [main]}"),
      "projects[0].refs.branch: unknown key (did you mean \"branches\"?)"},
+    {"WebhookSecretFromAnUnsetVariable",
+     std::string("webhooks: {github: {secrets: {\"*\": [{token_env: ") + kUnsetEnv + "}]}}}\n" +
+         kOneJob,
+     std::string("webhooks.github.secrets.*[0].token_env: environment variable ") + kUnsetEnv +
+         " is not set"},
+    {"WebhookSecretWithTwoSources",
+     std::string("webhooks: {gitea: {secrets: {acme: [{token_env: ") + kTokenEnv +
+         ", token_file: /x}]}}}\n" + kOneJob,
+     "webhooks.gitea.secrets.acme[0]: give exactly one of token_env or token_file"},
+    {"WebhookSecretExpiryUnreadable",
+     std::string("webhooks: {gitlab: {secrets: {a/b: [{token_env: ") + kTokenEnv +
+         ", expires: tomorrow}]}}}\n" + kOneJob,
+     "webhooks.gitlab.secrets.a/b[0].expires: expected an RFC 3339 time"},
+    {"WebhookScopeMalformed",
+     std::string("webhooks: {github: {secrets: {\"a/b/c\": [{token_env: ") + kTokenEnv + "}]}}}\n" +
+         kOneJob,
+     "webhooks.github.secrets.a/b/c: expected \"org/repo\", \"org\" or \"*\""},
+    {"WebhookUnknownHost", std::string("webhooks: {bitbucket: {}}\n") + kOneJob,
+     "webhooks.bitbucket: unknown key"},
+    {"SkipBranchesBadRegex",
+     "jobs: [{name: j, type: postsubmit, command: [x], skip_branches: [\"(\"]}]\n",
+     "jobs[0].skip_branches[0]: invalid regular expression"},
 };
 
 class BadConfigTest : public ConfigTest, public ::testing::WithParamInterface<BadConfig> {};
