@@ -8,22 +8,6 @@ namespace sluice {
 
 namespace {
 
-std::optional<TimePoint> TimeMember(const rapidjson::Value& doc, const char* name) {
-  auto it = doc.FindMember(name);
-  if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
-  return ParseRfc3339(it->value.GetString());
-}
-
-std::string StringMember(const rapidjson::Value& doc, const char* name) {
-  auto it = doc.FindMember(name);
-  return it != doc.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-}
-
-int64_t IntMember(const rapidjson::Value& doc, const char* name) {
-  auto it = doc.FindMember(name);
-  return it != doc.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-}
-
 std::optional<std::pair<int64_t, int64_t>> ParseKey(const std::string& key) {
   size_t slash = key.find('/');
   if (slash == std::string::npos) return std::nullopt;
@@ -73,20 +57,20 @@ StatusOr<TriggerToken> DecodeTriggerToken(std::string_view json) {
   if (Status s = ParseJson(json, doc); !s.ok()) return s;
   if (!doc.IsObject()) return InvalidArgument("trigger token record is not a JSON object");
   TriggerToken t;
-  t.id = IntMember(doc, "id");
-  t.project_id = IntMember(doc, "project_id");
-  t.token_sha256 = StringMember(doc, "token_sha256");
-  t.short_token = StringMember(doc, "short_token");
-  t.description = StringMember(doc, "description");
-  t.owner = StringMember(doc, "owner");
-  auto created = TimeMember(doc, "created_at");
-  auto updated = TimeMember(doc, "updated_at");
+  t.id = GetInt64(doc, "id");
+  t.project_id = GetInt64(doc, "project_id");
+  t.token_sha256 = GetString(doc, "token_sha256");
+  t.short_token = GetString(doc, "short_token");
+  t.description = GetString(doc, "description");
+  t.owner = GetString(doc, "owner");
+  auto created = ReadTime(doc, "created_at");
+  auto updated = ReadTime(doc, "updated_at");
   if (t.id <= 0 || t.project_id <= 0 || t.token_sha256.size() != 64 || !created || !updated) {
     return InvalidArgument("trigger token record lacks id, project_id, token_sha256 or times");
   }
   t.created_at = *created;
   t.updated_at = *updated;
-  t.expires_at = TimeMember(doc, "expires_at");
+  t.expires_at = ReadTime(doc, "expires_at");
   return t;
 }
 

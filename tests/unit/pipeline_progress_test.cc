@@ -7,35 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/pipeline_fixtures.h"
+
 namespace sluice {
 namespace {
 
 using S = PipelineJobStatus;
 using Names = std::vector<std::string>;
 
-PipelineJobConfig Job(const std::string& name, const std::string& stage,
-                      JobWhen when = JobWhen::kOnSuccess, std::optional<bool> allow_failure = {}) {
-  PipelineJobConfig j;
-  j.name = name;
-  j.stage = stage;
-  j.when = when;
-  j.allow_failure = allow_failure.value_or(when == JobWhen::kManual);
-  j.command = {"true"};
-  return j;
-}
-
-// The pipeline of the GitLab issue: test, build, then a manual upload.
-ProjectConfig IssuePipeline() {
-  ProjectConfig p;
-  p.id = 9;
-  p.stages = {"test", "build", "package"};
-  p.jobs = {Job("run_tests", "test"), Job("build_package", "build"),
-            Job("upload_package", "package", JobWhen::kManual)};
-  return p;
-}
-
 TEST(NextPipelineStepTest, StagesRunInOrderAndAManualJobWaitsForItsPlay) {
-  ProjectConfig p = IssuePipeline();
+  ProjectConfig p = IssueProject();
   PipelineStep s = NextPipelineStep(p, {});
   EXPECT_EQ(s.start, Names{"run_tests"});
   EXPECT_EQ(s.status, PipelineStatus::kPending);
@@ -118,7 +99,7 @@ TEST(NextPipelineStepTest, ARequiredManualJobHoldsLaterStagesAndThePipelineShows
 }
 
 TEST(NextPipelineStepTest, ACanceledJobStopsThePipeline) {
-  ProjectConfig p = IssuePipeline();
+  ProjectConfig p = IssueProject();
   PipelineStep s = NextPipelineStep(p, {{"run_tests", S::kCanceled}});
   EXPECT_TRUE(s.start.empty() && s.manual.empty());
   EXPECT_EQ(s.status, PipelineStatus::kCanceled);
@@ -127,7 +108,7 @@ TEST(NextPipelineStepTest, ACanceledJobStopsThePipeline) {
 
 TEST(NextPipelineStepTest, AJobAlreadyUnderWayIsNotStartedAgain) {
   // A restarted owner recomputes the step from the jobs' states: what runs keeps running.
-  ProjectConfig p = IssuePipeline();
+  ProjectConfig p = IssueProject();
   PipelineStep s = NextPipelineStep(p, {{"run_tests", S::kPending}});
   EXPECT_TRUE(s.start.empty());
   EXPECT_EQ(s.status, PipelineStatus::kPending);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/json_codec.h"
+#include "tests/unit/pipeline_fixtures.h"
 
 namespace sluice {
 namespace {
@@ -27,28 +28,6 @@ TimePoint At(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 const TimePoint kCreated = At(1'795'428'000'123);
 const TimePoint kLater = At(1'795'428'060'456);
 const TimePoint kNow = At(1'795'428'120'789);
-
-PipelineJobConfig Job(const std::string& name, const std::string& stage,
-                      JobWhen when = JobWhen::kOnSuccess, std::optional<bool> allow_failure = {}) {
-  PipelineJobConfig j;
-  j.name = name;
-  j.stage = stage;
-  j.when = when;
-  j.allow_failure = allow_failure.value_or(when == JobWhen::kManual);
-  j.command = {"true"};
-  return j;
-}
-
-// The pipeline of the GitLab issue: test, build, then a manual (optional) upload.
-ProjectConfig IssueProject() {
-  ProjectConfig p;
-  p.id = 9;
-  p.path = "group/project";
-  p.stages = {"test", "build", "package"};
-  p.jobs = {Job("run_tests", "test"), Job("build_package", "build"),
-            Job("upload_package", "package", JobWhen::kManual, true)};
-  return p;
-}
 
 // Where the start command of the pipelines below sits in the requests topic.
 constexpr RecordPosition kStartedAt{3, 41};
