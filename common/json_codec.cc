@@ -13,6 +13,11 @@ void WriteOptionalString(JsonWriter& w, const char* key, const std::string& valu
   if (!value.empty()) WriteStringField(w, key, value);
 }
 
+void WriteInt64Field(JsonWriter& w, const char* key, int64_t value) {
+  w.Key(key);
+  w.Int64(value);
+}
+
 void WriteStringMap(JsonWriter& w, const char* key, const std::map<std::string, std::string>& m) {
   w.Key(key);
   w.StartObject();
@@ -73,10 +78,8 @@ namespace {
 
 void WritePipelineIds(JsonWriter& w, int64_t pipeline_id, int64_t project_id) {
   if (pipeline_id == 0) return;
-  w.Key("pipeline_id");
-  w.Int64(pipeline_id);
-  w.Key("project_id");
-  w.Int64(project_id);
+  WriteInt64Field(w, "pipeline_id", pipeline_id);
+  WriteInt64Field(w, "project_id", project_id);
 }
 
 void WriteBookkeeping(JsonWriter& w, const Execution& e) {

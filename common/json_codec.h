@@ -44,6 +44,7 @@ void WritePodSpecOptions(JsonWriter& w, const PodSpecOptions& p);
 // type; writers of optional values write nothing for an empty one.
 void WriteStringField(JsonWriter& w, const char* key, const std::string& value);
 void WriteOptionalString(JsonWriter& w, const char* key, const std::string& value);
+void WriteInt64Field(JsonWriter& w, const char* key, int64_t value);
 void WriteStringMap(JsonWriter& w, const char* key, const std::map<std::string, std::string>& m);
 void WriteTime(JsonWriter& w, const char* key, const std::optional<TimePoint>& t);
 std::string GetString(const rapidjson::Value& obj, const char* key);

@@ -10,11 +10,6 @@ namespace sluice {
 
 namespace {
 
-void WriteInt64Field(JsonWriter& w, const char* key, int64_t value) {
-  w.Key(key);
-  w.Int64(value);
-}
-
 void WriteRun(JsonWriter& w, const PipelineJobRun& run) {
   w.StartObject();
   WriteInt64Field(w, "id", run.id);

@@ -33,6 +33,10 @@ struct ApiReply {
 // Called exactly once per request, from any thread.
 using ReplyFn = std::function<void(ApiReply)>;
 
+// A ReplyFn that passes on only the first answer it is given, from any thread: for requests
+// answered by whichever comes first, Kafka's acknowledgement or a deadline.
+ReplyFn AnswerOnce(ReplyFn reply);
+
 // A JSON answer. JSON answers end with a newline, so that curl output in a terminal stays
 // readable.
 ApiReply JsonReply(int status, std::string body);

@@ -70,6 +70,24 @@ struct PendingCreate {
 
 }  // namespace
 
+ReplyFn AnswerOnce(ReplyFn reply) {
+  struct Once {
+    std::mutex mutex;
+    ReplyFn reply;
+  };
+  auto once = std::make_shared<Once>();
+  once->reply = std::move(reply);
+  return [once](ApiReply r) {
+    ReplyFn first;
+    {
+      std::lock_guard<std::mutex> lock(once->mutex);
+      first = std::move(once->reply);
+      once->reply = nullptr;
+    }
+    if (first) first(std::move(r));
+  };
+}
+
 ApiReply JsonReply(int status, std::string body) {
   ApiReply r;
   r.status = status;

@@ -83,8 +83,7 @@ int64_t GitLabUserId(const std::string& name) {
 
 void WriteGitLabUser(JsonWriter& w, const std::string& name) {
   w.StartObject();
-  w.Key("id");
-  w.Int64(GitLabUserId(name));
+  WriteInt64Field(w, "id", GitLabUserId(name));
   WriteStringField(w, "username", name);
   WriteStringField(w, "name", name);
   WriteStringField(w, "state", "active");
@@ -96,8 +95,7 @@ std::string TriggerTokenJson(const TriggerToken& t, const std::string& token,
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  w.Key("id");
-  w.Int64(t.id);
+  WriteInt64Field(w, "id", t.id);
   w.Key("token");
   w.String(token.c_str());
   w.Key("description");
@@ -283,29 +281,11 @@ void GitLabApi::PublishAll(std::vector<Record> records, std::function<ApiReply()
   struct Pending {
     std::mutex mutex;
     size_t remaining = 0;
-    bool answered = false;
     Status error;
-    ReplyFn reply;
   };
   auto pending = std::make_shared<Pending>();
   pending->remaining = records.size();
-  pending->reply = std::move(reply);
-  auto answer = [pending](const Status& error, const std::function<ApiReply()>& success,
-                          const std::function<void()>& on_ack) {
-    ReplyFn reply;
-    {
-      std::lock_guard<std::mutex> lock(pending->mutex);
-      if (pending->answered) return;
-      pending->answered = true;
-      reply = std::move(pending->reply);
-    }
-    if (!error.ok()) {
-      LogWarn("gitlab", "write not accepted: " + error.ToString());
-      return reply(GitLabUnavailable());
-    }
-    if (on_ack) on_ack();
-    reply(success());
-  };
+  ReplyFn answer = AnswerOnce(std::move(reply));
   for (const Record& r : records) {
     publisher_.Publish(r.topic, r.key, r.value,
                        [pending, answer, success, on_ack](const Status& s) {
@@ -316,17 +296,21 @@ void GitLabApi::PublishAll(std::vector<Record> records, std::function<ApiReply()
                            if (--pending->remaining > 0) return;
                            error = pending->error;
                          }
-                         answer(error, success, on_ack);
+                         if (!error.ok()) {
+                           LogWarn("gitlab", "write not accepted: " + error.ToString());
+                           return answer(GitLabUnavailable());
+                         }
+                         if (on_ack) on_ack();
+                         answer(success());
                        });
   }
+  AnswerAtDeadline(answer);
+}
+
+void GitLabApi::AnswerAtDeadline(const ReplyFn& answer) {
   // librdkafka may report a failure late when no broker is up; the contract's deadline holds.
-  std::weak_ptr<Pending> weak = pending;
   deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout,
-                [weak, answer, success, on_ack] {
-                  if (auto p = weak.lock()) {
-                    answer(DeadlineExceeded("Kafka did not acknowledge in time"), success, on_ack);
-                  }
-                });
+                [answer] { answer(GitLabUnavailable()); });
 }
 
 }  // namespace sluice

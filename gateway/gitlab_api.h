@@ -106,6 +106,9 @@ class GitLabApi {
   // refuses it or does not acknowledge it within gateway.request_timeout.
   void SendCommand(const std::string& key, const PipelineCommand& command, ReplyFn reply,
                    std::function<void(RecordPosition, ReplyFn)> then);
+  // Answers 503 with Retry-After through `answer` at gateway.request_timeout (ignored when an
+  // answer came first).
+  void AnswerAtDeadline(const ReplyFn& answer);
   void PublishAll(std::vector<Record> records, std::function<ApiReply()> success, ReplyFn reply,
                   std::function<void()> on_ack = nullptr);
 

@@ -68,12 +68,9 @@ std::pair<std::optional<TimePoint>, std::optional<TimePoint>> PipelineTimes(
 
 void WritePipelineFields(JsonWriter& w, const Config& config, const ProjectConfig& project,
                          const Pipeline& p, const PipelineState& state, bool whole) {
-  w.Key("id");
-  w.Int64(p.id);
-  w.Key("iid");
-  w.Int64(p.iid);
-  w.Key("project_id");
-  w.Int64(p.project_id);
+  WriteInt64Field(w, "id", p.id);
+  WriteInt64Field(w, "iid", p.iid);
+  WriteInt64Field(w, "project_id", p.project_id);
   WriteStringField(w, "sha", p.sha);
   WriteStringField(w, "ref", p.ref);
   WriteStringField(w, "status", PipelineStatusName(state.status));
@@ -115,8 +112,7 @@ void WriteJob(JsonWriter& w, const Config& config, const ProjectConfig& project,
               const PipelineState& state, const PipelineJobState& job) {
   const std::optional<Execution>& e = job.execution;
   w.StartObject();
-  w.Key("id");
-  w.Int64(job.run.id);
+  WriteInt64Field(w, "id", job.run.id);
   WriteStringField(w, "status", PipelineJobStatusName(job.status));
   WriteStringField(w, "stage", job.stage);
   WriteStringField(w, "name", job.run.name);
@@ -412,38 +408,18 @@ void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& pr
 
 void GitLabApi::SendCommand(const std::string& key, const PipelineCommand& command, ReplyFn reply,
                             std::function<void(RecordPosition, ReplyFn)> then) {
-  struct Pending {
-    std::mutex mutex;
-    bool answered = false;
-    ReplyFn reply;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->reply = std::move(reply);
-  ReplyFn answer_once = [pending](ApiReply r) {
-    ReplyFn reply;
-    {
-      std::lock_guard<std::mutex> lock(pending->mutex);
-      if (pending->answered) return;
-      pending->answered = true;
-      reply = std::move(pending->reply);
-    }
-    reply(std::move(r));
-  };
-  // librdkafka may report a failure late when no broker is up; the contract's deadline holds.
-  std::weak_ptr<Pending> weak = pending;
-  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [weak, answer_once] {
-    if (weak.lock()) answer_once(GitLabUnavailable());
-  });
+  ReplyFn answer = AnswerOnce(std::move(reply));
+  AnswerAtDeadline(answer);
   std::string what = std::string(PipelineCommandKindName(command.kind)) + " of pipeline " +
                      std::to_string(command.pipeline_id);
   publisher_.PublishPositioned(
       config_.kafka.RequestsTopic(), key, EncodePipelineCommand(command),
-      [pending, answer_once, then = std::move(then), what](const Status& s, RecordPosition at) {
+      [answer, then = std::move(then), what](const Status& s, RecordPosition at) {
         if (!s.ok()) {
           LogWarn("gitlab", what + " not accepted: " + s.ToString());
-          return answer_once(GitLabUnavailable());
+          return answer(GitLabUnavailable());
         }
-        then(at, answer_once);
+        then(at, answer);
       });
 }
 
