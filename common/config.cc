@@ -657,7 +657,8 @@ void ParseClients(const YAML::Node& node, Errors& errors, std::vector<ClientConf
   std::set<std::string> names;
   for (size_t i = 0; i < node.size(); ++i) {
     MapReader map(node[i], Index("clients", i),
-                  {"name", "token_sha256", "token_file", "token_env", "allow_jobs", "rate_limit"},
+                  {"name", "token_sha256", "token_file", "token_env", "allow_jobs", "rate_limit",
+                   "admin"},
                   errors);
     if (!map.valid()) continue;
     ClientConfig client;
@@ -677,6 +678,7 @@ void ParseClients(const YAML::Node& node, Errors& errors, std::vector<ClientConf
     if (map.Has("rate_limit")) {
       ParseRateLimit(map.Get("rate_limit"), map.PathOf("rate_limit"), errors, &client.rate_limit);
     }
+    map.Bool("admin", &client.admin);
     out->push_back(std::move(client));
   }
 }
@@ -1040,9 +1042,14 @@ namespace {
 // webhooks: {github|gitlab|gitea: {secrets: {scope: [{token_env|token_file, expires}]},
 //            max_body_bytes}, timestamp_tolerance}
 void ParseWebhooks(const YAML::Node& node, Errors& errors, WebhooksConfig* out) {
-  MapReader map(node, "webhooks", {"github", "gitlab", "gitea", "timestamp_tolerance"}, errors);
+  MapReader map(node, "webhooks", {"github", "gitlab", "gitea", "timestamp_tolerance", "retention"},
+                errors);
   if (!map.valid()) return;
   map.Duration("timestamp_tolerance", &out->timestamp_tolerance);
+  if (map.Duration("retention", &out->retention) && out->retention < std::chrono::hours(24)) {
+    errors.Add(map.PathOf("retention"),
+               "must be at least 24h: a redelivery within a day must be recognised");
+  }
   for (GitHost host : {GitHost::kGitHub, GitHost::kGitLab, GitHost::kGitea}) {
     const char* name = GitHostName(host);
     if (!map.Has(name)) continue;

@@ -35,6 +35,8 @@ struct KafkaConfig {
   std::string ControlTopic() const { return topic_prefix + "control"; }
   std::string TriggersTopic() const { return topic_prefix + "triggers"; }
   std::string PipelinesTopic() const { return topic_prefix + "pipelines"; }
+  // Verified webhook deliveries, keyed "<host>/<delivery id>" (common/git_delivery.h).
+  std::string EventsTopic() const { return topic_prefix + "events"; }
 };
 
 struct WorkerConfig {
@@ -57,6 +59,9 @@ struct ClientConfig {
   std::string token_sha256;  // lower-case hex; resolved from token_sha256, token_file or token_env
   std::vector<std::string> allow_jobs;  // exact names or globs with '*'
   RateLimit rate_limit;
+  // May replay webhook deliveries and dry-run them (POST /v1/events/.../replay, ?dry_run=true),
+  // and sees every job's matches in GET /v1/events.
+  bool admin = false;
 };
 
 struct JobConfig {
@@ -137,6 +142,9 @@ struct WebhooksConfig {
   std::map<GitHost, WebhookHostConfig> hosts;  // only the hosts configured
   // How far a Standard Webhooks signature's timestamp may be from now.
   Duration timestamp_tolerance = std::chrono::minutes(5);
+  // How long deliveries are kept in the events topic (its retention.ms) and in the gateways'
+  // memory: a redelivery within it is answered as the first delivery was. At least 24h.
+  Duration retention = std::chrono::hours(7 * 24);
 };
 
 struct Config {

@@ -27,7 +27,7 @@ EmbeddedBroker::~EmbeddedBroker() {
 Status EmbeddedBroker::CreateTopics(const KafkaConfig& kafka) {
   for (const std::string& topic :
        {kafka.RequestsTopic(), kafka.ResultsTopic(), kafka.ControlTopic(), kafka.TriggersTopic(),
-        kafka.PipelinesTopic()}) {
+        kafka.PipelinesTopic(), kafka.EventsTopic()}) {
     rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
         cluster_, topic.c_str(), kafka.partitions, std::min(kafka.replication_factor, brokers_));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(err, "cannot create topic " + topic);

@@ -29,18 +29,33 @@ std::string NewExecutionIdV7(TimePoint now) {
   return Format(b);
 }
 
-std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key) {
-  std::string material = "sluice.idempotency.v1";
-  material.push_back('\0');
-  material.append(client);
-  material.push_back('\0');
-  material.append(key);
+namespace {
+
+// A version 8 UUID from SHA-256 of the parts, each ended by a NUL, after a domain label.
+std::string UuidV8Of(std::string_view domain, std::initializer_list<std::string_view> parts) {
+  std::string material(domain);
+  for (std::string_view part : parts) {
+    material.push_back('\0');
+    material.append(part);
+  }
   std::string digest = Sha256Raw(material);
   unsigned char b[16];
   for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(digest[i]);
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x80);  // version 8
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   return Format(b);
+}
+
+}  // namespace
+
+std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key) {
+  return UuidV8Of("sluice.idempotency.v1", {client, key});
+}
+
+std::string ExecutionIdForDelivery(std::string_view host, std::string_view delivery_id, int replay,
+                                   std::string_view job) {
+  std::string generation = std::to_string(replay);
+  return UuidV8Of("sluice.delivery.v1", {host, delivery_id, generation, job});
 }
 
 bool IsExecutionId(std::string_view t) {

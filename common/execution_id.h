@@ -18,6 +18,12 @@ std::string NewExecutionIdV7(TimePoint now);
 // execution without talking to each other.
 std::string ExecutionIdForIdempotencyKey(std::string_view client, std::string_view key);
 
+// RFC 9562 version 8 as above, from (host, delivery id, replay, job): the execution a webhook
+// delivery (replay 0) or its N-th replay starts for a job. Every gateway and worker derives the
+// same id, so a delivery received twice, or dispatched twice, starts one execution.
+std::string ExecutionIdForDelivery(std::string_view host, std::string_view delivery_id, int replay,
+                                   std::string_view job);
+
 // A numeric id (trigger tokens, and later pipelines and jobs) that JavaScript reads exactly
 // (below 2^53) and that gateways draw without talking to each other: milliseconds since
 // 2020-01-01 shifted left by 11 bits, and 11 random bits. Time-ordered.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "common/git_delivery.h"
 #include "common/log.h"
 
 namespace sluice {
@@ -103,7 +104,8 @@ StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
   return conf;
 }
 
-Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
+Status EnsureTopics(const Config& config, Duration timeout) {
+  const KafkaConfig& kafka = config.kafka;
   auto conf = MakeKafkaConf(kafka, {});
   if (!conf.ok()) return conf.status();
   char err[512];
@@ -127,20 +129,26 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
 
   struct Wanted {
     std::string name;
-    bool compact;
+    std::map<std::string, std::string> settings;
   };
-  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), false},
-                                {kafka.ResultsTopic(), true},
-                                {kafka.ControlTopic(), true},
-                                {kafka.TriggersTopic(), true},
-                                {kafka.PipelinesTopic(), true}};
+  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"}};
+  // Deliveries: one record per delivery id, kept for the retention, whole bodies allowed.
+  const std::map<std::string, std::string> events = {
+      {"cleanup.policy", "compact,delete"},
+      {"retention.ms", std::to_string(config.webhooks.retention.count())},
+      {"max.message.bytes", std::to_string(MaxDeliveryRecordBytes(config.webhooks))}};
+  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), {}},       {kafka.ResultsTopic(), compact},
+                                {kafka.ControlTopic(), compact},   {kafka.TriggersTopic(), compact},
+                                {kafka.PipelinesTopic(), compact}, {kafka.EventsTopic(), events}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;
     rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(w.name.c_str(), kafka.partitions,
                                                    kafka.replication_factor, err, sizeof err);
     if (t == nullptr) return InvalidArgument("cannot create topic " + w.name + ": " + err);
-    if (w.compact) rd_kafka_NewTopic_set_config(t, "cleanup.policy", "compact");
+    for (const auto& [name, value] : w.settings) {
+      rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str());
+    }
     new_topics.push_back(t);
   }
   if (new_topics.empty()) return Status::Ok();
@@ -183,7 +191,8 @@ Status EnsureTopics(const KafkaConfig& kafka, Duration timeout) {
 // --- KafkaPublisher ---
 
 StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConfig& kafka,
-                                                                 Duration message_timeout) {
+                                                                 Duration message_timeout,
+                                                                 size_t max_message_bytes) {
   auto conf = MakeKafkaConf(
       kafka, {
                  // A 2xx promises the trigger is stored: every in-sync replica has it, and a
@@ -194,6 +203,7 @@ StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConf
                  {"socket.nagle.disable", "true"},
                  {"linger.ms", "2"},
                  {"message.timeout.ms", std::to_string(message_timeout.count())},
+                 {"message.max.bytes", std::to_string(max_message_bytes)},
              });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), DeliveryReport);

@@ -44,9 +44,10 @@ Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& context);
 StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
                                   const std::map<std::string, std::string>& overrides);
 
-// Creates the requests, results (compacted) and control (compacted) topics when missing.
-// Blocking; called at start-up only.
-Status EnsureTopics(const KafkaConfig& kafka, Duration timeout);
+// Creates Sluice's topics when missing: requests; results, control, triggers and pipelines
+// (compacted); events (compacted and deleted after webhooks.retention, records as large as a
+// delivery of the largest allowed body). Blocking; called at start-up only.
+Status EnsureTopics(const Config& config, Duration timeout);
 
 // The producer every Sluice process uses: idempotent, acks=all, Nagle off, small linger. A
 // dedicated thread serves delivery reports; another probes the cluster for Reachable().
@@ -54,8 +55,10 @@ class KafkaPublisher final : public Publisher {
  public:
   // message_timeout bounds how long a record may wait for its acknowledgement; callers keep it
   // below their own deadline so that the failure arrives in time to answer 503.
+  // max_message_bytes: the largest record it may send (librdkafka's message.max.bytes).
   static StatusOr<std::unique_ptr<KafkaPublisher>> Create(const KafkaConfig& kafka,
-                                                          Duration message_timeout);
+                                                          Duration message_timeout,
+                                                          size_t max_message_bytes = 1000000);
   ~KafkaPublisher() override;
 
   void Publish(const std::string& topic, const std::string& key, const std::string& value,

@@ -20,6 +20,7 @@ struct ApiRequest {
   std::string content_type;
   std::string idempotency_key;
   std::string gitlab_event;  // X-Gitlab-Event
+  std::map<std::string, std::string> headers;  // every header, by lower-case name
   std::string body;
 };
 

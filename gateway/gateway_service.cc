@@ -108,16 +108,21 @@ ApiReply ErrorReply(const Status& status) {
 }
 
 GatewayService::GatewayService(const Config& config, Publisher& publisher, StatusView& view,
-                               const Clock& clock, std::optional<GitLabViews> gitlab)
+                               const Clock& clock, std::optional<GitLabViews> gitlab,
+                               std::optional<WebhookViews> webhooks)
     : config_(config),
       publisher_(publisher),
       view_(view),
       clock_(clock),
       rate_limiter_(clock),
-      gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr) {
+      gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr),
+      webhooks_caught_up_(webhooks ? webhooks->caught_up : nullptr) {
   if (gitlab) {
     gitlab_ = std::make_unique<GitLabApi>(config, publisher, view, gitlab->tokens,
                                           gitlab->pipelines, deadlines_, clock);
+  }
+  if (webhooks) {
+    webhooks_ = std::make_unique<WebhookApi>(config, publisher, *webhooks, deadlines_, clock);
   }
 }
 
@@ -136,6 +141,9 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
 
   if (gitlab_ && GitLabApi::Handles(request.path)) {
     return gitlab_->Handle(request, parts, std::move(reply));
+  }
+  if (webhooks_ && WebhookApi::Handles(parts)) {
+    return webhooks_->Handle(request, parts, std::move(reply));
   }
   if (is({"healthz"})) {
     if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
@@ -422,13 +430,14 @@ ApiReply GatewayService::GetLog(const ApiRequest& request, const std::string& id
 }
 
 ApiReply GatewayService::Ready() {
-  bool caught_up = view_.CaughtUp() && (!gitlab_caught_up_ || gitlab_caught_up_());
+  bool caught_up = view_.CaughtUp() && (!gitlab_caught_up_ || gitlab_caught_up_()) &&
+                   (!webhooks_caught_up_ || webhooks_caught_up_());
   bool reachable = publisher_.Reachable();
   if (caught_up && reachable) return JsonReply(200, "{\"status\":\"ready\"}");
   std::string why;
   if (!reachable) why = "Kafka brokers are not reachable";
   if (!caught_up) {
-    why += std::string(why.empty() ? "" : "; ") + "status view or trigger tokens still catching up";
+    why += std::string(why.empty() ? "" : "; ") + "status view, trigger tokens, pipelines or deliveries still catching up";
   }
   return ErrorReply(Unavailable(why).WithRetryAfter(1));
 }

@@ -14,6 +14,7 @@
 #include "gateway/deadline_timer.h"
 #include "gateway/gitlab_api.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/webhooks.h"
 
 namespace sluice {
 
@@ -22,9 +23,11 @@ namespace sluice {
 // calls that publish answer from the publisher's delivery callback.
 class GatewayService {
  public:
-  // `gitlab`: what GitLab's API (/api/v4) reads; without it those routes are 404.
+  // `gitlab`: what GitLab's API (/api/v4) reads; `webhooks`: what the Git hosts' webhooks
+  // (/hooks/*, /v1/events) read. Without them those routes are 404.
   GatewayService(const Config& config, Publisher& publisher, StatusView& view, const Clock& clock,
-                 std::optional<GitLabViews> gitlab = std::nullopt);
+                 std::optional<GitLabViews> gitlab = std::nullopt,
+                 std::optional<WebhookViews> webhooks = std::nullopt);
 
   void Handle(const ApiRequest& request, ReplyFn reply);
 
@@ -53,6 +56,8 @@ class GatewayService {
   RateLimiter rate_limiter_;
   std::unique_ptr<GitLabApi> gitlab_;
   std::function<bool()> gitlab_caught_up_;
+  std::unique_ptr<WebhookApi> webhooks_;
+  std::function<bool()> webhooks_caught_up_;
   std::atomic<int> in_flight_{0};
   DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
 };

@@ -57,16 +57,16 @@ void SplitFullName(const std::string& full_name, GitEvent& e) {
 }
 
 Status ReadGitHub(const rapidjson::Document& doc, GitEvent& e) {
+  // Every event names its repository (an organization's ping may not): it picks the secrets.
+  SplitFullName(StringAt(doc, {"repository", "full_name"}), e);
   if (e.event_type == "ping") {
     e.kind = GitEvent::Kind::kPing;
-    SplitFullName(StringAt(doc, {"repository", "full_name"}), e);
     return Status::Ok();
   }
   if (e.event_type != "push") return Status::Ok();  // create, pull_request, ...: ignored
   e.ref = StringAt(doc, {"ref"});
   e.sha = StringAt(doc, {"after"});
   e.before = StringAt(doc, {"before"});
-  SplitFullName(StringAt(doc, {"repository", "full_name"}), e);
   e.pusher = StringAt(doc, {"pusher", "name"});
   e.repo_link = StringAt(doc, {"repository", "html_url"});
   e.clone_uri = StringAt(doc, {"repository", "clone_url"});
@@ -79,11 +79,11 @@ Status ReadGitHub(const rapidjson::Document& doc, GitEvent& e) {
 }
 
 Status ReadGitLab(const rapidjson::Document& doc, GitEvent& e) {
+  SplitFullName(StringAt(doc, {"project", "path_with_namespace"}), e);
   if (e.event_type != "Push Hook" && e.event_type != "Tag Push Hook") return Status::Ok();
   e.ref = StringAt(doc, {"ref"});
   e.sha = StringAt(doc, {"after"});
   e.before = StringAt(doc, {"before"});
-  SplitFullName(StringAt(doc, {"project", "path_with_namespace"}), e);
   e.pusher = StringAt(doc, {"user_username"});
   if (e.pusher.empty()) e.pusher = StringAt(doc, {"user_name"});
   e.repo_link = StringAt(doc, {"project", "web_url"});
@@ -99,11 +99,11 @@ Status ReadGitLab(const rapidjson::Document& doc, GitEvent& e) {
 }
 
 Status ReadGitea(const rapidjson::Document& doc, GitEvent& e) {
+  SplitFullName(StringAt(doc, {"repository", "full_name"}), e);
   if (e.event_type != "push") return Status::Ok();
   e.ref = StringAt(doc, {"ref"});
   e.sha = StringAt(doc, {"after"});
   e.before = StringAt(doc, {"before"});
-  SplitFullName(StringAt(doc, {"repository", "full_name"}), e);
   e.pusher = StringAt(doc, {"pusher", "login"});
   if (e.pusher.empty()) e.pusher = StringAt(doc, {"pusher", "username"});
   e.repo_link = StringAt(doc, {"repository", "html_url"});
@@ -179,24 +179,6 @@ Status VerifyStandardWebhook(const std::vector<const WebhookSecret*>& secrets,
 }
 
 }  // namespace
-
-const char* GitEventKindName(GitEvent::Kind kind) {
-  switch (kind) {
-    case GitEvent::Kind::kBranchPush:
-      return "branch push";
-    case GitEvent::Kind::kTagPush:
-      return "tag push";
-    case GitEvent::Kind::kBranchDeleted:
-      return "branch deleted";
-    case GitEvent::Kind::kTagDeleted:
-      return "tag deleted";
-    case GitEvent::Kind::kPing:
-      return "ping";
-    case GitEvent::Kind::kIgnored:
-      return "ignored";
-  }
-  return "ignored";
-}
 
 std::string GitEventType(GitHost host, const HeaderMap& headers) {
   switch (host) {

@@ -11,42 +11,13 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/git_delivery.h"
 #include "common/status.h"
 
 namespace sluice {
 
 // Request headers by lower-case name.
 using HeaderMap = std::map<std::string, std::string>;
-
-// A Git host's event, in the terms postsubmit matching needs.
-struct GitEvent {
-  enum class Kind {
-    kBranchPush,     // commits pushed to a branch
-    kTagPush,        // a tag pushed
-    kBranchDeleted,  // a branch deleted (all-zero `after`): triggers nothing
-    kTagDeleted,     // triggers nothing
-    kPing,           // GitHub's hook check: answered 200, triggers nothing
-    kIgnored,        // an event type Sluice does not act on
-  };
-  GitHost host = GitHost::kGitHub;
-  Kind kind = Kind::kIgnored;
-  std::string event_type;   // as the host named it: "push", "Tag Push Hook", ...
-  std::string delivery_id;  // what a redelivery repeats
-  std::string org;          // GitHub owner / GitLab namespace / Gitea owner
-  std::string repo;
-  std::string ref;     // "refs/heads/main", "refs/tags/v1.2"
-  std::string branch;  // kBranchPush, kBranchDeleted
-  std::string tag;     // kTagPush, kTagDeleted
-  std::string sha;     // the pushed commit (`after`)
-  std::string before;
-  std::string pusher;
-  std::string repo_link;
-  std::string clone_uri;
-  std::string compare_link;
-
-  std::string FullName() const { return org + "/" + repo; }
-};
-const char* GitEventKindName(GitEvent::Kind kind);
 
 // The event type and delivery id headers of each host:
 //   GitHub: X-GitHub-Event, X-GitHub-Delivery;
@@ -78,13 +49,6 @@ std::vector<const WebhookSecret*> SecretsFor(const WebhookHostConfig& config,
 Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& secrets,
                       const HeaderMap& headers, std::string_view body, TimePoint now,
                       Duration tolerance);
-
-// Why a job did or did not match an event.
-struct JobMatch {
-  std::string job;
-  bool matched = false;
-  std::string reason;  // for a miss: "repo differs", "branch regex", "skip_branches", ...
-};
 
 // Every postsubmit job against the event, in config order. A branch push matches a job whose
 // `repo` is the event's (or empty), no `skip_branches` regex finds the branch and, when the job

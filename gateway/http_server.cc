@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <shared_mutex>
@@ -24,6 +25,11 @@ std::string ToUpper(std::string s) {
   return s;
 }
 
+std::string ToLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 ApiRequest ToApiRequest(const Http::Request& req) {
   ApiRequest r;
   r.method = ToUpper(Http::methodString(req.method()));
@@ -37,6 +43,8 @@ ApiRequest ToApiRequest(const Http::Request& req) {
   if (auto raw = headers.tryGetRaw("Idempotency-Key")) r.idempotency_key = raw->value();
   if (auto raw = headers.tryGetRaw("PRIVATE-TOKEN")) r.private_token = raw->value();
   if (auto raw = headers.tryGetRaw("X-Gitlab-Event")) r.gitlab_event = raw->value();
+  for (const auto& [name, raw] : headers.rawList()) r.headers[ToLower(name)] = raw.value();
+  if (auto agent = headers.tryGet<Http::Header::UserAgent>()) r.headers["user-agent"] = agent->agent();
   r.body = req.body();
   return r;
 }
@@ -191,8 +199,12 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& list
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
-HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service)
-    : config_(config), service_(std::move(service)), gate_(std::make_shared<ReactorGate>()) {}
+HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service,
+                       size_t webhook_body_bytes)
+    : config_(config),
+      webhook_body_bytes_(webhook_body_bytes),
+      service_(std::move(service)),
+      gate_(std::make_shared<ReactorGate>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -207,7 +219,8 @@ Status HttpServer::Start() {
     // max_body_bytes, so that an oversized body still reaches the handler and gets the JSON 413
     // of the contract with the connection intact; only bodies past this bound (5 MiB for the
     // default 1 MiB limit) meet Pistache's answer. Memory is taken only as a request arrives.
-    size_t max_request = config_.max_body_bytes * 4 + 1024 * 1024;
+    // Webhooks allow larger bodies (25 MiB by default): twice that is room enough for their 413.
+    size_t max_request = std::max(config_.max_body_bytes * 4, webhook_body_bytes_ * 2) + 1024 * 1024;
     auto opts = Http::Endpoint::options()
                     .threads(config_.threads)
                     .flags(Tcp::Options::ReuseAddr)

@@ -19,7 +19,10 @@ struct ReactorGate;
 // ApiReplies back into HTTP. It is the only code that knows Pistache.
 class HttpServer {
  public:
-  HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service);
+  // `webhook_body_bytes`: the largest webhook body allowed (webhooks.*.max_body_bytes), which
+  // may exceed gateway.max_body_bytes.
+  HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service,
+             size_t webhook_body_bytes = 0);
   ~HttpServer();
   // Binds gateway.listen (port 0 picks a free port) and serves on background threads.
   Status Start();
@@ -28,6 +31,7 @@ class HttpServer {
 
  private:
   GatewayConfig config_;
+  size_t webhook_body_bytes_;
   std::shared_ptr<GatewayService> service_;
   std::shared_ptr<ReactorGate> gate_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;

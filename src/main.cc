@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/embedded_broker.h"
+#include "common/git_delivery.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/pipeline.h"
@@ -26,6 +28,7 @@
 #include "gateway/gateway_service.h"
 #include "gateway/http_server.h"
 #include "gateway/trigger_tokens.h"
+#include "worker/delivery_dispatcher.h"
 #include "worker/process_runner.h"
 #include "worker/worker.h"
 
@@ -87,21 +90,28 @@ Status CheckFlags(const Args& args, std::initializer_list<const char*> allowed) 
   return Status::Ok();
 }
 
-// SIGINT and SIGTERM are blocked in every thread (jobs get a clean mask) and taken here.
+// SIGINT, SIGTERM and SIGHUP are blocked in every thread (jobs get a clean mask) and taken here.
 sigset_t BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;
 }
 
-void WaitForStopSignal(const sigset_t& set, const std::atomic<bool>* also_stop = nullptr) {
+// Returns on SIGINT or SIGTERM (or once `also_stop` turns true); SIGHUP calls `reload`.
+void WaitForStopSignal(const sigset_t& set, const std::atomic<bool>* also_stop = nullptr,
+                       const std::function<void()>& reload = nullptr) {
   timespec tick{0, 200 * 1000 * 1000};
   while (true) {
     int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGHUP) {
+      if (reload) reload();
+      continue;
+    }
     if (sig == SIGINT || sig == SIGTERM) {
       LogInfo("sluice",
               std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
@@ -117,13 +127,16 @@ struct GatewayParts {
   std::unique_ptr<KafkaStatusView> view;
   std::unique_ptr<KafkaTriggerTokens> tokens;
   std::unique_ptr<KafkaPipelines> pipelines;
+  std::unique_ptr<KafkaDeliveries> deliveries;
+  std::unique_ptr<WebhookSettings> webhook_settings;
   std::shared_ptr<GatewayService> service;
   std::unique_ptr<HttpServer> http;
 
   Status Start(const Config& config) {
     Duration message_timeout = std::max<Duration>(
         config.gateway.request_timeout - std::chrono::seconds(1), std::chrono::milliseconds(500));
-    auto p = KafkaPublisher::Create(config.kafka, message_timeout);
+    auto p = KafkaPublisher::Create(config.kafka, message_timeout,
+                                    std::max<size_t>(1000000, MaxDeliveryRecordBytes(config.webhooks)));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
     view = std::make_unique<KafkaStatusView>(config.kafka);
@@ -132,16 +145,43 @@ struct GatewayParts {
     if (Status s = tokens->Start(kStartupTimeout); !s.ok()) return s;
     pipelines = std::make_unique<KafkaPipelines>(config.kafka);
     if (Status s = pipelines->Start(kStartupTimeout); !s.ok()) return s;
+    deliveries = std::make_unique<KafkaDeliveries>(config.kafka, config.webhooks.retention);
+    if (Status s = deliveries->Start(kStartupTimeout); !s.ok()) return s;
+    webhook_settings = std::make_unique<WebhookSettings>(config.webhooks);
     KafkaTriggerTokens* t = tokens.get();
     KafkaPipelines* pl = pipelines.get();
+    KafkaDeliveries* d = deliveries.get();
     service = std::make_shared<GatewayService>(
         config, *publisher, *view, SystemClock::Instance(),
-        GitLabViews{t->table(), pl->store(), [t, pl] { return t->CaughtUp() && pl->CaughtUp(); }});
-    http = std::make_unique<HttpServer>(config.gateway, service);
+        GitLabViews{t->table(), pl->store(), [t, pl] { return t->CaughtUp() && pl->CaughtUp(); }},
+        WebhookViews{d->store(), *webhook_settings, [d] { return d->CaughtUp(); }});
+    size_t webhook_body = 0;
+    for (const auto& [host, h] : config.webhooks.hosts) {
+      webhook_body = std::max(webhook_body, h.max_body_bytes);
+    }
+    http = std::make_unique<HttpServer>(config.gateway, service, webhook_body);
     return http->Start();
+  }
+  // SIGHUP: the webhooks section of the file is read again (secrets from their env or file), so
+  // a secret is rotated without a restart. Anything else in the file needs a restart.
+  void ReloadWebhooks(const std::string& config_path) {
+    auto next = LoadConfigFile(config_path);
+    if (!next.ok()) {
+      LogError("gateway", "SIGHUP: configuration not reloaded, the old one stays: " +
+                              next.status().message());
+      return;
+    }
+    size_t secrets = 0;
+    for (const auto& [host, h] : next->webhooks.hosts) {
+      for (const auto& [scope, list] : h.secrets) secrets += list.size();
+    }
+    webhook_settings->Replace(next->webhooks);
+    LogInfo("gateway", "SIGHUP: webhook settings reloaded from " + config_path + " (" +
+                           std::to_string(secrets) + " secret(s))");
   }
   void Stop() {
     if (http) http->Stop();
+    if (deliveries) deliveries->Stop();
     if (pipelines) pipelines->Stop();
     if (tokens) tokens->Stop();
     if (view) view->Stop();
@@ -156,6 +196,7 @@ struct WorkerParts {
   std::unique_ptr<KafkaPipelines> pipelines;
   PosixProcessRunner runner;
   std::unique_ptr<Worker> worker;
+  std::unique_ptr<DeliveryDispatcher> dispatcher;
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<bool> finished{false};
@@ -177,9 +218,13 @@ struct WorkerParts {
     std::filesystem::create_directories(config.worker.artifacts, ec);
     if (ec)
       return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
+    std::string id = NewWorkerId();
     worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, pipelines->store(),
-                                      runner, SystemClock::Instance(), NewWorkerId());
+                                      runner, SystemClock::Instance(), id);
     if (Status s = worker->Start(); !s.ok()) return s;
+    dispatcher = std::make_unique<DeliveryDispatcher>(config, *publisher, *view,
+                                                      SystemClock::Instance(), id);
+    if (Status s = dispatcher->Start(); !s.ok()) return s;
     thread = std::thread([this] {
       worker->Run(stop);
       finished.store(true);
@@ -188,6 +233,7 @@ struct WorkerParts {
   }
   void Stop() {
     stop.store(true);
+    dispatcher.reset();
     if (thread.joinable()) thread.join();
     worker.reset();
     if (publisher) publisher->Flush(std::chrono::seconds(5));
@@ -224,7 +270,7 @@ int RunGateway(const Args& args) {
   if (!config.ok()) return Fail(config.status());
   if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
   sigset_t signals = BlockStopSignals();
-  if (Status s = EnsureTopics(config->kafka, kStartupTimeout); !s.ok()) return Fail(s);
+  if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   GatewayParts gateway;
   if (Status s = gateway.Start(*config); !s.ok()) return Fail(s);
   LogInfo("gateway", "listening on " + config->gateway.listen + " (port " +
@@ -235,7 +281,8 @@ int RunGateway(const Args& args) {
     std::ofstream(tmp) << gateway.http->port() << "\n";
     std::filesystem::rename(tmp, args.flags.at("port-file"));
   }
-  WaitForStopSignal(signals);
+  std::string config_path = args.flags.at("config");
+  WaitForStopSignal(signals, nullptr, [&] { gateway.ReloadWebhooks(config_path); });
   gateway.Stop();
   return 0;
 }
@@ -247,7 +294,7 @@ int RunWorker(const Args& args) {
   auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
   sigset_t signals = BlockStopSignals();
-  if (Status s = EnsureTopics(config->kafka, kStartupTimeout); !s.ok()) return Fail(s);
+  if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   WorkerParts worker;
   if (Status s = worker.Start(*config); !s.ok()) return Fail(s);
   WaitForStopSignal(signals, &worker.finished);
@@ -329,7 +376,7 @@ int RunDev(const Args& args, const char* argv0) {
             << "  Ctrl-C stops it.\n"
             << std::endl;
 
-  WaitForStopSignal(signals, &worker.finished);
+  WaitForStopSignal(signals, &worker.finished, [&] { gateway.ReloadWebhooks(config_path); });
   worker.Stop();
   gateway.Stop();
   return 0;

@@ -1,0 +1,477 @@
+#include "gateway/webhooks.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "gateway/auth.h"
+#include "gateway/git_event.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr const char* kComponent = "webhooks";
+constexpr size_t kRefusedKept = 200;
+constexpr size_t kMaxListLimit = 500;
+constexpr int kUnavailableRetryAfterSeconds = 5;
+
+// Headers worth keeping with a delivery: they say what it is and where it came from.
+constexpr const char* kDescriptiveHeaders[] = {
+    "user-agent",
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-github-hook-installation-target-id",
+    "x-github-hook-installation-target-type",
+    "x-gitlab-event",
+    "x-gitlab-event-uuid",
+    "x-gitlab-instance",
+    "x-gitlab-webhook-uuid",
+    "idempotency-key",
+    "webhook-id",
+    "webhook-timestamp",
+    "x-gitea-event",
+    "x-gitea-event-type",
+    "x-gitea-delivery",
+    "x-forgejo-event",
+    "x-forgejo-delivery",
+};
+
+std::optional<GitHost> HostOfPath(const std::string& name) { return GitHostFromName(name); }
+
+const char* Outcome(const DeliveryRecord& r) {
+  switch (r.event.kind) {
+    case GitEvent::Kind::kPing:
+      return "ping";
+    case GitEvent::Kind::kIgnored:
+      return "ignored";
+    case GitEvent::Kind::kBranchDeleted:
+    case GitEvent::Kind::kTagDeleted:
+      return "deletion";
+    default:
+      return r.Matched().empty() ? "matched no job" : "triggered";
+  }
+}
+
+std::string Message(const DeliveryRecord& r) {
+  const GitEvent& e = r.event;
+  switch (e.kind) {
+    case GitEvent::Kind::kPing:
+      return "pong: the hook reaches Sluice and its signature is valid";
+    case GitEvent::Kind::kIgnored:
+      return "ignored: Sluice does not act on " + std::string(GitHostName(e.host)) + " event \"" +
+             e.event_type + "\"; it acts on pushes of branches and tags";
+    case GitEvent::Kind::kBranchDeleted:
+    case GitEvent::Kind::kTagDeleted:
+      return std::string("a ") + GitEventKindName(e.kind) + " triggers nothing";
+    default:
+      break;
+  }
+  size_t n = r.Matched().size();
+  if (n == 0) return "matched no job; not_matched says why for each postsubmit";
+  return std::to_string(n) + " job(s) triggered";
+}
+
+void WriteEventSummary(JsonWriter& w, const DeliveryRecord& r) {
+  const GitEvent& e = r.event;
+  WriteStringField(w, "delivery", DeliveryKey(e.host, e.delivery_id));
+  WriteStringField(w, "host", GitHostName(e.host));
+  WriteStringField(w, "delivery_id", e.delivery_id);
+  if (r.replay > 0) {
+    w.Key("replay");
+    w.Int(r.replay);
+    WriteStringField(w, "requested_by", r.requested_by);
+  }
+  WriteTime(w, "received_at", r.received_at);
+  WriteStringField(w, "event", e.event_type);
+  WriteStringField(w, "kind", GitEventKindName(e.kind));
+  WriteOptionalString(w, "repo", e.FullName());
+  WriteOptionalString(w, "ref", e.ref);
+  WriteOptionalString(w, "sha", e.sha);
+  WriteOptionalString(w, "pusher", e.pusher);
+  WriteStringField(w, "outcome", Outcome(r));
+  WriteStringField(w, "message", Message(r));
+}
+
+bool ParseBoolParam(const std::string& value, bool* out) {
+  if (value == "true" || value == "1" || value.empty()) {
+    *out = true;
+  } else if (value == "false" || value == "0") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+StatusOr<const ClientConfig*> AdminClient(const Config& config, const ApiRequest& request,
+                                          const char* what) {
+  auto client = Authenticate(config, request.authorization);
+  if (!client.ok()) return client.status();
+  if (!(*client)->admin) {
+    return PermissionDenied(std::string(what) + " needs an admin client (admin: true); client \"" +
+                            (*client)->name + "\" is not one");
+  }
+  return client;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> DescriptiveHeaders(const std::map<std::string, std::string>& h) {
+  std::map<std::string, std::string> out;
+  for (const char* name : kDescriptiveHeaders) {
+    if (auto it = h.find(name); it != h.end()) out[name] = it->second;
+  }
+  return out;
+}
+
+ApiReply DeliveryReply(const DeliveryRecord& r, const std::string& public_url) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteEventSummary(w, r);
+  w.Key("executions");
+  w.StartArray();
+  for (const JobMatch* m : r.Matched()) {
+    w.StartObject();
+    WriteStringField(w, "job", m->job);
+    WriteStringField(w, "id", m->execution_id);
+    WriteStringField(w, "url", public_url + "/v1/executions/" + m->execution_id);
+    WriteStringField(w, "reason", m->reason);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("not_matched");
+  w.StartArray();
+  for (const JobMatch& m : r.matches) {
+    if (m.matched) continue;
+    w.StartObject();
+    WriteStringField(w, "job", m.job);
+    WriteStringField(w, "reason", m.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonReply(r.event.kind == GitEvent::Kind::kPing ? 200 : 202, buf.GetString());
+}
+
+void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& r,
+                        const std::function<bool(const std::string&)>& visible) {
+  w.StartObject();
+  WriteEventSummary(w, r);
+  w.Key("matches");
+  w.StartArray();
+  for (const JobMatch& m : r.matches) {
+    if (!visible(m.job)) continue;
+    w.StartObject();
+    WriteStringField(w, "job", m.job);
+    w.Key("matched");
+    w.Bool(m.matched);
+    WriteStringField(w, "reason", m.reason);
+    WriteOptionalString(w, "execution_id", m.execution_id);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+WebhookApi::WebhookApi(const Config& config, Publisher& publisher, WebhookViews views,
+                       DeadlineTimer& deadlines, const Clock& clock)
+    : config_(config),
+      publisher_(publisher),
+      deliveries_(views.deliveries),
+      settings_(views.settings),
+      deadlines_(deadlines),
+      clock_(clock) {}
+
+bool WebhookApi::Handles(const std::vector<std::string>& parts) {
+  if (!parts.empty() && parts[0] == "hooks") return true;
+  return parts.size() >= 2 && parts[0] == "v1" && parts[1] == "events";
+}
+
+void WebhookApi::Handle(const ApiRequest& request, const std::vector<std::string>& parts,
+                        ReplyFn reply) {
+  const std::string& m = request.method;
+  auto not_allowed = [&](const char* allow) {
+    ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + m + " is not allowed on " +
+                                                             request.path + "; allowed: " + allow)
+                                .WithHttpStatus(405));
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  };
+  if (parts[0] == "hooks") {
+    std::optional<GitHost> host = parts.size() == 2 ? HostOfPath(parts[1]) : std::nullopt;
+    if (!host) {
+      return reply(ErrorReply(NotFound("no such webhook endpoint: " + request.path +
+                                       "; use /hooks/github, /hooks/gitlab or /hooks/gitea")));
+    }
+    if (m != "POST") return reply(not_allowed("POST"));
+    return Receive(*host, request, std::move(reply));
+  }
+  if (parts.size() == 2) {
+    if (m != "GET") return reply(not_allowed("GET"));
+    return reply(List(request));
+  }
+  std::optional<GitHost> host = parts.size() >= 4 ? HostOfPath(parts[2]) : std::nullopt;
+  if (host && parts.size() == 4) {
+    if (m != "GET") return reply(not_allowed("GET"));
+    return reply(Show(request, *host, parts[3]));
+  }
+  if (host && parts.size() == 5 && parts[4] == "replay") {
+    if (m != "POST") return reply(not_allowed("POST"));
+    return Replay(request, *host, parts[3], std::move(reply));
+  }
+  reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
+                            "; deliveries are at /v1/events/{github|gitlab|gitea}/{delivery id}")));
+}
+
+void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply) {
+  bool dry_run = false;
+  for (const auto& [key, value] : request.query) {
+    if (key != "dry_run") {
+      return reply(ErrorReply(InvalidArgument("unknown query parameter \"" + key +
+                                              "\"; webhook URLs take only dry_run")));
+    }
+    if (!ParseBoolParam(value, &dry_run)) {
+      return reply(ErrorReply(InvalidArgument("dry_run: expected true or false")));
+    }
+  }
+  std::shared_ptr<const WebhooksConfig> settings = settings_.Current();
+  auto host_config = settings->hosts.find(host);
+  const char* host_name = GitHostName(host);
+  if (host_config == settings->hosts.end()) {
+    return reply(ErrorReply(NotFound(std::string("webhooks of ") + host_name +
+                                     " are not configured; add webhooks." + host_name +
+                                     ".secrets to the configuration")));
+  }
+  const WebhookHostConfig& hc = host_config->second;
+  if (request.body.size() > hc.max_body_bytes) {
+    return reply(ErrorReply(Status(Code::kInvalidArgument,
+                                   "the event body is " + std::to_string(request.body.size()) +
+                                       " bytes; the limit for " + host_name + " is " +
+                                       std::to_string(hc.max_body_bytes))
+                                .WithHttpStatus(413)));
+  }
+  const ClientConfig* admin = nullptr;
+  if (dry_run) {
+    auto client = AdminClient(config_, request, "a dry run");
+    if (!client.ok()) return reply(ErrorReply(client.status()));
+    admin = *client;
+  }
+  TimePoint now = clock_.Now();
+  auto event = ParseGitEvent(host, request.headers, request.content_type, request.body);
+  GitEvent seen;  // what the body claims, verified or not
+  if (event.ok()) seen = *event;
+  seen.host = host;
+  seen.event_type = GitEventType(host, request.headers);
+  seen.delivery_id = GitDeliveryId(host, request.headers);
+  Status verified = VerifyGitEvent(host, SecretsFor(hc, seen.org, seen.repo, now),
+                                   request.headers, request.body, now,
+                                   settings->timestamp_tolerance);
+  if (!verified.ok()) {
+    Refused({host, seen.delivery_id, seen.event_type, seen.FullName(), verified.message(), now});
+    LogWarn(kComponent, std::string("refused ") + host_name + " delivery \"" + seen.delivery_id +
+                            "\" for " + (seen.org.empty() ? "an unnamed repo" : seen.FullName()) +
+                            ": " + verified.message());
+    return reply(ErrorReply(verified));
+  }
+  if (!event.ok()) return reply(ErrorReply(event.status()));
+  if (event->delivery_id.empty() && !dry_run) {
+    return reply(ErrorReply(InvalidArgument(
+        std::string("the ") + host_name + " delivery id header is missing (" +
+        (host == GitHost::kGitHub   ? "X-GitHub-Delivery"
+         : host == GitHost::kGitLab ? "Idempotency-Key, webhook-id or X-Gitlab-Event-UUID"
+                                    : "X-Gitea-Delivery") +
+        "); Sluice needs it to recognise a redelivery")));
+  }
+
+  DeliveryRecord record;
+  record.event = std::move(*event);
+  record.received_at = now;
+  record.content_type = request.content_type;
+  record.headers = DescriptiveHeaders(request.headers);
+  record.matches = MatchPostsubmits(config_.jobs, record.event);
+  AssignExecutionIds(host, record.event.delivery_id, 0, record.matches);
+
+  if (dry_run) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("dry_run");
+    w.Bool(true);
+    WriteStringField(w, "signature", "valid");
+    if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
+      WriteStringField(w, "note", "this delivery id is known: a real delivery would be answered "
+                                  "as the first one was, and trigger nothing");
+    }
+    w.Key("delivery");
+    WriteDeliveryTrace(w, record, [](const std::string&) { return true; });
+    w.EndObject();
+    LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key());
+    return reply(JsonReply(200, buf.GetString()));
+  }
+  if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
+    ApiReply again = DeliveryReply(*first, config_.gateway.public_url);
+    again.headers.emplace_back("X-Sluice-Redelivery", "true");
+    return reply(std::move(again));
+  }
+  record.body = request.body;
+  Store(std::move(record), std::move(reply));
+}
+
+void WebhookApi::Store(DeliveryRecord record, ReplyFn reply) {
+  ReplyFn answer = AnswerOnce(std::move(reply));
+  std::string key = record.Key();
+  std::string value = EncodeDeliveryRecord(record);
+  auto stored = std::make_shared<DeliveryRecord>(std::move(record));
+  stored->body.clear();
+  publisher_.Publish(
+      config_.kafka.EventsTopic(), key, value,
+      [this, stored, answer](const Status& s) {
+        if (!s.ok()) {
+          LogWarn(kComponent, "delivery " + stored->Key() + " not stored: " + s.ToString());
+          return answer(ErrorReply(Unavailable("Kafka did not store the delivery in time; "
+                                               "nothing was triggered. Redeliver it.")
+                                       .WithRetryAfter(kUnavailableRetryAfterSeconds)));
+        }
+        // Read-your-writes: a redelivery to this gateway is recognised at once.
+        deliveries_.Put(*stored);
+        LogInfo(kComponent, "stored " + stored->Key() + ": " + Message(*stored));
+        answer(DeliveryReply(*stored, config_.gateway.public_url));
+      });
+  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [answer] {
+    answer(ErrorReply(Unavailable("Kafka did not store the delivery in time; it may or may not "
+                                  "be triggered. Redelivering it is safe.")
+                          .WithRetryAfter(kUnavailableRetryAfterSeconds)));
+  });
+}
+
+void WebhookApi::Replay(const ApiRequest& request, GitHost host, const std::string& delivery_id,
+                        ReplyFn reply) {
+  auto client = AdminClient(config_, request, "a replay");
+  if (!client.ok()) return reply(ErrorReply(client.status()));
+  auto first = deliveries_.Get(host, delivery_id);
+  if (!first) {
+    return reply(ErrorReply(NotFound(
+        "no " + std::string(GitHostName(host)) + " delivery \"" + delivery_id +
+        "\" is stored; deliveries are kept for " + FormatDuration(settings_.Current()->retention))));
+  }
+  DeliveryRecord record;
+  record.event = first->event;
+  record.replay = deliveries_.Replays(host, delivery_id) + 1;
+  record.requested_by = (*client)->name;
+  record.received_at = clock_.Now();
+  record.matches = MatchPostsubmits(config_.jobs, record.event);
+  AssignExecutionIds(host, delivery_id, record.replay, record.matches);
+  Store(std::move(record), std::move(reply));
+}
+
+ApiReply WebhookApi::Show(const ApiRequest& request, GitHost host, const std::string& delivery_id) {
+  auto client = Authenticate(config_, request.authorization);
+  if (!client.ok()) return ErrorReply(client.status());
+  auto first = deliveries_.Get(host, delivery_id);
+  if (!first) {
+    return ErrorReply(NotFound("no " + std::string(GitHostName(host)) + " delivery \"" +
+                               delivery_id + "\" is stored"));
+  }
+  const ClientConfig* c = *client;
+  auto visible = [c](const std::string& job) { return c->admin || ClientMayUseJob(*c, job); };
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("delivery");
+  WriteDeliveryTrace(w, *first, visible);
+  w.Key("replays");  // newest first
+  w.StartArray();
+  DeliveryStore::Query all;
+  all.host = host;
+  all.limit = SIZE_MAX;
+  for (const DeliveryRecord& r : deliveries_.List(all)) {
+    if (r.event.delivery_id == delivery_id && r.replay > 0) WriteDeliveryTrace(w, r, visible);
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonReply(200, buf.GetString());
+}
+
+ApiReply WebhookApi::List(const ApiRequest& request) {
+  auto client = Authenticate(config_, request.authorization);
+  if (!client.ok()) return ErrorReply(client.status());
+  DeliveryStore::Query q;
+  for (const auto& [key, value] : request.query) {
+    if (key == "repo") {
+      q.repo = value;
+    } else if (key == "host") {
+      q.host = GitHostFromName(value);
+      if (!q.host) return ErrorReply(InvalidArgument("host: expected github, gitlab or gitea"));
+    } else if (key == "since") {
+      // An instant (RFC 3339), or a duration back from now ("1h").
+      if (auto t = ParseRfc3339(value)) {
+        q.since = *t;
+      } else if (auto d = ParseDuration(value)) {
+        q.since = clock_.Now() - *d;
+      } else {
+        return ErrorReply(InvalidArgument(
+            "since: expected an RFC 3339 time (2026-11-23T08:00:00Z) or a duration (1h)"));
+      }
+    } else if (key == "limit") {
+      bool digits = !value.empty() && value.size() < 5 &&
+                    value.find_first_not_of("0123456789") == std::string::npos;
+      size_t n = digits ? std::stoul(value) : 0;
+      if (n < 1 || n > kMaxListLimit) {
+        return ErrorReply(InvalidArgument("limit: must be an integer from 1 to " +
+                                          std::to_string(kMaxListLimit)));
+      }
+      q.limit = n;
+    } else {
+      return ErrorReply(InvalidArgument("unknown query parameter \"" + key +
+                                        "\"; use repo, host, since, limit"));
+    }
+  }
+  const ClientConfig* c = *client;
+  auto visible = [c](const std::string& job) { return c->admin || ClientMayUseJob(*c, job); };
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("events");
+  w.StartArray();
+  for (const DeliveryRecord& r : deliveries_.List(q)) WriteDeliveryTrace(w, r, visible);
+  w.EndArray();
+  // Refused deliveries never reach Kafka: these are the ones this gateway refused.
+  w.Key("refused_by_this_gateway");
+  w.StartArray();
+  for (const RefusedDelivery& r : RefusedSince(q)) {
+    w.StartObject();
+    WriteStringField(w, "host", GitHostName(r.host));
+    WriteOptionalString(w, "delivery_id", r.delivery_id);
+    WriteOptionalString(w, "event", r.event_type);
+    WriteOptionalString(w, "repo", r.repo);
+    WriteTime(w, "received_at", r.received_at);
+    WriteStringField(w, "outcome", "signature failed");
+    WriteStringField(w, "reason", r.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonReply(200, buf.GetString());
+}
+
+void WebhookApi::Refused(RefusedDelivery refused) {
+  std::lock_guard<std::mutex> lock(refused_mutex_);
+  refused_.push_back(std::move(refused));
+  if (refused_.size() > kRefusedKept) refused_.pop_front();
+}
+
+std::vector<RefusedDelivery> WebhookApi::RefusedSince(const DeliveryStore::Query& q) const {
+  std::vector<RefusedDelivery> out;
+  std::lock_guard<std::mutex> lock(refused_mutex_);
+  for (auto it = refused_.rbegin(); it != refused_.rend() && out.size() < q.limit; ++it) {
+    if (!q.repo.empty() && it->repo != q.repo) continue;
+    if (q.host && it->host != *q.host) continue;
+    if (q.since && it->received_at < *q.since) continue;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/git_delivery.h"
+#include "common/json_codec.h"
+#include "common/publisher.h"
+#include "gateway/api.h"
+#include "gateway/deadline_timer.h"
+
+namespace sluice {
+
+// The webhooks section in force. A reload (SIGHUP) replaces it whole; a request works with the
+// one it started with.
+class WebhookSettings {
+ public:
+  explicit WebhookSettings(WebhooksConfig initial)
+      : current_(std::make_shared<const WebhooksConfig>(std::move(initial))) {}
+  std::shared_ptr<const WebhooksConfig> Current() const { return current_.load(); }
+  void Replace(WebhooksConfig next) {
+    current_.store(std::make_shared<const WebhooksConfig>(std::move(next)));
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const WebhooksConfig>> current_;
+};
+
+// What the webhook routes read: the gateways' view of the events topic and the settings.
+struct WebhookViews {
+  DeliveryStore& deliveries;
+  WebhookSettings& settings;
+  std::function<bool()> caught_up;  // whether the deliveries view has read the topic's past
+};
+
+// A delivery refused for its signature or token. Nothing of it reaches Kafka, so each gateway
+// remembers the last ones it refused, to list them in GET /v1/events.
+struct RefusedDelivery {
+  GitHost host = GitHost::kGitHub;
+  std::string delivery_id;
+  std::string event_type;
+  std::string repo;  // as the unverified body claims
+  std::string reason;
+  TimePoint received_at;
+};
+
+// The replies of the webhook routes, as plain functions of what a delivery became.
+// 200 for a ping, 202 for any other stored delivery; the body lists the executions started and
+// why every other postsubmit was not.
+ApiReply DeliveryReply(const DeliveryRecord& record, const std::string& public_url);
+// One delivery as GET /v1/events lists it and a dry run answers it; `visible` filters the jobs.
+void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& record,
+                        const std::function<bool(const std::string&)>& visible);
+// The headers kept with a stored delivery: those that describe it, none that carries a secret
+// (X-Gitlab-Token) or a signature.
+std::map<std::string, std::string> DescriptiveHeaders(const std::map<std::string, std::string>& h);
+
+// POST /hooks/{github,gitlab,gitea}, GET /v1/events, GET /v1/events/{host}/{delivery id} and
+// POST /v1/events/{host}/{delivery id}/replay. A verified delivery is written whole to the
+// events topic and answered once Kafka has it; a redelivery is answered from that record.
+class WebhookApi {
+ public:
+  WebhookApi(const Config& config, Publisher& publisher, WebhookViews views,
+             DeadlineTimer& deadlines, const Clock& clock);
+
+  static bool Handles(const std::vector<std::string>& parts);
+  void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
+
+ private:
+  void Receive(GitHost host, const ApiRequest& request, ReplyFn reply);
+  void Replay(const ApiRequest& request, GitHost host, const std::string& delivery_id,
+              ReplyFn reply);
+  ApiReply List(const ApiRequest& request);
+  ApiReply Show(const ApiRequest& request, GitHost host, const std::string& delivery_id);
+  // Publishes the record and answers `reply(record)` once Kafka has it, 503 otherwise.
+  void Store(DeliveryRecord record, ReplyFn reply);
+  void Refused(RefusedDelivery refused);
+  std::vector<RefusedDelivery> RefusedSince(const DeliveryStore::Query& query) const;
+
+  const Config& config_;
+  Publisher& publisher_;
+  DeliveryStore& deliveries_;
+  WebhookSettings& settings_;
+  DeadlineTimer& deadlines_;
+  const Clock& clock_;
+  mutable std::mutex refused_mutex_;
+  std::deque<RefusedDelivery> refused_;  // newest last, at most kRefusedKept
+};
+
+}  // namespace sluice
