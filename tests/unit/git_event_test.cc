@@ -216,7 +216,7 @@ TEST(ParseGitEvent, EveryHostsFixturesReadAsTheirKind) {
        "github_push.json",
        {{"x-github-event", "create"}},
        GitEvent::Kind::kIgnored,
-       "/",
+       "openshift/assisted-installer",
        ""},
       {GitHost::kGitLab,
        "gitlab_push.json",
@@ -240,7 +240,7 @@ TEST(ParseGitEvent, EveryHostsFixturesReadAsTheirKind) {
        "gitlab_push.json",
        {{"x-gitlab-event", "Merge Request Hook"}},
        GitEvent::Kind::kIgnored,
-       "/",
+       "group/project",
        ""},
       {GitHost::kGitea,
        "gitea_push.json",
@@ -398,6 +398,21 @@ TEST(MatchPostsubmits, TagsMatchOnlyJobsWithATagRule) {
   EXPECT_NE(m[1].reason.find("tag rule"), std::string::npos) << m[1].reason;
   EXPECT_FALSE(m[2].matched);
   EXPECT_NE(m[2].reason.find("tag rule"), std::string::npos) << m[2].reason;
+}
+
+TEST(MatchPostsubmits, AJobWithTagsAndNoBranchesIsForTagsOnly) {
+  std::vector<JobConfig> jobs = {
+      Postsubmit("release", "openshift/assisted-installer", {}, {}, {"^v4\\."}),
+      Postsubmit("both", "openshift/assisted-installer", {"^release-"}, {}, {"^v4\\."}),
+  };
+  auto e = ParseGitEvent(GitHost::kGitHub, {{"x-github-event", "push"}}, "application/json",
+                         Fixture("github_push.json"));
+  ASSERT_TRUE(e.ok());
+  std::vector<JobMatch> m = MatchPostsubmits(jobs, *e);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_FALSE(m[0].matched);
+  EXPECT_NE(m[0].reason.find("tags but no branches"), std::string::npos) << m[0].reason;
+  EXPECT_TRUE(m[1].matched) << m[1].reason;
 }
 
 TEST(MatchPostsubmits, ABranchDeletionOrPingTriggersNothing) {

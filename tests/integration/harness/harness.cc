@@ -322,7 +322,8 @@ std::string KafkaCluster::Logs() const {
 
 Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_yaml,
                        const std::string& gateway_yaml, const std::string& clients_yaml,
-                       KafkaCluster* cluster, const std::string& projects_yaml)
+                       KafkaCluster* cluster, const std::string& projects_yaml,
+                       const std::string& webhooks_yaml)
     : cluster_(cluster) {
   const char* tier = std::getenv("SLUICE_TEST_KAFKA_BROKERS");
   if (cluster_ == nullptr && tier != nullptr && *tier) {
@@ -364,6 +365,7 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
   }
   out << "jobs:\n" << jobs_yaml << "\n";
   if (!projects_yaml.empty()) out << "projects:\n" << projects_yaml << "\n";
+  if (!webhooks_yaml.empty()) out << "webhooks:\n" << webhooks_yaml << "\n";
 }
 
 void Deployment::SetKafkaDown(bool down) {

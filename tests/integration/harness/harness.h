@@ -123,9 +123,11 @@ class Deployment {
   // Clients "alice" (token "alice-token", all jobs) and "bob" (token "bob-token", jobs "bob-*")
   // exist unless clients_yaml is given.
   // `projects_yaml`: a whole projects: list (GitLab-style projects), none when empty.
+  // `webhooks_yaml`: the keys (indented by two) of a webhooks: section, none when empty.
   Deployment(const std::string& jobs_yaml, const std::string& worker_yaml = "",
              const std::string& gateway_yaml = "", const std::string& clients_yaml = "",
-             KafkaCluster* cluster = nullptr, const std::string& projects_yaml = "");
+             KafkaCluster* cluster = nullptr, const std::string& projects_yaml = "",
+             const std::string& webhooks_yaml = "");
   ~Deployment();
 
   SluiceProcess& StartGateway();
