@@ -92,12 +92,24 @@ std::optional<GitHost> GitHostFromName(std::string_view name) {
 }
 
 std::string DeliveryKey(GitHost host, std::string_view delivery_id, int replay) {
-  std::string key = std::string(GitHostName(host)) + "/" + std::string(delivery_id);
+  // '/' and '%' of the id are escaped, so that no id reads as another delivery's replay.
+  std::string key = std::string(GitHostName(host)) + "/";
+  for (char c : delivery_id) {
+    if (c == '/') {
+      key += "%2F";
+    } else if (c == '%') {
+      key += "%25";
+    } else {
+      key.push_back(c);
+    }
+  }
   if (replay > 0) key += "/replay/" + std::to_string(replay);
   return key;
 }
 
-std::string DeliveryRecord::Key() const { return DeliveryKey(event.host, event.delivery_id, replay); }
+std::string DeliveryRecord::Key() const {
+  return DeliveryKey(event.host, event.delivery_id, replay);
+}
 
 std::vector<const JobMatch*> DeliveryRecord::Matched() const {
   std::vector<const JobMatch*> out;
@@ -156,6 +168,7 @@ StatusOr<DeliveryRecord> DecodeDeliveryRecord(std::string_view json) {
   DeliveryRecord r;
   if (Status s = ReadEvent(v, r.event); !s.ok()) return s;
   r.replay = GetInt(v, "replay");
+  if (r.replay < 0) return InvalidArgument("git_delivery: replay is negative");
   r.requested_by = GetString(v, "requested_by");
   r.received_at = ReadTime(v, "received_at").value_or(TimePoint{});
   r.content_type = GetString(v, "content_type");
@@ -226,8 +239,8 @@ void DeliveryStore::Apply(const std::string& key, const std::string& value) {
   }
   auto record = DecodeDeliveryRecord(value);
   if (!record.ok()) {
-    LogWarn("deliveries", "skipping unreadable events record " + key + ": " +
-                              record.status().message());
+    LogWarn("deliveries",
+            "skipping unreadable events record " + key + ": " + record.status().message());
     return;
   }
   Put(std::move(*record));

@@ -58,7 +58,7 @@ std::optional<GitHost> GitHostFromName(std::string_view name);
 struct JobMatch {
   std::string job;
   bool matched = false;
-  std::string reason;  // "branch main matches \"^main$\"", "repo differs: ...", ...
+  std::string reason;        // "branch main matches \"^main$\"", "repo differs: ...", ...
   std::string execution_id;  // matches only
   bool operator==(const JobMatch&) const = default;
 };
@@ -82,7 +82,8 @@ struct DeliveryRecord {
   std::vector<const JobMatch*> Matched() const;
 };
 
-// The events topic's key of a delivery, and of its N-th replay.
+// The events topic's key of a delivery, and of its N-th replay; '/' and '%' in the delivery id
+// are percent-encoded, so that no delivery id reads as another's replay.
 std::string DeliveryKey(GitHost host, std::string_view delivery_id, int replay = 0);
 
 // Gives each matched job its execution id for `replay` (ExecutionIdForDelivery).

@@ -437,7 +437,8 @@ ApiReply GatewayService::Ready() {
   std::string why;
   if (!reachable) why = "Kafka brokers are not reachable";
   if (!caught_up) {
-    why += std::string(why.empty() ? "" : "; ") + "status view, trigger tokens, pipelines or deliveries still catching up";
+    why += std::string(why.empty() ? "" : "; ") +
+           "status view, trigger tokens, pipelines or deliveries still catching up";
   }
   return ErrorReply(Unavailable(why).WithRetryAfter(1));
 }

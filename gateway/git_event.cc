@@ -324,7 +324,8 @@ std::vector<JobMatch> MatchPostsubmits(const std::vector<JobConfig>& jobs, const
         m.reason = "tag " + event.tag + " matches \"" + which + "\"";
       }
     } else if (job.branches.empty() && !job.tags.empty()) {
-      m.reason = "branch rule: the job has tags but no branches, so branch pushes do not trigger it";
+      m.reason =
+          "branch rule: the job has tags but no branches, so branch pushes do not trigger it";
     } else if (AnySearch(job.skip_branches, event.branch, &which)) {
       m.reason = "skip_branches: " + event.branch + " matches \"" + which + "\"";
     } else if (!job.branches.empty() && !AnySearch(job.branches, event.branch, &which)) {

@@ -44,7 +44,8 @@ ApiRequest ToApiRequest(const Http::Request& req) {
   if (auto raw = headers.tryGetRaw("PRIVATE-TOKEN")) r.private_token = raw->value();
   if (auto raw = headers.tryGetRaw("X-Gitlab-Event")) r.gitlab_event = raw->value();
   for (const auto& [name, raw] : headers.rawList()) r.headers[ToLower(name)] = raw.value();
-  if (auto agent = headers.tryGet<Http::Header::UserAgent>()) r.headers["user-agent"] = agent->agent();
+  if (auto agent = headers.tryGet<Http::Header::UserAgent>())
+    r.headers["user-agent"] = agent->agent();
   r.body = req.body();
   return r;
 }
@@ -220,7 +221,8 @@ Status HttpServer::Start() {
     // of the contract with the connection intact; only bodies past this bound (5 MiB for the
     // default 1 MiB limit) meet Pistache's answer. Memory is taken only as a request arrives.
     // Webhooks allow larger bodies (25 MiB by default): twice that is room enough for their 413.
-    size_t max_request = std::max(config_.max_body_bytes * 4, webhook_body_bytes_ * 2) + 1024 * 1024;
+    size_t max_request =
+        std::max(config_.max_body_bytes * 4, webhook_body_bytes_ * 2) + 1024 * 1024;
     auto opts = Http::Endpoint::options()
                     .threads(config_.threads)
                     .flags(Tcp::Options::ReuseAddr)

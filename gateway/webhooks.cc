@@ -39,7 +39,7 @@ constexpr const char* kDescriptiveHeaders[] = {
 
 std::optional<GitHost> HostOfPath(const std::string& name) { return GitHostFromName(name); }
 
-const char* Outcome(const DeliveryRecord& r) {
+const char* Outcome(const DeliveryRecord& r, bool dry_run) {
   switch (r.event.kind) {
     case GitEvent::Kind::kPing:
       return "ping";
@@ -49,11 +49,12 @@ const char* Outcome(const DeliveryRecord& r) {
     case GitEvent::Kind::kTagDeleted:
       return "deletion";
     default:
-      return r.Matched().empty() ? "matched no job" : "triggered";
+      if (r.Matched().empty()) return "matched no job";
+      return dry_run ? "would trigger" : "triggered";
   }
 }
 
-std::string Message(const DeliveryRecord& r) {
+std::string Message(const DeliveryRecord& r, bool dry_run = false) {
   const GitEvent& e = r.event;
   switch (e.kind) {
     case GitEvent::Kind::kPing:
@@ -69,10 +70,10 @@ std::string Message(const DeliveryRecord& r) {
   }
   size_t n = r.Matched().size();
   if (n == 0) return "matched no job; not_matched says why for each postsubmit";
-  return std::to_string(n) + " job(s) triggered";
+  return std::to_string(n) + (dry_run ? " job(s) would be triggered" : " job(s) triggered");
 }
 
-void WriteEventSummary(JsonWriter& w, const DeliveryRecord& r) {
+void WriteEventSummary(JsonWriter& w, const DeliveryRecord& r, bool dry_run = false) {
   const GitEvent& e = r.event;
   WriteStringField(w, "delivery", DeliveryKey(e.host, e.delivery_id));
   WriteStringField(w, "host", GitHostName(e.host));
@@ -89,8 +90,8 @@ void WriteEventSummary(JsonWriter& w, const DeliveryRecord& r) {
   WriteOptionalString(w, "ref", e.ref);
   WriteOptionalString(w, "sha", e.sha);
   WriteOptionalString(w, "pusher", e.pusher);
-  WriteStringField(w, "outcome", Outcome(r));
-  WriteStringField(w, "message", Message(r));
+  WriteStringField(w, "outcome", Outcome(r, dry_run));
+  WriteStringField(w, "message", Message(r, dry_run));
 }
 
 bool ParseBoolParam(const std::string& value, bool* out) {
@@ -102,6 +103,17 @@ bool ParseBoolParam(const std::string& value, bool* out) {
     return false;
   }
   return true;
+}
+
+// Delivery ids are UUIDs or similar: at most 255 printable ASCII characters.
+Status CheckDeliveryId(const std::string& id) {
+  if (id.size() > 255) return InvalidArgument("the delivery id is over 255 characters");
+  for (unsigned char c : id) {
+    if (c < 0x21 || c > 0x7e) {
+      return InvalidArgument("the delivery id holds a character other than printable ASCII");
+    }
+  }
+  return Status::Ok();
 }
 
 StatusOr<const ClientConfig*> AdminClient(const Config& config, const ApiRequest& request,
@@ -156,9 +168,9 @@ ApiReply DeliveryReply(const DeliveryRecord& r, const std::string& public_url) {
 }
 
 void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& r,
-                        const std::function<bool(const std::string&)>& visible) {
+                        const std::function<bool(const std::string&)>& visible, bool dry_run) {
   w.StartObject();
-  WriteEventSummary(w, r);
+  WriteEventSummary(w, r, dry_run);
   w.Key("matches");
   w.StartArray();
   for (const JobMatch& m : r.matches) {
@@ -246,11 +258,11 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   }
   const WebhookHostConfig& hc = host_config->second;
   if (request.body.size() > hc.max_body_bytes) {
-    return reply(ErrorReply(Status(Code::kInvalidArgument,
-                                   "the event body is " + std::to_string(request.body.size()) +
-                                       " bytes; the limit for " + host_name + " is " +
-                                       std::to_string(hc.max_body_bytes))
-                                .WithHttpStatus(413)));
+    return reply(ErrorReply(
+        Status(Code::kInvalidArgument, "the event body is " + std::to_string(request.body.size()) +
+                                           " bytes; the limit for " + host_name + " is " +
+                                           std::to_string(hc.max_body_bytes))
+            .WithHttpStatus(413)));
   }
   const ClientConfig* admin = nullptr;
   if (dry_run) {
@@ -265,9 +277,8 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   seen.host = host;
   seen.event_type = GitEventType(host, request.headers);
   seen.delivery_id = GitDeliveryId(host, request.headers);
-  Status verified = VerifyGitEvent(host, SecretsFor(hc, seen.org, seen.repo, now),
-                                   request.headers, request.body, now,
-                                   settings->timestamp_tolerance);
+  Status verified = VerifyGitEvent(host, SecretsFor(hc, seen.org, seen.repo, now), request.headers,
+                                   request.body, now, settings->timestamp_tolerance);
   if (!verified.ok()) {
     Refused({host, seen.delivery_id, seen.event_type, seen.FullName(), verified.message(), now});
     LogWarn(kComponent, std::string("refused ") + host_name + " delivery \"" + seen.delivery_id +
@@ -276,6 +287,7 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
     return reply(ErrorReply(verified));
   }
   if (!event.ok()) return reply(ErrorReply(event.status()));
+  if (Status s = CheckDeliveryId(event->delivery_id); !s.ok()) return reply(ErrorReply(s));
   if (event->delivery_id.empty() && !dry_run) {
     return reply(ErrorReply(InvalidArgument(
         std::string("the ") + host_name + " delivery id header is missing (" +
@@ -301,11 +313,13 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
     w.Bool(true);
     WriteStringField(w, "signature", "valid");
     if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
-      WriteStringField(w, "note", "this delivery id is known: a real delivery would be answered "
-                                  "as the first one was, and trigger nothing");
+      WriteStringField(w, "note",
+                       "this delivery id is known: a real delivery would be answered "
+                       "as the first one was, and trigger nothing");
     }
     w.Key("delivery");
-    WriteDeliveryTrace(w, record, [](const std::string&) { return true; });
+    WriteDeliveryTrace(
+        w, record, [](const std::string&) { return true; }, true);
     w.EndObject();
     LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key());
     return reply(JsonReply(200, buf.GetString()));
@@ -326,8 +340,7 @@ void WebhookApi::Store(DeliveryRecord record, ReplyFn reply) {
   auto stored = std::make_shared<DeliveryRecord>(std::move(record));
   stored->body.clear();
   publisher_.Publish(
-      config_.kafka.EventsTopic(), key, value,
-      [this, stored, answer](const Status& s) {
+      config_.kafka.EventsTopic(), key, value, [this, stored, answer](const Status& s) {
         if (!s.ok()) {
           LogWarn(kComponent, "delivery " + stored->Key() + " not stored: " + s.ToString());
           return answer(ErrorReply(Unavailable("Kafka did not store the delivery in time; "
@@ -352,9 +365,9 @@ void WebhookApi::Replay(const ApiRequest& request, GitHost host, const std::stri
   if (!client.ok()) return reply(ErrorReply(client.status()));
   auto first = deliveries_.Get(host, delivery_id);
   if (!first) {
-    return reply(ErrorReply(NotFound(
-        "no " + std::string(GitHostName(host)) + " delivery \"" + delivery_id +
-        "\" is stored; deliveries are kept for " + FormatDuration(settings_.Current()->retention))));
+    return reply(ErrorReply(NotFound("no " + std::string(GitHostName(host)) + " delivery \"" +
+                                     delivery_id + "\" is stored; deliveries are kept for " +
+                                     FormatDuration(settings_.Current()->retention))));
   }
   DeliveryRecord record;
   record.event = first->event;
@@ -424,8 +437,8 @@ ApiReply WebhookApi::List(const ApiRequest& request) {
       }
       q.limit = n;
     } else {
-      return ErrorReply(InvalidArgument("unknown query parameter \"" + key +
-                                        "\"; use repo, host, since, limit"));
+      return ErrorReply(
+          InvalidArgument("unknown query parameter \"" + key + "\"; use repo, host, since, limit"));
     }
   }
   const ClientConfig* c = *client;

@@ -55,9 +55,11 @@ struct RefusedDelivery {
 // 200 for a ping, 202 for any other stored delivery; the body lists the executions started and
 // why every other postsubmit was not.
 ApiReply DeliveryReply(const DeliveryRecord& record, const std::string& public_url);
-// One delivery as GET /v1/events lists it and a dry run answers it; `visible` filters the jobs.
+// One delivery as GET /v1/events lists it and a dry run answers it; `visible` filters the jobs;
+// a dry run's outcome is "would trigger".
 void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& record,
-                        const std::function<bool(const std::string&)>& visible);
+                        const std::function<bool(const std::string&)>& visible,
+                        bool dry_run = false);
 // The headers kept with a stored delivery: those that describe it, none that carries a secret
 // (X-Gitlab-Token) or a signature.
 std::map<std::string, std::string> DescriptiveHeaders(const std::map<std::string, std::string>& h);

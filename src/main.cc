@@ -135,8 +135,9 @@ struct GatewayParts {
   Status Start(const Config& config) {
     Duration message_timeout = std::max<Duration>(
         config.gateway.request_timeout - std::chrono::seconds(1), std::chrono::milliseconds(500));
-    auto p = KafkaPublisher::Create(config.kafka, message_timeout,
-                                    std::max<size_t>(1000000, MaxDeliveryRecordBytes(config.webhooks)));
+    auto p =
+        KafkaPublisher::Create(config.kafka, message_timeout,
+                               std::max<size_t>(1000000, MaxDeliveryRecordBytes(config.webhooks)));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
     view = std::make_unique<KafkaStatusView>(config.kafka);
@@ -167,8 +168,8 @@ struct GatewayParts {
   void ReloadWebhooks(const std::string& config_path) {
     auto next = LoadConfigFile(config_path);
     if (!next.ok()) {
-      LogError("gateway", "SIGHUP: configuration not reloaded, the old one stays: " +
-                              next.status().message());
+      LogError("gateway",
+               "SIGHUP: configuration not reloaded, the old one stays: " + next.status().message());
       return;
     }
     size_t secrets = 0;
@@ -330,6 +331,11 @@ int RunDev(const Args& args, const char* argv0) {
   const char* env_token = std::getenv("SLUICE_DEV_TOKEN");
   std::string token = env_token && *env_token ? env_token : HexEncode(RandomBytes(16));
   setenv("SLUICE_DEV_TOKEN", token.c_str(), 1);
+  // The webhook secret of config/dev.yaml: fixed unless given, so that the README's signed curl
+  // example works as written. Dev listens on loopback.
+  const char* env_hook = std::getenv("SLUICE_DEV_HOOK_SECRET");
+  std::string hook_secret = env_hook && *env_hook ? env_hook : "dev-hook-secret";
+  setenv("SLUICE_DEV_HOOK_SECRET", hook_secret.c_str(), 1);
 
   auto config = LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());
@@ -367,6 +373,9 @@ int RunDev(const Args& args, const char* argv0) {
             << "  Kafka:      " << bootstrap
             << "  (embedded, in memory: NOT durable, everything is lost on exit)\n"
             << "  Token:      " << token << "\n"
+            << "  Webhooks:   " << url << "/hooks/{github,gitlab,gitea}, secret in "
+            << "SLUICE_DEV_HOOK_SECRET" << (env_hook && *env_hook ? "" : " (dev-hook-secret)")
+            << "\n"
             << "  Config:     " << config_path << "\n"
             << "  Data:       " << data.string() << "\n\n"
             << "  Try:\n"

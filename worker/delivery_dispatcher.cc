@@ -26,9 +26,10 @@ struct Acks {
 
 }  // namespace
 
-DispatchPlan PlanDispatch(const std::vector<Trigger>& triggers,
-                          const std::function<std::optional<Execution>(const std::string&)>& current,
-                          const std::string& artifacts) {
+DispatchPlan PlanDispatch(
+    const std::vector<Trigger>& triggers,
+    const std::function<std::optional<Execution>(const std::string&)>& current,
+    const std::string& artifacts) {
   DispatchPlan plan;
   for (const Trigger& t : triggers) {
     std::optional<Execution> known = current(t.id);
@@ -43,8 +44,8 @@ DispatchPlan PlanDispatch(const std::vector<Trigger>& triggers,
   return plan;
 }
 
-DeliveryDispatcher::DeliveryDispatcher(const Config& config, Publisher& publisher,
-                                       StatusView& view, const Clock& clock, std::string worker_id)
+DeliveryDispatcher::DeliveryDispatcher(const Config& config, Publisher& publisher, StatusView& view,
+                                       const Clock& clock, std::string worker_id)
     : config_(config),
       publisher_(publisher),
       view_(view),
@@ -118,8 +119,8 @@ void DeliveryDispatcher::Loop() {
       while (!stopping_.load()) {
         Status s = Dispatch(*record);
         if (s.ok()) break;
-        LogWarn(kComponent, "delivery " + record->Key() + " not dispatched, retrying: " +
-                                s.ToString());
+        LogWarn(kComponent,
+                "delivery " + record->Key() + " not dispatched, retrying: " + s.ToString());
         std::this_thread::sleep_for(kRetryDelay);
       }
       if (stopping_.load()) break;  // not dispatched: the next owner dispatches it

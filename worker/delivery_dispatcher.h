@@ -27,9 +27,10 @@ struct DispatchPlan {
 // execution, and the trigger itself unless the execution was claimed or has ended. Dispatching a
 // delivery twice (a crash before its offset was committed, or two gateways storing one delivery
 // at once) therefore starts each execution once: a trigger met twice runs once (worker.h).
-DispatchPlan PlanDispatch(const std::vector<Trigger>& triggers,
-                          const std::function<std::optional<Execution>(const std::string&)>& current,
-                          const std::string& artifacts);
+DispatchPlan PlanDispatch(
+    const std::vector<Trigger>& triggers,
+    const std::function<std::optional<Execution>(const std::string&)>& current,
+    const std::string& artifacts);
 
 // Starts the matched jobs of stored deliveries. A member of the dispatchers' consumer group on
 // the events topic, on a thread of its own in every worker process: a record's offset is

@@ -147,6 +147,34 @@ TEST(Readme, GitLabPipelinesWithCurlRunAsDocumented) {
   EXPECT_EQ(server.dev->Terminate(), 0) << server.dev->Log();
 }
 
+TEST(Readme, WebhooksWithCurlRunAsDocumented) {
+  DevServer server;
+  ASSERT_TRUE(server.dev->Start()) << server.dev->Log();
+  std::vector<Block> blocks = BlocksOfSection("Webhooks from GitHub, GitLab and Gitea");
+  ASSERT_GE(blocks.size(), 8u) << "the README's webhooks section changed; update this test";
+  std::string all;
+  std::map<size_t, std::string> output =
+      RunShBlocks(blocks, server.listen, server.dir.path(), &all);
+  ASSERT_FALSE(output.empty());
+  EXPECT_NE(all.find("\"outcome\":\"triggered\""), std::string::npos) << all;
+  EXPECT_NE(all.find("building openshift/assisted-installer release-4.12 at "
+                     "a336f38f75f91a876313daacbf097f25dfe21bbf"),
+            std::string::npos)
+      << "the job's log:\n"
+      << all;
+  EXPECT_NE(all.find("X-Sluice-Redelivery: true"), std::string::npos) << "redelivery:\n" << all;
+  EXPECT_NE(all.find("branch regex: master matches none of"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"dry_run\":true,\"signature\":\"valid\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"replay\":1,\"requested_by\":\"dev\""), std::string::npos) << all;
+  // The documented refusal, verbatim.
+  const Block& last = blocks.back();
+  ASSERT_EQ(last.language, "json");
+  std::string expected = last.text;
+  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+  EXPECT_NE(output.rbegin()->second.find(expected), std::string::npos) << output.rbegin()->second;
+  EXPECT_EQ(server.dev->Terminate(), 0) << server.dev->Log();
+}
+
 TEST(Readme, CurlExamplesGiveTheDocumentedAnswers) {
   TempDir dir;
   int port = FreeLoopbackPort();

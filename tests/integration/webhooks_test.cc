@@ -188,7 +188,8 @@ TEST_F(Webhooks, GitHubPushRunsThePostsubmitWithRefsFromTheEvent) {
 }
 
 TEST_F(Webhooks, TagRulesAndBranchRulesDecide) {
-  HttpResponse tag = SendGitHub(http_, *gateway_a_, ReadFixture("github_tag.json"), NewDeliveryId());
+  HttpResponse tag =
+      SendGitHub(http_, *gateway_a_, ReadFixture("github_tag.json"), NewDeliveryId());
   ASSERT_EQ(tag.status, 202) << tag.body;
   std::string release = ExecutionFor(tag, "installer-release");
   ASSERT_FALSE(release.empty()) << tag.body;
@@ -196,9 +197,9 @@ TEST_F(Webhooks, TagRulesAndBranchRulesDecide) {
   EXPECT_EQ(WaitForEnd(http_, *gateway_a_, release), "SUCCESS");
   EXPECT_NE(Log(release).find("release v4.12.3"), std::string::npos) << Log(release);
 
-  HttpResponse nightly = SendGitHub(
-      http_, *gateway_a_, GitHubPush("openshift/assisted-installer", "refs/tags/nightly"),
-      NewDeliveryId());
+  HttpResponse nightly =
+      SendGitHub(http_, *gateway_a_,
+                 GitHubPush("openshift/assisted-installer", "refs/tags/nightly"), NewDeliveryId());
   ASSERT_EQ(nightly.status, 202) << nightly.body;
   EXPECT_EQ(nightly.Json()["executions"].Size(), 0u) << nightly.body;
   EXPECT_NE(nightly.body.find("tag rule: nightly matches none of \\\"^v4\\\\.\\\""),
@@ -257,15 +258,15 @@ TEST_F(Webhooks, ReplayRerunsMatchingAndStartsNewExecutions) {
   std::string id = ExecutionFor(first, "installer-images");
   EXPECT_EQ(WaitForEnd(http_, *gateway_a_, id), "SUCCESS");
 
-  HttpResponse refused = http_.Post(
-      gateway_a_->url() + "/v1/events/github/" + delivery + "/replay", kBobToken, "");
+  HttpResponse refused =
+      http_.Post(gateway_a_->url() + "/v1/events/github/" + delivery + "/replay", kBobToken, "");
   EXPECT_EQ(refused.status, 403) << refused.body;
-  HttpResponse unknown = http_.Post(
-      gateway_a_->url() + "/v1/events/github/no-such-delivery/replay", kAliceToken, "");
+  HttpResponse unknown =
+      http_.Post(gateway_a_->url() + "/v1/events/github/no-such-delivery/replay", kAliceToken, "");
   EXPECT_EQ(unknown.status, 404) << unknown.body;
 
-  HttpResponse replay = http_.Post(
-      gateway_a_->url() + "/v1/events/github/" + delivery + "/replay", kAliceToken, "");
+  HttpResponse replay =
+      http_.Post(gateway_a_->url() + "/v1/events/github/" + delivery + "/replay", kAliceToken, "");
   ASSERT_EQ(replay.status, 202) << replay.body;
   EXPECT_NE(replay.body.find("\"replay\":1,\"requested_by\":\"alice\""), std::string::npos)
       << replay.body;
@@ -274,8 +275,7 @@ TEST_F(Webhooks, ReplayRerunsMatchingAndStartsNewExecutions) {
   EXPECT_NE(again, id);
   EXPECT_EQ(WaitForEnd(http_, *gateway_a_, again), "SUCCESS");
 
-  HttpResponse shown =
-      http_.Get(gateway_a_->url() + "/v1/events/github/" + delivery, kAliceToken);
+  HttpResponse shown = http_.Get(gateway_a_->url() + "/v1/events/github/" + delivery, kAliceToken);
   ASSERT_EQ(shown.status, 200) << shown.body;
   EXPECT_EQ(shown.Json()["replays"].Size(), 1u) << shown.body;
 }
@@ -283,8 +283,8 @@ TEST_F(Webhooks, ReplayRerunsMatchingAndStartsNewExecutions) {
 TEST_F(Webhooks, DryRunVerifiesAndMatchesButTriggersNothing) {
   std::string delivery = NewDeliveryId();
   std::string body = ReadFixture("github_push.json");
-  HttpResponse anonymous = SendGitHub(http_, *gateway_a_, body, delivery, kGitHubSecret, "push",
-                                      "?dry_run=true");
+  HttpResponse anonymous =
+      SendGitHub(http_, *gateway_a_, body, delivery, kGitHubSecret, "push", "?dry_run=true");
   EXPECT_EQ(anonymous.status, 401) << anonymous.body;
   HttpResponse bob = SendGitHub(http_, *gateway_a_, body, delivery, kGitHubSecret, "push",
                                 "?dry_run=true", {"Authorization: Bearer bob-token"});
@@ -309,8 +309,8 @@ TEST_F(Webhooks, DryRunVerifiesAndMatchesButTriggersNothing) {
 
 TEST_F(Webhooks, EventsListSaysWhyAPushTriggeredNothing) {
   std::string delivery = NewDeliveryId();
-  HttpResponse push = SendGitHub(http_, *gateway_a_, GitHubPush("acme/widget", "refs/heads/dev"),
-                                 delivery);
+  HttpResponse push =
+      SendGitHub(http_, *gateway_a_, GitHubPush("acme/widget", "refs/heads/dev"), delivery);
   ASSERT_EQ(push.status, 202) << push.body;
   HttpResponse refused = SendGitHub(http_, *gateway_a_, GitHubPush("acme/widget", "refs/heads/x"),
                                     NewDeliveryId(), "wrong secret");
@@ -319,8 +319,7 @@ TEST_F(Webhooks, EventsListSaysWhyAPushTriggeredNothing) {
   HttpResponse list =
       http_.Get(gateway_a_->url() + "/v1/events?repo=acme/widget&since=1h", kAliceToken);
   ASSERT_EQ(list.status, 200) << list.body;
-  EXPECT_NE(list.body.find("\"delivery_id\":\"" + delivery + "\""), std::string::npos)
-      << list.body;
+  EXPECT_NE(list.body.find("\"delivery_id\":\"" + delivery + "\""), std::string::npos) << list.body;
   EXPECT_NE(list.body.find("\"outcome\":\"matched no job\""), std::string::npos) << list.body;
   EXPECT_NE(list.body.find("branch regex: dev matches none of \\\"^main$\\\""), std::string::npos)
       << list.body;
@@ -354,11 +353,11 @@ TEST_F(Webhooks, GitLabTokenStandardWebhooksAndGiteaSignatures) {
   EXPECT_EQ(WaitForEnd(http_, *gateway_a_, project), "SUCCESS");
   EXPECT_NE(Log(project).find("project main"), std::string::npos) << Log(project);
 
-  HttpResponse wrong = http_.Request(
-      "POST", gateway_a_->url() + "/hooks/gitlab",
-      {"Content-Type: application/json", "X-Gitlab-Event: Push Hook", "X-Gitlab-Token: nope",
-       "Idempotency-Key: " + NewDeliveryId()},
-      gitlab_body, true);
+  HttpResponse wrong =
+      http_.Request("POST", gateway_a_->url() + "/hooks/gitlab",
+                    {"Content-Type: application/json", "X-Gitlab-Event: Push Hook",
+                     "X-Gitlab-Token: nope", "Idempotency-Key: " + NewDeliveryId()},
+                    gitlab_body, true);
   EXPECT_EQ(wrong.status, 401) << wrong.body;
 
   // Standard Webhooks: v1,<base64 HMAC of id.timestamp.body>.
@@ -383,20 +382,20 @@ TEST_F(Webhooks, GitLabTokenStandardWebhooksAndGiteaSignatures) {
   // Gitea, and Forgejo's header names.
   std::string gitea_body = ReadFixture("gitea_push.json");
   std::string hex = HexEncode(HmacSha256Raw(kGiteaSecret, gitea_body));
-  HttpResponse gitea = http_.Request("POST", gateway_a_->url() + "/hooks/gitea",
-                                     {"Content-Type: application/json", "X-Gitea-Event: push",
-                                      "X-Gitea-Delivery: " + NewDeliveryId(),
-                                      "X-Gitea-Signature: " + hex},
-                                     gitea_body, true);
+  HttpResponse gitea =
+      http_.Request("POST", gateway_a_->url() + "/hooks/gitea",
+                    {"Content-Type: application/json", "X-Gitea-Event: push",
+                     "X-Gitea-Delivery: " + NewDeliveryId(), "X-Gitea-Signature: " + hex},
+                    gitea_body, true);
   ASSERT_EQ(gitea.status, 202) << gitea.body;
   std::string widget = ExecutionFor(gitea, "widget-main");
   ASSERT_FALSE(widget.empty()) << gitea.body;
   EXPECT_EQ(WaitForEnd(http_, *gateway_a_, widget), "SUCCESS");
-  HttpResponse forgejo = http_.Request("POST", gateway_a_->url() + "/hooks/gitea",
-                                       {"Content-Type: application/json", "X-Forgejo-Event: push",
-                                        "X-Forgejo-Delivery: " + NewDeliveryId(),
-                                        "X-Forgejo-Signature: " + hex},
-                                       gitea_body, true);
+  HttpResponse forgejo =
+      http_.Request("POST", gateway_a_->url() + "/hooks/gitea",
+                    {"Content-Type: application/json", "X-Forgejo-Event: push",
+                     "X-Forgejo-Delivery: " + NewDeliveryId(), "X-Forgejo-Signature: " + hex},
+                    gitea_body, true);
   EXPECT_EQ(forgejo.status, 202) << forgejo.body;
 
   // No secret reaches a log.
@@ -428,11 +427,11 @@ TEST_F(Webhooks, EveryRefusalHasItsStatusAndSaysWhy) {
       {"too large", SendGitHub(http_, *gateway_a_, big, NewDeliveryId()), 413,
        "the limit for github is 26214400"},
       {"no delivery id",
-       http_.Request("POST", gateway_a_->url() + "/hooks/github",
-                     {"Content-Type: application/json", "X-GitHub-Event: push",
-                      "X-Hub-Signature-256: sha256=" +
-                          HexEncode(HmacSha256Raw(kGitHubSecret, body))},
-                     body, true),
+       http_.Request(
+           "POST", gateway_a_->url() + "/hooks/github",
+           {"Content-Type: application/json", "X-GitHub-Event: push",
+            "X-Hub-Signature-256: sha256=" + HexEncode(HmacSha256Raw(kGitHubSecret, body))},
+           body, true),
        400, "X-GitHub-Delivery"},
       {"not JSON", SendGitHub(http_, *gateway_a_, "{not json", NewDeliveryId()), 400,
        "the event body is not JSON"},
@@ -442,13 +441,13 @@ TEST_F(Webhooks, EveryRefusalHasItsStatusAndSaysWhy) {
       {"unknown host",
        http_.Request("POST", gateway_a_->url() + "/hooks/bitbucket", {}, "{}", true), 404,
        "use /hooks/github, /hooks/gitlab or /hooks/gitea"},
-      {"GET", http_.Request("GET", gateway_a_->url() + "/hooks/github"), 405,
-       "allowed: POST"},
+      {"GET", http_.Request("GET", gateway_a_->url() + "/hooks/github"), 405, "allowed: POST"},
       {"event type ignored",
        SendGitHub(http_, *gateway_a_, body, NewDeliveryId(), kGitHubSecret, "issues"), 202,
        "ignored: Sluice does not act on github event \\\"issues\\\""},
-      {"ping", SendGitHub(http_, *gateway_a_, ReadFixture("github_ping.json"), NewDeliveryId(),
-                          kGitHubSecret, "ping"),
+      {"ping",
+       SendGitHub(http_, *gateway_a_, ReadFixture("github_ping.json"), NewDeliveryId(),
+                  kGitHubSecret, "ping"),
        200, "pong"},
   };
   for (const Case& c : cases) {

@@ -133,6 +133,8 @@ TEST(DeliveryRecordCodec, RefusesWhatIsNotADeliveryRecord) {
   const std::string event = R"("kind":"branch push","delivery_id":"d")";
   const Case cases[] = {
       {"not JSON", "not json", ""},
+      {"negative replay", R"({"git_delivery":{"host":"github",)" + event + R"(,"replay":-1}})",
+       "replay is negative"},
       {"not an object", "[]", "not a git_delivery record"},
       {"another record", R"({"id":"0190","job_name":"j"})", "not a git_delivery record"},
       {"member not an object", R"({"git_delivery":"x"})", "not a git_delivery record"},
@@ -192,6 +194,13 @@ TEST(DeliveryKey, NamesTheHostTheDeliveryAndAReplaysNumber) {
   EXPECT_EQ(r.Key(), "github/abc/replay/1");
   r.event.host = GitHost::kGitLab;
   EXPECT_EQ(r.Key(), "gitlab/abc/replay/1");
+}
+
+TEST(DeliveryKey, NoDeliveryIdReadsAsAnothersReplay) {
+  // An id holding "/replay/1" must not be the key of delivery "d-1"'s first replay.
+  EXPECT_EQ(DeliveryKey(GitHost::kGitHub, "d-1/replay/1"), "github/d-1%2Freplay%2F1");
+  EXPECT_NE(DeliveryKey(GitHost::kGitHub, "d-1/replay/1"), DeliveryKey(GitHost::kGitHub, "d-1", 1));
+  EXPECT_NE(DeliveryKey(GitHost::kGitHub, "a%2Fb"), DeliveryKey(GitHost::kGitHub, "a/b"));
 }
 
 TEST(AssignExecutionIds, GivesMatchedJobsTheIdEveryGatewayDerives) {

@@ -487,6 +487,13 @@ TEST_F(WebhooksApiTest, ADryRunSaysWhatWouldBeTriggeredAndPublishesNothing) {
   EXPECT_FALSE(deliveries_.Get(GitHost::kGitHub, "d-1"));
 }
 
+TEST_F(WebhooksApiTest, DryRunFalseIsAnOrdinaryDeliveryThatNeedsNoClient) {
+  ApiRequest request = GitHubPush("d-1");
+  request.query = {{"dry_run", "false"}};
+  EXPECT_EQ(Stored(request).status, 202);
+  EXPECT_EQ(publisher_.records()[0].key, "github/d-1");
+}
+
 TEST_F(WebhooksApiTest, ADryRunStillChecksTheSignature) {
   ApiRequest request = WithAuth(GitHubPush("d-1", "wrong"), kAdminToken);
   request.query = {{"dry_run", "1"}};
@@ -504,6 +511,23 @@ TEST_F(WebhooksApiTest, ADryRunOfAKnownDeliveryNotesIt) {
 }
 
 // --- Replays ---
+
+TEST_F(WebhooksApiTest, ADeliveryIdOfSpacesOrControlCharactersIs400) {
+  ExpectError(Call(GitHubPush("a b")), 400, Code::kInvalidArgument, "printable ASCII");
+  ExpectError(Call(GitHubPush(std::string(256, 'x'))), 400, Code::kInvalidArgument,
+              "over 255 characters");
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(WebhooksApiTest, ADeliveryIdThatLooksLikeAReplayKeyIsItsOwnDelivery) {
+  ASSERT_EQ(Stored(GitHubPush("d-1")).status, 202);
+  ASSERT_EQ(Stored(Api("POST", "/v1/events/github/d-1/replay", kAdminToken)).status, 202);
+  ApiReply reply = Stored(GitHubPush("d-1/replay/1"));
+  EXPECT_EQ(reply.status, 202) << reply.body;
+  EXPECT_FALSE(Header(reply, "X-Sluice-Redelivery").has_value());
+  ASSERT_EQ(publisher_.size(), 3u);
+  EXPECT_EQ(publisher_.records()[2].key, "github/d-1%2Freplay%2F1");
+}
 
 TEST_F(WebhooksApiTest, AReplayStoresTheDeliveryAgainWithNewExecutionIds) {
   ASSERT_EQ(Stored(GitHubPush("d-1")).status, 202);
