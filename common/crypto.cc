@@ -30,8 +30,11 @@ std::string HexEncode(std::string_view bytes) {
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256Raw(data)); }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // Digests first: both sides are then 32 bytes, so neither where they differ nor whether their
+  // lengths do changes the comparison's time (a secret's length stays unknown too).
+  std::string da = Sha256Raw(a);
+  std::string db = Sha256Raw(b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0 && a.size() == b.size();
 }
 
 std::string HmacSha256Raw(std::string_view key, std::string_view data) {

@@ -10,7 +10,8 @@ namespace sluice {
 std::string Sha256Hex(std::string_view data);
 // Raw 32-byte SHA-256 of data.
 std::string Sha256Raw(std::string_view data);
-// Compares without an early exit, so the time taken does not reveal where a token differs.
+// Compares the SHA-256 digests of both without an early exit, so the time taken reveals neither
+// where two values differ nor whether their lengths do (bench/signature_compare measures it).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Raw 32-byte HMAC-SHA256 of data under key.
 std::string HmacSha256Raw(std::string_view key, std::string_view data);

@@ -127,6 +127,16 @@ void AssignExecutionIds(GitHost host, std::string_view delivery_id, int replay,
   }
 }
 
+void WriteJobMatch(JsonWriter& w, const JobMatch& m) {
+  w.StartObject();
+  WriteStringField(w, "job", m.job);
+  w.Key("matched");
+  w.Bool(m.matched);
+  WriteStringField(w, "reason", m.reason);
+  WriteOptionalString(w, "execution_id", m.execution_id);
+  w.EndObject();
+}
+
 std::string EncodeDeliveryRecord(const DeliveryRecord& r) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -143,15 +153,7 @@ std::string EncodeDeliveryRecord(const DeliveryRecord& r) {
   WriteOptionalString(w, "body_base64", Base64Encode(r.body));
   w.Key("matches");
   w.StartArray();
-  for (const JobMatch& m : r.matches) {
-    w.StartObject();
-    WriteStringField(w, "job", m.job);
-    w.Key("matched");
-    w.Bool(m.matched);
-    WriteStringField(w, "reason", m.reason);
-    WriteOptionalString(w, "execution_id", m.execution_id);
-    w.EndObject();
-  }
+  for (const JobMatch& m : r.matches) WriteJobMatch(w, m);
   w.EndArray();
   w.EndObject();
   w.EndObject();

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/execution.h"
+#include "common/json_codec.h"
 #include "common/kafka.h"
 #include "common/status.h"
 
@@ -89,6 +90,9 @@ std::string DeliveryKey(GitHost host, std::string_view delivery_id, int replay =
 // Gives each matched job its execution id for `replay` (ExecutionIdForDelivery).
 void AssignExecutionIds(GitHost host, std::string_view delivery_id, int replay,
                         std::vector<JobMatch>& matches);
+
+// {"job", "matched", "reason", "execution_id"}: in records and in the API's answers alike.
+void WriteJobMatch(JsonWriter& w, const JobMatch& m);
 
 // The body is kept base64-encoded, so that a record's size is a known function of the body's.
 std::string EncodeDeliveryRecord(const DeliveryRecord& record);

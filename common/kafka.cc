@@ -1,5 +1,6 @@
 #include "common/kafka.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -102,6 +103,40 @@ StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
     if (Status s = set(k, v, k); !s.ok()) return s;
   }
   return conf;
+}
+
+StatusOr<KafkaHandle> JoinGroup(const KafkaConfig& k, Duration lease, const std::string& group,
+                                const std::string& client_id, const std::string& topic,
+                                const std::function<void(rd_kafka_conf_t*)>& prepare) {
+  std::map<std::string, std::string> overrides = {
+      {"group.id", group},
+      {"client.id", client_id},
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"fetch.wait.max.ms", "50"},
+      {"socket.nagle.disable", "true"},
+  };
+  // A dead member's partitions move on after the session timeout; tie it to the lease unless
+  // the operator set it.
+  if (!k.properties.count("session.timeout.ms")) {
+    long long ms = std::clamp<long long>(lease.count(), 6000, 45000);
+    overrides["session.timeout.ms"] = std::to_string(ms);
+    overrides["heartbeat.interval.ms"] = std::to_string(std::max<long long>(ms / 5, 500));
+  }
+  auto conf = MakeKafkaConf(k, overrides);
+  if (!conf.ok()) return conf.status();
+  if (prepare) prepare(conf->get());
+  char err[512];
+  KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
+  if (!consumer) return Internal(std::string("cannot create Kafka consumer: ") + err);
+  rd_kafka_poll_set_consumer(consumer.get());
+  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer.get(), topics.get()); e) {
+    return KafkaStatus(e, "cannot subscribe to " + topic);
+  }
+  return consumer;
 }
 
 Status EnsureTopics(const Config& config, Duration timeout) {

@@ -44,6 +44,15 @@ Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& context);
 StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,
                                   const std::map<std::string, std::string>& overrides);
 
+// A member of a consumer group subscribed to `topic`, as every worker process runs them (the
+// workers on requests, the dispatchers on events): offsets stored by hand, then auto-committed;
+// reading from the earliest offset when the group has none; a session timeout tied to `lease`
+// (6 s to 45 s) unless kafka.properties sets one. `prepare` may set callbacks on the
+// configuration before the consumer is made.
+StatusOr<KafkaHandle> JoinGroup(const KafkaConfig& kafka, Duration lease, const std::string& group,
+                                const std::string& client_id, const std::string& topic,
+                                const std::function<void(rd_kafka_conf_t*)>& prepare = nullptr);
+
 // Creates Sluice's topics when missing: requests; results, control, triggers and pipelines
 // (compacted); events (compacted and deleted after webhooks.retention, records as large as a
 // delivery of the largest allowed body). Blocking; called at start-up only.

@@ -174,14 +174,7 @@ void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& r,
   w.Key("matches");
   w.StartArray();
   for (const JobMatch& m : r.matches) {
-    if (!visible(m.job)) continue;
-    w.StartObject();
-    WriteStringField(w, "job", m.job);
-    w.Key("matched");
-    w.Bool(m.matched);
-    WriteStringField(w, "reason", m.reason);
-    WriteOptionalString(w, "execution_id", m.execution_id);
-    w.EndObject();
+    if (visible(m.job)) WriteJobMatch(w, m);
   }
   w.EndArray();
   w.EndObject();

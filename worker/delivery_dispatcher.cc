@@ -56,31 +56,10 @@ DeliveryDispatcher::~DeliveryDispatcher() { Stop(); }
 
 Status DeliveryDispatcher::Start() {
   const KafkaConfig& k = config_.kafka;
-  std::map<std::string, std::string> overrides = {
-      {"group.id", k.topic_prefix + "dispatchers"},
-      {"client.id", worker_id_ + "-dispatcher"},
-      {"enable.auto.commit", "true"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "50"},
-      {"socket.nagle.disable", "true"},
-  };
-  if (!k.properties.count("session.timeout.ms")) {
-    long long ms = std::clamp<long long>(config_.worker.lease.count(), 6000, 45000);
-    overrides["session.timeout.ms"] = std::to_string(ms);
-    overrides["heartbeat.interval.ms"] = std::to_string(std::max<long long>(ms / 5, 500));
-  }
-  auto conf = MakeKafkaConf(k, overrides);
-  if (!conf.ok()) return conf.status();
-  char err[512];
-  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
-  if (!consumer_) return Internal(std::string("cannot create Kafka consumer: ") + err);
-  rd_kafka_poll_set_consumer(consumer_.get());
-  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), k.EventsTopic().c_str(), RD_KAFKA_PARTITION_UA);
-  if (rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer_.get(), topics.get()); e) {
-    return KafkaStatus(e, "cannot subscribe to " + k.EventsTopic());
-  }
+  auto consumer = JoinGroup(k, config_.worker.lease, k.topic_prefix + "dispatchers",
+                            worker_id_ + "-dispatcher", k.EventsTopic());
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = std::move(*consumer);
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }

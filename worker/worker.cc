@@ -52,36 +52,14 @@ void Worker::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
 
 Status Worker::Start() {
   const KafkaConfig& k = config_.kafka;
-  std::map<std::string, std::string> overrides = {
-      {"group.id", k.topic_prefix + "workers"},
-      {"client.id", worker_id_},
-      // Offsets are stored by hand once an execution's end is acknowledged, then auto-committed.
-      {"enable.auto.commit", "true"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "50"},
-      {"socket.nagle.disable", "true"},
-  };
-  // A dead worker's partitions move on after the session timeout; tie it to the lease unless
-  // the operator set it.
-  if (!k.properties.count("session.timeout.ms")) {
-    long long ms = std::clamp<long long>(config_.worker.lease.count(), 6000, 45000);
-    overrides["session.timeout.ms"] = std::to_string(ms);
-    overrides["heartbeat.interval.ms"] = std::to_string(std::max<long long>(ms / 5, 500));
-  }
-  auto conf = MakeKafkaConf(k, overrides);
-  if (!conf.ok()) return conf.status();
-  rd_kafka_conf_set_opaque(conf->get(), this);
-  rd_kafka_conf_set_rebalance_cb(conf->get(), &Worker::RebalanceTrampoline);
-  char err[512];
-  consumer_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
-  if (!consumer_) return Internal(std::string("cannot create Kafka consumer: ") + err);
-  rd_kafka_poll_set_consumer(consumer_.get());
-  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), k.RequestsTopic().c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_resp_err_t serr = rd_kafka_subscribe(consumer_.get(), topics.get());
-  if (serr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return KafkaStatus(serr, "cannot subscribe to " + k.RequestsTopic());
+  // Offsets are stored by hand once an execution's end is acknowledged, then auto-committed.
+  auto consumer = JoinGroup(k, config_.worker.lease, k.topic_prefix + "workers", worker_id_,
+                            k.RequestsTopic(), [this](rd_kafka_conf_t* conf) {
+                              rd_kafka_conf_set_opaque(conf, this);
+                              rd_kafka_conf_set_rebalance_cb(conf, &Worker::RebalanceTrampoline);
+                            });
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = std::move(*consumer);
   LogInfo(kComponent, "worker " + worker_id_ + " joined group " + k.topic_prefix + "workers");
   return Status::Ok();
 }

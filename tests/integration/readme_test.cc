@@ -110,6 +110,17 @@ std::map<size_t, std::string> RunShBlocks(const std::vector<Block>& blocks,
   return output;
 }
 
+// A section that ends with a refusal documents it as a json block after the command: the last
+// command's output holds it verbatim.
+void ExpectLastBlockVerbatim(const std::vector<Block>& blocks,
+                             const std::map<size_t, std::string>& output) {
+  const Block& last = blocks.back();
+  ASSERT_EQ(last.language, "json");
+  std::string expected = last.text;
+  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+  EXPECT_NE(output.rbegin()->second.find(expected), std::string::npos) << output.rbegin()->second;
+}
+
 // `sluice dev` on a free loopback port with config/dev.yaml and the token "dev-token".
 struct DevServer {
   DevServer() : listen("127.0.0.1:" + std::to_string(FreeLoopbackPort())) {
@@ -138,12 +149,7 @@ TEST(Readme, GitLabPipelinesWithCurlRunAsDocumented) {
   EXPECT_NE(all.find("uploading to S3 (UPLOAD_TO_S3=yes)"), std::string::npos)
       << "the played job's log:\n"
       << all;
-  // The documented refusal, verbatim.
-  const Block& last = blocks.back();
-  ASSERT_EQ(last.language, "json");
-  std::string expected = last.text;
-  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
-  EXPECT_NE(output.rbegin()->second.find(expected), std::string::npos) << output.rbegin()->second;
+  ExpectLastBlockVerbatim(blocks, output);
   EXPECT_EQ(server.dev->Terminate(), 0) << server.dev->Log();
 }
 
@@ -166,12 +172,7 @@ TEST(Readme, WebhooksWithCurlRunAsDocumented) {
   EXPECT_NE(all.find("branch regex: master matches none of"), std::string::npos) << all;
   EXPECT_NE(all.find("\"dry_run\":true,\"signature\":\"valid\""), std::string::npos) << all;
   EXPECT_NE(all.find("\"replay\":1,\"requested_by\":\"dev\""), std::string::npos) << all;
-  // The documented refusal, verbatim.
-  const Block& last = blocks.back();
-  ASSERT_EQ(last.language, "json");
-  std::string expected = last.text;
-  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
-  EXPECT_NE(output.rbegin()->second.find(expected), std::string::npos) << output.rbegin()->second;
+  ExpectLastBlockVerbatim(blocks, output);
   EXPECT_EQ(server.dev->Terminate(), 0) << server.dev->Log();
 }
 
