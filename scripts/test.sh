@@ -16,7 +16,9 @@ build="${SLUICE_BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh" -DSLUICE_WERROR=ON
 cd "$build"
 ctest -L unit --output-on-failure --timeout 300
-ctest -L integration --output-on-failure --timeout 600
+# Two integration tests at a time: they mostly wait (on Kafka, leases, jobs), each on its own
+# broker and loopback ports. The sanitizer and faults tiers stay serial: they need the cores.
+ctest -L integration -j2 --output-on-failure --timeout 600
 
 SLUICE_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DSLUICE_WERROR=ON \
   -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
@@ -25,5 +27,6 @@ ctest -L unit --output-on-failure --timeout 300
 ctest -L integration --output-on-failure --timeout 900
 
 cd "$build"
-ctest -L kafka --output-on-failure --timeout 900
+# One broker, two tests at a time, each on topics and groups of its own prefix.
+ctest -L kafka -j2 --output-on-failure --timeout 900
 ctest -L faults -V --timeout 900
