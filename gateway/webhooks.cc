@@ -116,6 +116,16 @@ Status CheckDeliveryId(const std::string& id) {
   return Status::Ok();
 }
 
+Status MissingDeliveryId(GitHost host) {
+  const char* header = host == GitHost::kGitHub ? "X-GitHub-Delivery"
+                       : host == GitHost::kGitLab
+                           ? "Idempotency-Key, webhook-id or X-Gitlab-Event-UUID"
+                           : "X-Gitea-Delivery";
+  return InvalidArgument(std::string("the ") + GitHostName(host) +
+                         " delivery id header is missing (" + header +
+                         "); Sluice needs it to recognise a redelivery");
+}
+
 StatusOr<const ClientConfig*> AdminClient(const Config& config, const ApiRequest& request,
                                           const char* what) {
   auto client = Authenticate(config, request.authorization);
@@ -165,6 +175,25 @@ ApiReply DeliveryReply(const DeliveryRecord& r, const std::string& public_url) {
   w.EndArray();
   w.EndObject();
   return JsonReply(r.event.kind == GitEvent::Kind::kPing ? 200 : 202, buf.GetString());
+}
+
+ApiReply DryRunReply(const DeliveryRecord& record, bool known) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("dry_run");
+  w.Bool(true);
+  WriteStringField(w, "signature", "valid");
+  if (known) {
+    WriteStringField(w, "note",
+                     "this delivery id is known: a real delivery would be answered as the first "
+                     "one was, and trigger nothing");
+  }
+  w.Key("delivery");
+  WriteDeliveryTrace(
+      w, record, [](const std::string&) { return true; }, true);
+  w.EndObject();
+  return JsonReply(200, buf.GetString());
 }
 
 void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& r,
@@ -281,14 +310,7 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   }
   if (!event.ok()) return reply(ErrorReply(event.status()));
   if (Status s = CheckDeliveryId(event->delivery_id); !s.ok()) return reply(ErrorReply(s));
-  if (event->delivery_id.empty() && !dry_run) {
-    return reply(ErrorReply(InvalidArgument(
-        std::string("the ") + host_name + " delivery id header is missing (" +
-        (host == GitHost::kGitHub   ? "X-GitHub-Delivery"
-         : host == GitHost::kGitLab ? "Idempotency-Key, webhook-id or X-Gitlab-Event-UUID"
-                                    : "X-Gitea-Delivery") +
-        "); Sluice needs it to recognise a redelivery")));
-  }
+  if (event->delivery_id.empty() && !dry_run) return reply(ErrorReply(MissingDeliveryId(host)));
 
   DeliveryRecord record;
   record.event = std::move(*event);
@@ -299,23 +321,9 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   AssignExecutionIds(host, record.event.delivery_id, 0, record.matches);
 
   if (dry_run) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartObject();
-    w.Key("dry_run");
-    w.Bool(true);
-    WriteStringField(w, "signature", "valid");
-    if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
-      WriteStringField(w, "note",
-                       "this delivery id is known: a real delivery would be answered "
-                       "as the first one was, and trigger nothing");
-    }
-    w.Key("delivery");
-    WriteDeliveryTrace(
-        w, record, [](const std::string&) { return true; }, true);
-    w.EndObject();
     LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key());
-    return reply(JsonReply(200, buf.GetString()));
+    bool known = deliveries_.Get(host, record.event.delivery_id).has_value();
+    return reply(DryRunReply(record, known));
   }
   if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
     ApiReply again = DeliveryReply(*first, config_.gateway.public_url);

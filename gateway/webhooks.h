@@ -55,6 +55,9 @@ struct RefusedDelivery {
 // 200 for a ping, 202 for any other stored delivery; the body lists the executions started and
 // why every other postsubmit was not.
 ApiReply DeliveryReply(const DeliveryRecord& record, const std::string& public_url);
+// A dry run's answer: 200, the signature valid, what the delivery would trigger, and whether the
+// delivery id is already known (a real delivery would then trigger nothing).
+ApiReply DryRunReply(const DeliveryRecord& record, bool known);
 // One delivery as GET /v1/events lists it and a dry run answers it; `visible` filters the jobs;
 // a dry run's outcome is "would trigger".
 void WriteDeliveryTrace(JsonWriter& w, const DeliveryRecord& record,

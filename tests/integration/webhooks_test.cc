@@ -244,7 +244,8 @@ TEST_F(Webhooks, RedeliveryToAnotherGatewayTriggersNothingAndAnswersTheSame) {
       gateway_a_->url() + "/v1/executions?job_name=installer-images&page_size=500", kAliceToken);
   ASSERT_EQ(list.status, 200);
   size_t runs = 0;
-  for (const auto& e : list.Json()["job_execution"].GetArray()) {
+  rapidjson::Document listed = list.Json();  // outlives the loop over its array
+  for (const auto& e : listed["job_execution"].GetArray()) {
     std::string text = e["refs"].HasMember("base_ref") ? e["refs"]["base_ref"].GetString() : "";
     runs += text == "release-5.0";
   }
