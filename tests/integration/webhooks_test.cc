@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -185,6 +187,32 @@ TEST_F(Webhooks, GitHubPushRunsThePostsubmitWithRefsFromTheEvent) {
   EXPECT_NE(e.body.find("\"clone_uri\":\"https://github.com/openshift/assisted-installer.git\""),
             std::string::npos)
       << e.body;
+}
+
+// GitHub's other content type: the JSON in the form field `payload`, signed over the form.
+TEST_F(Webhooks, GitHubFormEncodedDeliveryIsReadFromItsPayloadField) {
+  std::string json = GitHubPush("acme/widget", "refs/heads/main");
+  std::string form = "payload=";
+  for (unsigned char c : json) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      form.push_back(static_cast<char>(c));
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      form += hex;
+    }
+  }
+  HttpResponse r = http_.Request(
+      "POST", gateway_a_->url() + "/hooks/github",
+      {"Content-Type: application/x-www-form-urlencoded", "X-GitHub-Event: push",
+       "X-GitHub-Delivery: " + NewDeliveryId(),
+       "X-Hub-Signature-256: sha256=" + HexEncode(HmacSha256Raw(kGitHubSecret, form))},
+      form, true);
+  ASSERT_EQ(r.status, 202) << r.body;
+  std::string id = ExecutionFor(r, "widget-main");
+  ASSERT_FALSE(id.empty()) << r.body;
+  EXPECT_EQ(WaitForEnd(http_, *gateway_a_, id), "SUCCESS");
+  EXPECT_NE(Log(id).find("widget main"), std::string::npos) << Log(id);
 }
 
 TEST_F(Webhooks, TagRulesAndBranchRulesDecide) {

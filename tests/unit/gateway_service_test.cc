@@ -20,6 +20,7 @@
 #include "common/json_codec.h"
 #include "fakes.h"
 #include "gateway/api.h"
+#include "tests/unit/reply_helpers.h"
 
 namespace sluice {
 namespace {
@@ -52,30 +53,6 @@ JobConfig Job(std::string name, JobType type) {
   j.command = {"true"};
   j.allow_env_override = {"RELEASE_IMAGE_LATEST", "MULTISTAGE_PARAM_OVERRIDE_*"};
   return j;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-std::optional<std::string> Header(const ApiReply& reply, const std::string& name) {
-  for (const auto& [k, v] : reply.headers) {
-    if (Lower(k) == Lower(name)) return v;
-  }
-  return std::nullopt;
-}
-
-rapidjson::Document Json(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  EXPECT_FALSE(doc.HasParseError()) << body;
-  return doc;
-}
-
-std::string Str(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key) || !v[key].IsString()) return "<absent>";
-  return v[key].GetString();
 }
 
 // The error body of the contract: {"code": <code>, "message": "...", "details": []}.

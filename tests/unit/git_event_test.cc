@@ -10,17 +10,10 @@
 #include <sstream>
 
 #include "common/crypto.h"
+#include "tests/unit/reply_helpers.h"
 
 namespace sluice {
 namespace {
-
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(SLUICE_FIXTURES_DIR) + "/webhooks/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 const TimePoint kNow = *ParseRfc3339("2026-11-23T10:00:00Z");
 

@@ -22,6 +22,7 @@
 #include "gateway/api.h"
 #include "gateway/gateway_service.h"
 #include "gateway/webhooks.h"
+#include "tests/unit/reply_helpers.h"
 
 namespace sluice {
 namespace {
@@ -40,14 +41,6 @@ constexpr size_t kGitHubMaxBody = 4096;
 // The postsubmits a push of openshift/assisted-installer's release-4.12 is matched against.
 const std::vector<std::string> kPostsubmits = {"images", "installer-e2e", "other-repo",
                                                "gitlab-build", "gitea-build"};
-
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(SLUICE_FIXTURES_DIR) + "/webhooks/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 std::string GitHubSignature(const std::string& secret, const std::string& body) {
   return "sha256=" + HexEncode(HmacSha256Raw(secret, body));
@@ -82,30 +75,6 @@ WebhookSecret Secret(std::string value, std::optional<TimePoint> expires = std::
   s.expires = expires;
   s.source = "test";
   return s;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-std::optional<std::string> Header(const ApiReply& reply, const std::string& name) {
-  for (const auto& [k, v] : reply.headers) {
-    if (Lower(k) == Lower(name)) return v;
-  }
-  return std::nullopt;
-}
-
-rapidjson::Document Json(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  EXPECT_FALSE(doc.HasParseError()) << body;
-  return doc;
-}
-
-std::string Str(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key) || !v[key].IsString()) return "<absent>";
-  return v[key].GetString();
 }
 
 // The members `key` of an array's objects, in order.

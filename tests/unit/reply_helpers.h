@@ -1,0 +1,55 @@
+#pragma once
+
+// Helpers the unit tests of the gateway's routes share: reading an ApiReply's headers and JSON
+// body, and the Git hosts' payload fixtures (tests/fixtures/webhooks).
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "gateway/api.h"
+
+namespace sluice {
+
+inline std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// The value of the reply's header `name` (any case), if it has one.
+inline std::optional<std::string> Header(const ApiReply& reply, const std::string& name) {
+  for (const auto& [k, v] : reply.headers) {
+    if (Lower(k) == Lower(name)) return v;
+  }
+  return std::nullopt;
+}
+
+inline rapidjson::Document Json(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  EXPECT_FALSE(doc.HasParseError()) << body;
+  return doc;
+}
+
+// The string member `key` of `v`, or "<absent>".
+inline std::string Str(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject() || !v.HasMember(key) || !v[key].IsString()) return "<absent>";
+  return v[key].GetString();
+}
+
+// A Git host's payload from tests/fixtures/webhooks.
+inline std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(SLUICE_FIXTURES_DIR) + "/webhooks/" + name, std::ios::binary);
+  EXPECT_TRUE(in) << name;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace sluice
