@@ -656,10 +656,10 @@ void ParseClients(const YAML::Node& node, Errors& errors, std::vector<ClientConf
   }
   std::set<std::string> names;
   for (size_t i = 0; i < node.size(); ++i) {
-    MapReader map(node[i], Index("clients", i),
-                  {"name", "token_sha256", "token_file", "token_env", "allow_jobs", "rate_limit",
-                   "admin"},
-                  errors);
+    MapReader map(
+        node[i], Index("clients", i),
+        {"name", "token_sha256", "token_file", "token_env", "allow_jobs", "rate_limit", "admin"},
+        errors);
     if (!map.valid()) continue;
     ClientConfig client;
     if (!map.Has("name")) {

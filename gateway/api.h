@@ -19,7 +19,7 @@ struct ApiRequest {
   std::string private_token;  // GitLab's PRIVATE-TOKEN header
   std::string content_type;
   std::string idempotency_key;
-  std::string gitlab_event;  // X-Gitlab-Event
+  std::string gitlab_event;                    // X-Gitlab-Event
   std::map<std::string, std::string> headers;  // every header, by lower-case name
   std::string body;
 };

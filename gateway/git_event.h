@@ -52,8 +52,9 @@ Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& sec
 
 // Every postsubmit job against the event, in config order. A branch push matches a job whose
 // `repo` is the event's (or empty), no `skip_branches` regex finds the branch and, when the job
-// has `branches`, one of them finds it (a job with `tags` and no `branches` is for tags only); a tag push matches a job of the repo one of whose `tags`
-// finds the tag. Deletions, pings and ignored events match nothing. Regexes search (as Prow's).
+// has `branches`, one of them finds it (a job with `tags` and no `branches` is for tags only); a
+// tag push matches a job of the repo one of whose `tags` finds the tag. Deletions, pings and
+// ignored events match nothing. Regexes search (as Prow's).
 std::vector<JobMatch> MatchPostsubmits(const std::vector<JobConfig>& jobs, const GitEvent& event);
 
 }  // namespace sluice

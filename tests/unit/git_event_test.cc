@@ -336,18 +336,6 @@ TEST(ParseGitEvent, RefusesWhatItCannotRead) {
 
 // --- Matching ---
 
-JobConfig Postsubmit(std::string name, std::string repo, std::vector<std::string> branches,
-                     std::vector<std::string> skip = {}, std::vector<std::string> tags = {}) {
-  JobConfig j;
-  j.name = std::move(name);
-  j.type = JobType::kPostsubmit;
-  j.repo = std::move(repo);
-  j.branches = std::move(branches);
-  j.skip_branches = std::move(skip);
-  j.tags = std::move(tags);
-  return j;
-}
-
 TEST(MatchPostsubmits, EachJobMatchesOrSaysWhyNot) {
   JobConfig periodic;
   periodic.name = "nightly";

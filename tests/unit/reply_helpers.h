@@ -1,7 +1,7 @@
 #pragma once
 
 // Helpers the unit tests of the gateway's routes share: reading an ApiReply's headers and JSON
-// body, and the Git hosts' payload fixtures (tests/fixtures/webhooks).
+// body, the Git hosts' payload fixtures (tests/fixtures/webhooks), and postsubmit jobs.
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -12,7 +12,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "common/config.h"
 #include "gateway/api.h"
 
 namespace sluice {
@@ -50,6 +52,21 @@ inline std::string Fixture(const std::string& name) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// A postsubmit job (command `true`) with the webhook matching rules.
+inline JobConfig Postsubmit(std::string name, std::string repo, std::vector<std::string> branches,
+                            std::vector<std::string> skip = {},
+                            std::vector<std::string> tags = {}) {
+  JobConfig j;
+  j.name = std::move(name);
+  j.type = JobType::kPostsubmit;
+  j.command = {"true"};
+  j.repo = std::move(repo);
+  j.branches = std::move(branches);
+  j.skip_branches = std::move(skip);
+  j.tags = std::move(tags);
+  return j;
 }
 
 }  // namespace sluice

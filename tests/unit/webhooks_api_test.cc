@@ -56,19 +56,6 @@ ClientConfig Client(std::string name, std::string_view token, std::vector<std::s
   return c;
 }
 
-JobConfig Postsubmit(std::string name, std::string repo, std::vector<std::string> branches,
-                     std::vector<std::string> skip = {}, std::vector<std::string> tags = {}) {
-  JobConfig j;
-  j.name = std::move(name);
-  j.type = JobType::kPostsubmit;
-  j.command = {"true"};
-  j.repo = std::move(repo);
-  j.branches = std::move(branches);
-  j.skip_branches = std::move(skip);
-  j.tags = std::move(tags);
-  return j;
-}
-
 WebhookSecret Secret(std::string value, std::optional<TimePoint> expires = std::nullopt) {
   WebhookSecret s;
   s.secret = std::move(value);
