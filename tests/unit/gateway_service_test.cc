@@ -120,16 +120,10 @@ class GatewayServiceTest : public ::testing::Test {
 
   // Hands the request to the service; the returned list fills as the service replies.
   std::shared_ptr<std::vector<ApiReply>> Send(const ApiRequest& request) {
-    auto replies = std::make_shared<std::vector<ApiReply>>();
-    service_.Handle(request, [replies](ApiReply r) { replies->push_back(std::move(r)); });
-    return replies;
+    return sluice::Send(service_, request);
   }
   // For calls that answer without Kafka: exactly one reply, at once.
-  ApiReply Call(const ApiRequest& request) {
-    auto replies = Send(request);
-    EXPECT_EQ(replies->size(), 1u) << request.method << " " << request.path;
-    return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
-  }
+  ApiReply Call(const ApiRequest& request) { return sluice::Call(service_, request); }
 
   // Creates an execution through the API, acknowledges both records and feeds the TRIGGERED
   // record into the status view, as the results topic would (applying it twice is harmless).

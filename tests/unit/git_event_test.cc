@@ -17,14 +17,6 @@ namespace {
 
 const TimePoint kNow = *ParseRfc3339("2026-11-23T10:00:00Z");
 
-WebhookSecret Secret(std::string value, std::optional<TimePoint> expires = std::nullopt) {
-  WebhookSecret s;
-  s.secret = std::move(value);
-  s.expires = expires;
-  s.source = "test";
-  return s;
-}
-
 std::vector<const WebhookSecret*> Pointers(const std::vector<WebhookSecret>& secrets) {
   std::vector<const WebhookSecret*> out;
   for (const WebhookSecret& s : secrets) out.push_back(&s);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "common/config.h"
 #include "gateway/api.h"
+#include "gateway/gateway_service.h"
 
 namespace sluice {
 
@@ -52,6 +54,31 @@ inline std::string Fixture(const std::string& name) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// Hands the request to the service; the returned list fills as the service replies (possibly
+// later, from a FakePublisher completion).
+inline std::shared_ptr<std::vector<ApiReply>> Send(GatewayService& service,
+                                                   const ApiRequest& request) {
+  auto replies = std::make_shared<std::vector<ApiReply>>();
+  service.Handle(request, [replies](ApiReply r) { replies->push_back(std::move(r)); });
+  return replies;
+}
+
+// For calls answered without Kafka: exactly one reply, at once.
+inline ApiReply Call(GatewayService& service, const ApiRequest& request) {
+  auto replies = Send(service, request);
+  EXPECT_EQ(replies->size(), 1u) << request.method << " " << request.path;
+  return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
+}
+
+// A webhook secret from the test, with an optional expiry.
+inline WebhookSecret Secret(std::string value, std::optional<TimePoint> expires = std::nullopt) {
+  WebhookSecret s;
+  s.secret = std::move(value);
+  s.expires = expires;
+  s.source = "test";
+  return s;
 }
 
 // A postsubmit job (command `true`) with the webhook matching rules.

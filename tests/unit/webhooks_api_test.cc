@@ -56,14 +56,6 @@ ClientConfig Client(std::string name, std::string_view token, std::vector<std::s
   return c;
 }
 
-WebhookSecret Secret(std::string value, std::optional<TimePoint> expires = std::nullopt) {
-  WebhookSecret s;
-  s.secret = std::move(value);
-  s.expires = expires;
-  s.source = "test";
-  return s;
-}
-
 // The members `key` of an array's objects, in order.
 std::vector<std::string> Column(const rapidjson::Value& array, const char* key) {
   std::vector<std::string> out;
@@ -154,16 +146,10 @@ class WebhooksApiTest : public ::testing::Test {
   // Hands the request to the service; the returned list fills as the service replies (possibly
   // from a FakePublisher completion).
   std::shared_ptr<std::vector<ApiReply>> Send(const ApiRequest& request) {
-    auto replies = std::make_shared<std::vector<ApiReply>>();
-    service_.Handle(request, [replies](ApiReply r) { replies->push_back(std::move(r)); });
-    return replies;
+    return sluice::Send(service_, request);
   }
   // For calls answered without Kafka: exactly one reply, at once.
-  ApiReply Call(const ApiRequest& request) {
-    auto replies = Send(request);
-    EXPECT_EQ(replies->size(), 1u) << request.method << " " << request.path;
-    return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
-  }
+  ApiReply Call(const ApiRequest& request) { return sluice::Call(service_, request); }
   // Sends a delivery that publishes one record, acknowledges it and returns the one answer.
   ApiReply Stored(const ApiRequest& request) {
     size_t index = publisher_.size();
