@@ -479,7 +479,9 @@ class MapReader {
 void ParseGateway(const YAML::Node& node, Errors& errors, GatewayConfig* out) {
   MapReader map(
       node, "gateway",
-      {"listen", "public_url", "max_body_bytes", "request_timeout", "threads", "max_in_flight"},
+      {"listen", "public_url", "max_body_bytes", "request_timeout", "threads", "max_in_flight",
+       "header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_env_value_bytes",
+       "max_env_total_bytes"},
       errors);
   if (!map.valid()) return;
   if (map.String("listen", &out->listen)) {
@@ -497,16 +499,36 @@ void ParseGateway(const YAML::Node& node, Errors& errors, GatewayConfig* out) {
                  "must start with http:// or https://, got " + Quote(out->public_url));
     }
   }
-  if (map.Has("max_body_bytes")) {
+  for (auto [key, field] : {std::pair{"max_body_bytes", &out->max_body_bytes},
+                            std::pair{"max_env_value_bytes", &out->max_env_value_bytes},
+                            std::pair{"max_env_total_bytes", &out->max_env_total_bytes}}) {
+    if (!map.Has(key)) continue;
     int64_t value;
-    if (ReadInt(map.Get("max_body_bytes"), map.PathOf("max_body_bytes"), 1, INT64_MAX, errors,
-                &value)) {
-      out->max_body_bytes = static_cast<size_t>(value);
+    if (ReadInt(map.Get(key), map.PathOf(key), 1, INT64_MAX, errors, &value)) {
+      *field = static_cast<size_t>(value);
     }
   }
   map.Duration("request_timeout", &out->request_timeout);
   map.Int("threads", 1, &out->threads);
   map.Int("max_in_flight", 1, &out->max_in_flight);
+  map.Duration("header_timeout", &out->header_timeout);
+  map.Duration("body_timeout", &out->body_timeout);
+  map.Duration("idle_timeout", &out->idle_timeout);
+  map.Int("max_connections", 1, &out->max_connections);
+}
+
+void ParseLog(const YAML::Node& node, Errors& errors, LogConfig* out) {
+  MapReader map(node, "log", {"format"}, errors);
+  if (!map.valid()) return;
+  std::string format;
+  if (!map.String("format", &format)) return;
+  if (format == "text") {
+    out->format = LogFormat::kText;
+  } else if (format == "json") {
+    out->format = LogFormat::kJson;
+  } else {
+    errors.Add(map.PathOf("format"), "must be text or json, got " + Quote(format));
+  }
 }
 
 void ParseKafka(const YAML::Node& node, Errors& errors, KafkaConfig* out) {
@@ -1135,10 +1157,11 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
   try {
     const YAML::Node document = root;
     MapReader top(document, "",
-                  {"gateway", "kafka", "worker", "clients", "jobs", "projects", "webhooks"},
+                  {"gateway", "log", "kafka", "worker", "clients", "jobs", "projects", "webhooks"},
                   errors);
     if (!top.valid()) return errors.ToStatus();
     if (top.Has("gateway")) ParseGateway(top.Get("gateway"), errors, &config.gateway);
+    if (top.Has("log")) ParseLog(top.Get("log"), errors, &config.log);
     if (top.Has("kafka")) ParseKafka(top.Get("kafka"), errors, &config.kafka);
     if (top.Has("worker")) ParseWorker(top.Get("worker"), errors, &config.worker);
     if (top.Has("clients")) ParseClients(top.Get("clients"), errors, &config.clients);

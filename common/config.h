@@ -21,6 +21,21 @@ struct GatewayConfig {
   Duration request_timeout = std::chrono::seconds(10);
   int threads = 2;            // Pistache network threads
   int max_in_flight = 10000;  // triggers waiting for Kafka per gateway; more answer 429
+  // The HTTP front door's limits (gateway/http_connection.h; README "Limits").
+  Duration header_timeout = std::chrono::seconds(10);  // first byte of a request to its headers
+  Duration body_timeout = std::chrono::seconds(60);    // headers to the body's last byte
+  Duration idle_timeout = std::chrono::seconds(60);    // a kept-alive connection with no request
+  int max_connections = 1024;                          // open connections per gateway
+  // Request environment overrides (pod_spec_options.envs, GitLab variables): each value, and
+  // all names and values together. Well below the kernel's ARG_MAX for a job's exec.
+  size_t max_env_value_bytes = 128 * 1024;
+  size_t max_env_total_bytes = 256 * 1024;
+};
+
+// How log lines are written (common/log.h).
+enum class LogFormat { kText, kJson };
+struct LogConfig {
+  LogFormat format = LogFormat::kText;
 };
 
 struct KafkaConfig {
@@ -149,6 +164,7 @@ struct WebhooksConfig {
 
 struct Config {
   GatewayConfig gateway;
+  LogConfig log;
   KafkaConfig kafka;
   WorkerConfig worker;
   std::vector<ClientConfig> clients;

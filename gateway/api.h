@@ -22,6 +22,9 @@ struct ApiRequest {
   std::string gitlab_event;                    // X-Gitlab-Event
   std::map<std::string, std::string> headers;  // every header, by lower-case name
   std::string body;
+  // X-Request-Id as the client sent it (when printable and short), else one the gateway drew;
+  // logged with the request and returned on its answer.
+  std::string request_id;
 };
 
 struct ApiReply {
