@@ -2,6 +2,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include "common/utf8.h"
+
 namespace sluice {
 
 void WriteStringField(JsonWriter& w, const char* key, const std::string& value) {
@@ -130,6 +132,62 @@ int NestingDepth(std::string_view text) {
   return deepest;
 }
 
+// A member name as a field path spells it: bare when it is an identifier, else a JSON string of
+// what may be echoed of it.
+std::string PathSegment(std::string_view name) {
+  bool identifier = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
+  for (char c : name) {
+    identifier = identifier && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                (c >= '0' && c <= '9') || c == '_');
+  }
+  if (identifier) return std::string(name);
+  std::string echo = EchoValue(name);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.String(echo.c_str(), static_cast<rapidjson::SizeType>(echo.size()));
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// Prepends `head` (a member name's segment or "[i]") to the path found below it.
+void PrependPath(std::string head, std::string* path) {
+  if (!path->empty() && path->front() != '[') head += '.';
+  *path = head + *path;
+}
+
+// Whether some member name or string in v is not valid UTF-8; *path is then where, spelled as
+// messages spell fields ("refs.pulls[0].sha"), empty for v itself. Recursion is bounded by
+// ParseJson's depth limit.
+bool FindInvalidUtf8(const rapidjson::Value& v, std::string* path) {
+  if (v.IsString()) return !IsValidUtf8(std::string_view(v.GetString(), v.GetStringLength()));
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (!IsValidUtf8(name)) {
+        *path = PathSegment(name);
+        return true;
+      }
+      if (FindInvalidUtf8(m.value, path)) {
+        PrependPath(PathSegment(name), path);
+        return true;
+      }
+    }
+  } else if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      if (FindInvalidUtf8(v[i], path)) {
+        PrependPath("[" + std::to_string(i) + "]", path);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Status InvalidUtf8(const std::string& path) {
+  return InvalidArgument((path.empty() ? std::string("request body") : path) +
+                         ": not valid UTF-8 text (invalid bytes, or an escaped lone surrogate "
+                         "such as \\udc00); send text as UTF-8");
+}
+
 }  // namespace
 
 Status ParseJson(std::string_view text, rapidjson::Document& doc) {
@@ -141,12 +199,26 @@ Status ParseJson(std::string_view text, rapidjson::Document& doc) {
                            std::to_string(kMaxDepth) + " levels");
   }
   // Iterative: a deeply nested body must not exhaust the stack of a network thread.
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
+                                                                                    text.size());
+  std::string path;
+  if (doc.HasParseError() && doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
+    // RapidJSON gives only an offset; parsed without the check, the document shows which field
+    // holds the bytes.
+    rapidjson::Document unchecked;
+    unchecked.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (!unchecked.HasParseError() && FindInvalidUtf8(unchecked, &path)) return InvalidUtf8(path);
+    return InvalidArgument("request body: not valid UTF-8 at offset " +
+                           std::to_string(doc.GetErrorOffset()) + "; send text as UTF-8");
+  }
   if (doc.HasParseError()) {
     return InvalidArgument("request body is not valid JSON: " +
                            std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
                            " at offset " + std::to_string(doc.GetErrorOffset()));
   }
+  // RapidJSON 1.1 decodes an escaped lone low surrogate ("\udc00") into the three bytes of a
+  // surrogate, which no UTF-8 reader accepts; only a walk over the parsed strings finds them.
+  if (FindInvalidUtf8(doc, &path)) return InvalidUtf8(path);
   return Status::Ok();
 }
 

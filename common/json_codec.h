@@ -54,7 +54,10 @@ int GetInt(const rapidjson::Value& obj, const char* key);
 int64_t GetInt64(const rapidjson::Value& obj, const char* key);
 bool GetBool(const rapidjson::Value& obj, const char* key);
 
-// Parses text into doc; on failure the message gives the offset and RapidJSON's reason.
+// Parses text into doc; on failure the message gives the offset and RapidJSON's reason. Text that
+// is not valid UTF-8, in a member name or a string (an escaped lone surrogate such as "\udc00"
+// included), is refused with a message naming the field ("pod_spec_options.envs.X: not valid
+// UTF-8 ..."), so nothing parsed here carries bytes that a reader of our JSON would reject.
 Status ParseJson(std::string_view text, rapidjson::Document& doc);
 
 }  // namespace sluice

@@ -1,5 +1,7 @@
 #include "common/status.h"
 
+#include "common/utf8.h"
+
 namespace sluice {
 
 int HttpStatusFor(Code code) {
@@ -85,6 +87,25 @@ const char* CodeName(Code code) {
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(CodeName(code_)) + ": " + message_;
+}
+
+std::string EchoValue(std::string_view value) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  constexpr std::string_view kEllipsis = "\xE2\x80\xA6";     // U+2026
+  std::string out;
+  size_t pos = 0;
+  for (size_t characters = 0; pos < value.size(); ++characters) {
+    if (characters == kMaxEchoedCharacters) return out.append(kEllipsis);
+    size_t n = Utf8SequenceLength(value, pos);
+    if (n == 0) {
+      out.append(kReplacement);
+      ++pos;
+    } else {
+      out.append(value.substr(pos, n));
+      pos += n;
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice

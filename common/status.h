@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -90,6 +91,13 @@ inline Status DeadlineExceeded(std::string m) {
   return Status(Code::kDeadlineExceeded, std::move(m));
 }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+
+// What an error message may repeat of a value the caller sent (a job name, an id, a key, a ref):
+// its first kMaxEchoedCharacters characters, then "…" (U+2026) when there was more. Bytes that
+// are not UTF-8 become U+FFFD, so the message is valid UTF-8 whatever the caller sent. Every
+// message that echoes a caller's value goes through this, so that no answer grows with the input.
+inline constexpr size_t kMaxEchoedCharacters = 200;
+std::string EchoValue(std::string_view value);
 
 // A value or the error that prevented it.
 template <typename T>

@@ -334,5 +334,63 @@ TEST(ParseJsonTest, NamesTheProblemOfInvalidJson) {
   EXPECT_NE(s.message().find("offset"), std::string::npos) << s.message();
 }
 
+TEST(ParseJsonTest, RefusesInvalidUtf8BytesNamingTheField) {
+  const std::string body =
+      "{\"job_name\":\"j\",\"pod_spec_options\":{\"envs\":{\"X\":\"\xff\xfe\xc0\xaf\"}}}";
+  rapidjson::Document doc;
+  Status s = ParseJson(body, doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("pod_spec_options.envs.X: not valid UTF-8", 0), 0u) << s.message();
+}
+
+TEST(ParseJsonTest, RefusesAnEscapedLoneSurrogateNamingTheField) {
+  for (const char* body : {R"({"envs":{"X":"\udc00"}})", R"({"envs":{"X":"a\udfffb"}})"}) {
+    SCOPED_TRACE(body);
+    rapidjson::Document doc;
+    Status s = ParseJson(body, doc);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.message().rfind("envs.X: not valid UTF-8", 0), 0u) << s.message();
+  }
+}
+
+TEST(ParseJsonTest, RefusesALoneHighSurrogateAndRawSurrogateBytes) {
+  for (std::string body :
+       {std::string(R"({"a":"\ud800"})"), std::string("{\"a\":\"\xed\xb0\x80\"}")}) {
+    rapidjson::Document doc;
+    EXPECT_FALSE(ParseJson(body, doc).ok()) << body;
+  }
+}
+
+TEST(ParseJsonTest, NamesArrayElementsAndOddMemberNamesOfInvalidText) {
+  rapidjson::Document doc;
+  Status s = ParseJson(R"({"refs":{"pulls":[{"sha":"a"},{"sha":"\udc00"}]}})", doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind("refs.pulls[1].sha: not valid UTF-8", 0), 0u) << s.message();
+  s = ParseJson(R"({"labels":{"app/x":"\udc00"}})", doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind(R"(labels."app/x": not valid UTF-8)", 0), 0u) << s.message();
+  s = ParseJson("{\"envs\":{\"\xc0\xaf\":\"v\"}}", doc);
+  ASSERT_FALSE(s.ok());
+  // The member name itself is the offence: it is echoed with U+FFFD for each bad byte.
+  EXPECT_EQ(s.message().rfind("envs.\"\xEF\xBF\xBD\xEF\xBF\xBD\": not valid UTF-8", 0), 0u)
+      << s.message();
+  s = ParseJson(R"("\udc00")", doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind("request body: not valid UTF-8", 0), 0u) << s.message();
+}
+
+TEST(ParseJsonTest, AcceptsMultibyteTextAndEscapedSurrogatePairs) {
+  rapidjson::Document doc;
+  Status s = ParseJson(R"({"a":"caf\u00e9 \ud83d\ude00","b":"日本 😀","c":"\u0000x"})", doc);
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST(ParseJsonTest, DecodersRefuseRecordsWithInvalidUtf8) {
+  std::string record =
+      R"({"id":"x","job_type":"PERIODIC","job_status":"SUCCESS","job_name":"\udc00"})";
+  EXPECT_FALSE(DecodeExecutionRecord(record).ok());
+}
+
 }  // namespace
 }  // namespace sluice

@@ -165,5 +165,30 @@ TEST(KafkaStatusTest, AnOversizedRecordIsTheClientsFaultNotAnOutage) {
   EXPECT_EQ(s.http_status(), 413);
 }
 
+TEST(EchoValueTest, KeepsAShortValueAsItIs) {
+  EXPECT_EQ(EchoValue("periodic-job"), "periodic-job");
+  EXPECT_EQ(EchoValue(""), "");
+  EXPECT_EQ(EchoValue(std::string(200, 'x')), std::string(200, 'x'));
+}
+
+TEST(EchoValueTest, CutsALongValueTo200CharactersAndAnEllipsis) {
+  std::string echoed = EchoValue(std::string(900 * 1000, 'x'));
+  EXPECT_EQ(echoed, std::string(200, 'x') + "\xE2\x80\xA6");
+}
+
+TEST(EchoValueTest, CountsCharactersNotBytes) {
+  std::string e_acute = "\xC3\xA9";
+  std::string value;
+  for (int i = 0; i < 300; ++i) value += e_acute;
+  std::string want;
+  for (int i = 0; i < 200; ++i) want += e_acute;
+  EXPECT_EQ(EchoValue(value), want + "\xE2\x80\xA6");
+}
+
+TEST(EchoValueTest, ReplacesBytesThatAreNotUtf8) {
+  EXPECT_EQ(EchoValue("a\xff\xfe" "b"), "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(EchoValue("\xed\xb0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 }  // namespace
 }  // namespace sluice
