@@ -269,6 +269,7 @@ int RunGateway(const Args& args) {
     return Fail(InvalidArgument("sluice gateway needs --config FILE"));
   auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
+  SetLogFormat(config->log.format);
   if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
@@ -294,6 +295,7 @@ int RunWorker(const Args& args) {
     return Fail(InvalidArgument("sluice worker needs --config FILE"));
   auto config = LoadConfigFile(args.flags.at("config"));
   if (!config.ok()) return Fail(config.status());
+  SetLogFormat(config->log.format);
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   WorkerParts worker;
@@ -339,6 +341,7 @@ int RunDev(const Args& args, const char* argv0) {
 
   auto config = LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());
+  SetLogFormat(config->log.format);
   auto hp = SplitHostPort(listen);
   if (!hp.ok()) return Fail(hp.status());
 
