@@ -133,20 +133,24 @@ std::string JoinQuoted(const std::vector<std::string>& patterns) {
   return out;
 }
 
-bool HexHmacMatches(const std::vector<const WebhookSecret*>& secrets, std::string_view body,
-                    std::string signature_hex) {
+using SecretList = std::vector<const WebhookSecret*>;
+
+SecretList HexHmacSigners(const SecretList& secrets, std::string_view body,
+                          std::string signature_hex) {
   for (char& c : signature_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  bool matched = false;
+  SecretList signers;
   // Every secret is tried, matched or not, so the time taken does not tell which one signed.
   for (const WebhookSecret* s : secrets) {
-    matched |= ConstantTimeEquals(HexEncode(HmacSha256Raw(s->secret, body)), signature_hex);
+    if (ConstantTimeEquals(HexEncode(HmacSha256Raw(s->secret, body)), signature_hex)) {
+      signers.push_back(s);
+    }
   }
-  return matched;
+  return signers;
 }
 
-Status VerifyStandardWebhook(const std::vector<const WebhookSecret*>& secrets,
-                             const HeaderMap& headers, std::string_view body, TimePoint now,
-                             Duration tolerance) {
+StatusOr<SecretList> StandardWebhookSigners(const SecretList& secrets, const HeaderMap& headers,
+                                            std::string_view body, TimePoint now,
+                                            Duration tolerance) {
   std::string id = Header(headers, "webhook-id");
   std::string timestamp = Header(headers, "webhook-timestamp");
   std::string signatures = Header(headers, "webhook-signature");
@@ -162,20 +166,26 @@ Status VerifyStandardWebhook(const std::vector<const WebhookSecret*>& secrets,
                            " away from now");
   }
   std::string signed_text = id + "." + timestamp + "." + std::string(body);
-  bool matched = false;
+  std::vector<bool> signed_by(secrets.size(), false);
   std::istringstream list(signatures);
   std::string entry;
   while (list >> entry) {
     if (entry.rfind("v1,", 0) != 0) continue;
     std::string given = entry.substr(3);
-    for (const WebhookSecret* s : secrets) {
-      std::string key = s->secret;
+    for (size_t i = 0; i < secrets.size(); ++i) {
+      std::string key = secrets[i]->secret;
       if (key.rfind("whsec_", 0) == 0) key = Base64Decode(key.substr(6)).value_or(key);
-      matched |= ConstantTimeEquals(Base64Encode(HmacSha256Raw(key, signed_text)), given);
+      if (ConstantTimeEquals(Base64Encode(HmacSha256Raw(key, signed_text)), given)) {
+        signed_by[i] = true;
+      }
     }
   }
-  if (!matched) return Unauthenticated("webhook-signature matches no configured secret");
-  return Status::Ok();
+  SecretList signers;
+  for (size_t i = 0; i < secrets.size(); ++i) {
+    if (signed_by[i]) signers.push_back(secrets[i]);
+  }
+  if (signers.empty()) return Unauthenticated("webhook-signature matches no configured secret");
+  return signers;
 }
 
 }  // namespace
@@ -259,11 +269,28 @@ std::vector<const WebhookSecret*> SecretsFor(const WebhookHostConfig& config,
   return out;
 }
 
+std::vector<const WebhookSecret*> AllSecrets(const WebhookHostConfig& config, TimePoint now) {
+  std::vector<const WebhookSecret*> out;
+  for (const auto& [scope, list] : config.secrets) {
+    for (const WebhookSecret& s : list) {
+      if (s.ValidAt(now)) out.push_back(&s);
+    }
+  }
+  return out;
+}
+
 Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& secrets,
                       const HeaderMap& headers, std::string_view body, TimePoint now,
                       Duration tolerance) {
+  return SigningSecrets(host, secrets, headers, body, now, tolerance).status();
+}
+
+StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
+    GitHost host, const std::vector<const WebhookSecret*>& secrets, const HeaderMap& headers,
+    std::string_view body, TimePoint now, Duration tolerance) {
   if (secrets.empty())
     return Unauthenticated("no unexpired secret is configured for this repository");
+  SecretList signers;
   switch (host) {
     case GitHost::kGitHub: {
       std::string signature = Header(headers, "x-hub-signature-256");
@@ -271,32 +298,35 @@ Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& sec
       if (signature.rfind("sha256=", 0) != 0) {
         return Unauthenticated("X-Hub-Signature-256 does not start with sha256=");
       }
-      if (!HexHmacMatches(secrets, body, signature.substr(7))) {
+      signers = HexHmacSigners(secrets, body, signature.substr(7));
+      if (signers.empty()) {
         return Unauthenticated("X-Hub-Signature-256 matches no configured secret");
       }
-      return Status::Ok();
+      return signers;
     }
     case GitHost::kGitLab: {
       if (!Header(headers, "webhook-signature").empty()) {
-        return VerifyStandardWebhook(secrets, headers, body, now, tolerance);
+        return StandardWebhookSigners(secrets, headers, body, now, tolerance);
       }
       std::string token = Header(headers, "x-gitlab-token");
       if (token.empty()) {
         return Unauthenticated("X-Gitlab-Token (or webhook-signature) is missing");
       }
-      bool matched = false;
-      for (const WebhookSecret* s : secrets) matched |= ConstantTimeEquals(s->secret, token);
-      if (!matched) return Unauthenticated("X-Gitlab-Token matches no configured secret");
-      return Status::Ok();
+      for (const WebhookSecret* s : secrets) {
+        if (ConstantTimeEquals(s->secret, token)) signers.push_back(s);
+      }
+      if (signers.empty()) return Unauthenticated("X-Gitlab-Token matches no configured secret");
+      return signers;
     }
     case GitHost::kGitea: {
       std::string signature = Header(headers, "x-gitea-signature");
       if (signature.empty()) signature = Header(headers, "x-forgejo-signature");
       if (signature.empty()) return Unauthenticated("X-Gitea-Signature is missing");
-      if (!HexHmacMatches(secrets, body, signature)) {
+      signers = HexHmacSigners(secrets, body, signature);
+      if (signers.empty()) {
         return Unauthenticated("X-Gitea-Signature matches no configured secret");
       }
-      return Status::Ok();
+      return signers;
     }
   }
   return Unauthenticated("unknown host");

@@ -37,6 +37,10 @@ std::vector<const WebhookSecret*> SecretsFor(const WebhookHostConfig& config,
                                              const std::string& org, const std::string& repo,
                                              TimePoint now);
 
+// Every unexpired secret of the host, whatever its scope: the candidates a delivery's signature
+// is checked against before its body is read (the body's repository then narrows them).
+std::vector<const WebhookSecret*> AllSecrets(const WebhookHostConfig& config, TimePoint now);
+
 // Whether one of `secrets` signed the request, in constant time per comparison:
 //   GitHub: X-Hub-Signature-256 "sha256=<hex HMAC-SHA256(secret, body)>";
 //   GitLab: X-Gitlab-Token equal to the secret, or Standard Webhooks: webhook-id,
@@ -49,6 +53,11 @@ std::vector<const WebhookSecret*> SecretsFor(const WebhookHostConfig& config,
 Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& secrets,
                       const HeaderMap& headers, std::string_view body, TimePoint now,
                       Duration tolerance);
+// As VerifyGitEvent, over the raw body (nothing of it is parsed), and answers which of `secrets`
+// signed it (several when one secret is configured in several scopes). Every secret is tried.
+StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
+    GitHost host, const std::vector<const WebhookSecret*>& secrets, const HeaderMap& headers,
+    std::string_view body, TimePoint now, Duration tolerance);
 
 // Every postsubmit job against the event, in config order. A branch push matches a job whose
 // `repo` is the event's (or empty), no `skip_branches` regex finds the branch and, when the job

@@ -14,6 +14,13 @@ constexpr const char* kComponent = "webhooks";
 constexpr size_t kRefusedKept = 200;
 constexpr size_t kMaxListLimit = 500;
 constexpr int kUnavailableRetryAfterSeconds = 5;
+// Bodies above this are verified on the pool, off the network thread; a few threads and a short
+// queue (by count and by bytes), so that a flood of large bodies is refused with 503 at once.
+constexpr size_t kInlineBodyBytes = 64 * 1024;
+constexpr size_t kPoolThreads = 2;
+constexpr size_t kPoolQueued = 16;
+constexpr size_t kPoolQueuedBytes = 64 * 1024 * 1024;
+constexpr int kBusyRetryAfterSeconds = 2;
 
 // Headers worth keeping with a delivery: they say what it is and where it came from.
 constexpr const char* kDescriptiveHeaders[] = {
@@ -126,6 +133,36 @@ Status MissingDeliveryId(GitHost host) {
                          "); Sluice needs it to recognise a redelivery");
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A path segment as the client encoded it, decoded once: %XX is the byte XX, '+' stays '+' (it
+// means a space only in forms and query strings), and a '%' without two hex digits is an error.
+StatusOr<std::string> DecodePathSegment(const std::string& segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    int hi = i + 2 < segment.size() ? HexDigit(segment[i + 1]) : -1;
+    int lo = i + 2 < segment.size() ? HexDigit(segment[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return InvalidArgument(
+          "the delivery id in the path has a '%' that is not followed by two "
+          "hex digits; encode '%' as %25");
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 StatusOr<const ClientConfig*> AdminClient(const Config& config, const ApiRequest& request,
                                           const char* what) {
   auto client = Authenticate(config, request.authorization);
@@ -216,7 +253,8 @@ WebhookApi::WebhookApi(const Config& config, Publisher& publisher, WebhookViews 
       deliveries_(views.deliveries),
       settings_(views.settings),
       deadlines_(deadlines),
-      clock_(clock) {}
+      clock_(clock),
+      pool_(kPoolThreads, kPoolQueued, kPoolQueuedBytes) {}
 
 bool WebhookApi::Handles(const std::vector<std::string>& parts) {
   if (!parts.empty() && parts[0] == "hooks") return true;
@@ -247,13 +285,16 @@ void WebhookApi::Handle(const ApiRequest& request, const std::vector<std::string
     return reply(List(request));
   }
   std::optional<GitHost> host = parts.size() >= 4 ? HostOfPath(parts[2]) : std::nullopt;
-  if (host && parts.size() == 4) {
-    if (m != "GET") return reply(not_allowed("GET"));
-    return reply(Show(request, *host, parts[3]));
-  }
-  if (host && parts.size() == 5 && parts[4] == "replay") {
-    if (m != "POST") return reply(not_allowed("POST"));
-    return Replay(request, *host, parts[3], std::move(reply));
+  bool show = host && parts.size() == 4;
+  bool replay = host && parts.size() == 5 && parts[4] == "replay";
+  if (show || replay) {
+    if (show && m != "GET") return reply(not_allowed("GET"));
+    if (replay && m != "POST") return reply(not_allowed("POST"));
+    // The path reaches here as sent: an id with '/' or '%' arrives as %2F or %25.
+    StatusOr<std::string> id = DecodePathSegment(parts[3]);
+    if (!id.ok()) return reply(ErrorReply(id.status()));
+    if (show) return reply(Show(request, *host, *id));
+    return Replay(request, *host, *id, std::move(reply));
   }
   reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
                             "; deliveries are at /v1/events/{github|gitlab|gitea}/{delivery id}")));
@@ -263,7 +304,7 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   bool dry_run = false;
   for (const auto& [key, value] : request.query) {
     if (key != "dry_run") {
-      return reply(ErrorReply(InvalidArgument("unknown query parameter \"" + key +
+      return reply(ErrorReply(InvalidArgument("unknown query parameter \"" + EchoValue(key) +
                                               "\"; webhook URLs take only dry_run")));
     }
     if (!ParseBoolParam(value, &dry_run)) {
@@ -292,24 +333,59 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
     if (!client.ok()) return reply(ErrorReply(client.status()));
     admin = *client;
   }
-  TimePoint now = clock_.Now();
-  auto event = ParseGitEvent(host, request.headers, request.content_type, request.body);
-  GitEvent seen;  // what the body claims, verified or not
-  if (event.ok()) seen = *event;
-  seen.host = host;
-  seen.event_type = GitEventType(host, request.headers);
-  seen.delivery_id = GitDeliveryId(host, request.headers);
-  Status verified = VerifyGitEvent(host, SecretsFor(hc, seen.org, seen.repo, now), request.headers,
-                                   request.body, now, settings->timestamp_tolerance);
-  if (!verified.ok()) {
-    Refused({host, seen.delivery_id, seen.event_type, seen.FullName(), verified.message(), now});
-    LogWarn(kComponent, std::string("refused ") + host_name + " delivery \"" + seen.delivery_id +
-                            "\" for " + (seen.org.empty() ? "an unnamed repo" : seen.FullName()) +
-                            ": " + verified.message());
-    return reply(ErrorReply(verified));
+  if (request.body.size() <= kInlineBodyBytes) {
+    return VerifyAndStore(host, request, std::move(settings), admin, std::move(reply));
   }
+  // The HMAC of a large body (up to max_body_bytes, per secret) must not hold a network thread.
+  auto owned = std::make_shared<const ApiRequest>(request);
+  auto shared_reply = std::make_shared<ReplyFn>(std::move(reply));
+  bool queued = pool_.TrySubmit(
+      [this, host, owned, settings, admin, shared_reply] {
+        VerifyAndStore(host, *owned, settings, admin, std::move(*shared_reply));
+      },
+      owned->body.size());
+  if (!queued) {
+    LogWarn(kComponent, std::string("busy: refused a large ") + host_name + " delivery with 503",
+            {{"request_id", request.request_id}, {"bytes", std::to_string(request.body.size())}});
+    (*shared_reply)(ErrorReply(Unavailable("the gateway is verifying as many large deliveries as "
+                                           "it takes at once; redeliver it shortly")
+                                   .WithRetryAfter(kBusyRetryAfterSeconds)));
+  }
+}
+
+void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
+                                std::shared_ptr<const WebhooksConfig> settings,
+                                const ClientConfig* admin, ReplyFn reply) {
+  const WebhookHostConfig& hc = settings->hosts.at(host);
+  TimePoint now = clock_.Now();
+  // The signature first, over the raw bytes: nothing of an unsigned body is parsed.
+  auto signers = SigningSecrets(host, AllSecrets(hc, now), request.headers, request.body, now,
+                                settings->timestamp_tolerance);
+  if (!signers.ok()) {
+    std::string claimed;  // for the refusal list; read only from a body small enough to be cheap
+    if (request.body.size() <= kInlineBodyBytes) {
+      auto unverified = ParseGitEvent(host, request.headers, request.content_type, request.body);
+      if (unverified.ok()) claimed = unverified->FullName();
+    }
+    Refuse(host, request, claimed, signers.status(), now);
+    return reply(ErrorReply(signers.status()));
+  }
+  auto event = ParseGitEvent(host, request.headers, request.content_type, request.body);
   if (!event.ok()) return reply(ErrorReply(event.status()));
+  // The body names the repository only now: a secret that signed must be one of its scope's.
+  std::vector<const WebhookSecret*> scoped = SecretsFor(hc, event->org, event->repo, now);
+  bool in_scope = std::any_of(signers->begin(), signers->end(), [&](const WebhookSecret* s) {
+    return std::find(scoped.begin(), scoped.end(), s) != scoped.end();
+  });
+  if (!in_scope) {
+    Status why = Unauthenticated(
+        "the delivery is signed with a secret that is not configured for its repository (the "
+        "secrets of the repository's most specific scope apply)");
+    Refuse(host, request, event->FullName(), why, now);
+    return reply(ErrorReply(why));
+  }
   if (Status s = CheckDeliveryId(event->delivery_id); !s.ok()) return reply(ErrorReply(s));
+  bool dry_run = admin != nullptr;
   if (event->delivery_id.empty() && !dry_run) return reply(ErrorReply(MissingDeliveryId(host)));
 
   DeliveryRecord record;
@@ -321,7 +397,8 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
   AssignExecutionIds(host, record.event.delivery_id, 0, record.matches);
 
   if (dry_run) {
-    LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key());
+    LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key(),
+            {{"request_id", request.request_id}, {"client", admin->name}});
     bool known = deliveries_.Get(host, record.event.delivery_id).has_value();
     return reply(DryRunReply(record, known));
   }
@@ -331,26 +408,43 @@ void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply)
     return reply(std::move(again));
   }
   record.body = request.body;
-  Store(std::move(record), std::move(reply));
+  Store(std::move(record), request.request_id, std::move(reply));
 }
 
-void WebhookApi::Store(DeliveryRecord record, ReplyFn reply) {
+void WebhookApi::Refuse(GitHost host, const ApiRequest& request, std::string repo,
+                        const Status& why, TimePoint now) {
+  std::string delivery_id = GitDeliveryId(host, request.headers);
+  std::string event_type = GitEventType(host, request.headers);
+  LogWarn(kComponent, std::string("refused a ") + GitHostName(host) + " delivery: " + why.message(),
+          {{"request_id", request.request_id},
+           {"delivery_id", delivery_id},
+           {"event", event_type},
+           {"repo", repo}});
+  std::lock_guard<std::mutex> lock(refused_mutex_);
+  refused_.push_back(
+      {host, std::move(delivery_id), std::move(event_type), std::move(repo), why.message(), now});
+  if (refused_.size() > kRefusedKept) refused_.pop_front();
+}
+
+void WebhookApi::Store(DeliveryRecord record, const std::string& request_id, ReplyFn reply) {
   ReplyFn answer = AnswerOnce(std::move(reply));
   std::string key = record.Key();
   std::string value = EncodeDeliveryRecord(record);
   auto stored = std::make_shared<DeliveryRecord>(std::move(record));
   stored->body.clear();
   publisher_.Publish(
-      config_.kafka.EventsTopic(), key, value, [this, stored, answer](const Status& s) {
+      config_.kafka.EventsTopic(), key, value, [this, stored, answer, request_id](const Status& s) {
         if (!s.ok()) {
-          LogWarn(kComponent, "delivery " + stored->Key() + " not stored: " + s.ToString());
+          LogWarn(kComponent, "delivery " + stored->Key() + " not stored: " + s.ToString(),
+                  {{"request_id", request_id}});
           return answer(ErrorReply(Unavailable("Kafka did not store the delivery in time; "
                                                "nothing was triggered. Redeliver it.")
                                        .WithRetryAfter(kUnavailableRetryAfterSeconds)));
         }
         // Read-your-writes: a redelivery to this gateway is recognised at once.
         deliveries_.Put(*stored);
-        LogInfo(kComponent, "stored " + stored->Key() + ": " + Message(*stored));
+        LogInfo(kComponent, "stored " + stored->Key() + ": " + Message(*stored),
+                {{"request_id", request_id}});
         answer(DeliveryReply(*stored, config_.gateway.public_url));
       });
   deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [answer] {
@@ -366,9 +460,10 @@ void WebhookApi::Replay(const ApiRequest& request, GitHost host, const std::stri
   if (!client.ok()) return reply(ErrorReply(client.status()));
   auto first = deliveries_.Get(host, delivery_id);
   if (!first) {
-    return reply(ErrorReply(NotFound("no " + std::string(GitHostName(host)) + " delivery \"" +
-                                     delivery_id + "\" is stored; deliveries are kept for " +
-                                     FormatDuration(settings_.Current()->retention))));
+    return reply(
+        ErrorReply(NotFound("no " + std::string(GitHostName(host)) + " delivery \"" +
+                            EchoValue(delivery_id) + "\" is stored; deliveries are kept for " +
+                            FormatDuration(settings_.Current()->retention))));
   }
   DeliveryRecord record;
   record.event = first->event;
@@ -377,7 +472,9 @@ void WebhookApi::Replay(const ApiRequest& request, GitHost host, const std::stri
   record.received_at = clock_.Now();
   record.matches = MatchPostsubmits(config_.jobs, record.event);
   AssignExecutionIds(host, delivery_id, record.replay, record.matches);
-  Store(std::move(record), std::move(reply));
+  LogInfo(kComponent, "replay " + std::to_string(record.replay) + " of " + record.Key(),
+          {{"request_id", request.request_id}, {"client", record.requested_by}});
+  Store(std::move(record), request.request_id, std::move(reply));
 }
 
 ApiReply WebhookApi::Show(const ApiRequest& request, GitHost host, const std::string& delivery_id) {
@@ -386,7 +483,7 @@ ApiReply WebhookApi::Show(const ApiRequest& request, GitHost host, const std::st
   auto first = deliveries_.Get(host, delivery_id);
   if (!first) {
     return ErrorReply(NotFound("no " + std::string(GitHostName(host)) + " delivery \"" +
-                               delivery_id + "\" is stored"));
+                               EchoValue(delivery_id) + "\" is stored"));
   }
   const ClientConfig* c = *client;
   auto visible = [c](const std::string& job) { return c->admin || ClientMayUseJob(*c, job); };
@@ -468,12 +565,6 @@ ApiReply WebhookApi::List(const ApiRequest& request) {
   w.EndArray();
   w.EndObject();
   return JsonReply(200, buf.GetString());
-}
-
-void WebhookApi::Refused(RefusedDelivery refused) {
-  std::lock_guard<std::mutex> lock(refused_mutex_);
-  refused_.push_back(std::move(refused));
-  if (refused_.size() > kRefusedKept) refused_.pop_front();
 }
 
 std::vector<RefusedDelivery> WebhookApi::RefusedSince(const DeliveryStore::Query& q) const {

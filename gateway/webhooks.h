@@ -15,6 +15,7 @@
 #include "common/publisher.h"
 #include "gateway/api.h"
 #include "gateway/deadline_timer.h"
+#include "gateway/work_pool.h"
 
 namespace sluice {
 
@@ -79,14 +80,23 @@ class WebhookApi {
   void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
 
  private:
+  // Checks what is cheap (query, host, size, dry-run client) on the calling thread, then verifies
+  // and stores: inline for a small body, on pool_ for a large one (503 when pool_ is full).
   void Receive(GitHost host, const ApiRequest& request, ReplyFn reply);
+  // The signature over the raw body against every secret of the host, then the body, then the
+  // repository's scope; stores the delivery (or answers a redelivery or a dry run).
+  void VerifyAndStore(GitHost host, const ApiRequest& request,
+                      std::shared_ptr<const WebhooksConfig> settings, const ClientConfig* admin,
+                      ReplyFn reply);
+  // Remembers and logs a refused delivery; `repo` as the body claims it, when known.
+  void Refuse(GitHost host, const ApiRequest& request, std::string repo, const Status& why,
+              TimePoint now);
   void Replay(const ApiRequest& request, GitHost host, const std::string& delivery_id,
               ReplyFn reply);
   ApiReply List(const ApiRequest& request);
   ApiReply Show(const ApiRequest& request, GitHost host, const std::string& delivery_id);
   // Publishes the record and answers `reply(record)` once Kafka has it, 503 otherwise.
-  void Store(DeliveryRecord record, ReplyFn reply);
-  void Refused(RefusedDelivery refused);
+  void Store(DeliveryRecord record, const std::string& request_id, ReplyFn reply);
   std::vector<RefusedDelivery> RefusedSince(const DeliveryStore::Query& query) const;
 
   const Config& config_;
@@ -97,6 +107,7 @@ class WebhookApi {
   const Clock& clock_;
   mutable std::mutex refused_mutex_;
   std::deque<RefusedDelivery> refused_;  // newest last, at most kRefusedKept
+  WorkPool pool_;                        // last: its threads stop before the rest goes
 };
 
 }  // namespace sluice

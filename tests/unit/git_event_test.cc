@@ -109,6 +109,31 @@ TEST(SecretScopes, RepoThenOrgThenStar) {
             Code::kUnauthenticated);
 }
 
+TEST(SigningSecrets, EverySecretOfTheHostIsACandidateAndTheSignersAreNamed) {
+  WebhookHostConfig config;
+  config.secrets["*"] = {Secret("shared"), Secret("old", kNow - std::chrono::hours(1))};
+  config.secrets["acme"] = {Secret("org")};
+  config.secrets["acme/widget"] = {Secret("shared")};  // the same value in a second scope
+  std::vector<const WebhookSecret*> all = AllSecrets(config, kNow);
+  EXPECT_EQ(all.size(), 3u) << "every scope's unexpired secrets";
+
+  const std::string body = "not JSON: the body is never read here";
+  auto signed_with = [&](const std::string& secret) {
+    HeaderMap headers = {
+        {"x-hub-signature-256", "sha256=" + HexEncode(HmacSha256Raw(secret, body))}};
+    return SigningSecrets(GitHost::kGitHub, all, headers, body, kNow, std::chrono::minutes(5));
+  };
+  auto org = signed_with("org");
+  ASSERT_TRUE(org.ok()) << org.status().message();
+  ASSERT_EQ(org->size(), 1u);
+  EXPECT_EQ((*org)[0], &config.secrets["acme"][0]);
+  auto shared = signed_with("shared");
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ(shared->size(), 2u) << "both scopes that hold the value signed it";
+  EXPECT_EQ(signed_with("old").status().code(), Code::kUnauthenticated) << "expired";
+  EXPECT_EQ(signed_with("guess").status().code(), Code::kUnauthenticated);
+}
+
 TEST(GitLabToken, ComparedWholeAgainstEachSecret) {
   std::vector<WebhookSecret> secrets = {Secret("first"), Secret("second")};
   auto verify = [&](HeaderMap headers) {

@@ -7,12 +7,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/crypto.h"
@@ -73,6 +77,47 @@ void ExpectError(const ApiReply& reply, int http, Code code, const std::string& 
   EXPECT_EQ(doc["code"].GetInt(), static_cast<int>(code)) << reply.body;
   EXPECT_NE(Str(doc, "message").find(message), std::string::npos) << reply.body;
 }
+
+// A GitHub push fixture of another repository.
+std::string GitHubPushOf(const std::string& full_name) {
+  std::string body = Fixture("github_push.json");
+  const std::string from = "openshift/assisted-installer";
+  for (size_t at = body.find(from); at != std::string::npos; at = body.find(from, at)) {
+    body.replace(at, from.size(), full_name);
+    at += full_name.size();
+  }
+  return body;
+}
+
+// Replies that may come from another thread, with the thread that sent each.
+class ReplyCollector {
+ public:
+  ReplyFn Fn() {
+    return [this](ApiReply r) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      replies_.emplace_back(std::move(r), std::this_thread::get_id());
+      arrived_.notify_all();
+    };
+  }
+  // The first reply, once it came (status 0 if none within 10 s).
+  std::pair<ApiReply, std::thread::id> WaitFirst() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    bool came =
+        arrived_.wait_for(lock, std::chrono::seconds(10), [&] { return !replies_.empty(); });
+    EXPECT_TRUE(came) << "no reply within 10 s";
+    if (!came) return {ApiReply{0, "", "", {}}, std::thread::id()};
+    return replies_.front();
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return replies_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<std::pair<ApiReply, std::thread::id>> replies_;
+};
 
 class WebhooksApiTest : public ::testing::Test {
  protected:
@@ -276,6 +321,17 @@ TEST_F(WebhooksApiTest, AnUnverifiedDeliveryIs401AndNothingIsPublished) {
   EXPECT_FALSE(deliveries_.Get(GitHost::kGitHub, "d-1"));
 }
 
+TEST_F(WebhooksApiTest, TheSignatureIsCheckedBeforeTheBodyIsRead) {
+  const std::string not_json = "this is not JSON {";
+  ExpectError(Call(GitHub("d-1", not_json, "push", "")), 401, Code::kUnauthenticated,
+              "X-Hub-Signature-256 is missing");
+  ExpectError(Call(GitHub("d-2", not_json, "push", "not-the-secret")), 401, Code::kUnauthenticated,
+              "no configured secret");
+  // Only a signed body is read, and then found not to be JSON.
+  ExpectError(Call(GitHub("d-3", not_json)), 400, Code::kInvalidArgument, "not JSON");
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
 TEST_F(WebhooksApiTest, ABodyOverTheHostsLimitIs413) {
   std::string body = Fixture("github_push.json");
   ASSERT_LT(body.size(), kGitHubMaxBody);
@@ -397,6 +453,62 @@ TEST_F(WebhooksApiTest, ADeliveryAnotherGatewayStoredIsARedeliveryHere) {
   EXPECT_EQ(publisher_.size(), 0u);
 }
 
+// --- Large bodies ---
+
+TEST_F(WebhooksApiTest, ALargeBodyIsVerifiedOffTheCallingThreadAndASmallOneInline) {
+  WebhooksConfig large = MakeWebhooks();
+  large.hosts[GitHost::kGitHub].max_body_bytes = 1024 * 1024;
+  settings_.Replace(large);
+  std::string body = Fixture("github_push.json");
+  body.append(200 * 1024 - body.size(), ' ');
+
+  ReplyCollector unsigned_large;
+  service_.Handle(GitHub("big-1", body, "push", ""), unsigned_large.Fn());
+  auto [refused, refused_on] = unsigned_large.WaitFirst();
+  ExpectError(refused, 401, Code::kUnauthenticated, "X-Hub-Signature-256 is missing");
+  EXPECT_NE(refused_on, std::this_thread::get_id());
+
+  ReplyCollector signed_large;
+  service_.Handle(GitHub("big-2", body), signed_large.Fn());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (publisher_.size() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(publisher_.size(), 1u);
+  EXPECT_EQ(signed_large.size(), 0u) << "answered before Kafka had the delivery";
+  publisher_.Complete(0);
+  EXPECT_EQ(signed_large.WaitFirst().first.status, 202);
+  EXPECT_EQ(LastPublished().event.delivery_id, "big-2");
+
+  ReplyCollector small;
+  service_.Handle(GitHubPush("small-1", ""), small.Fn());
+  ASSERT_EQ(small.size(), 1u) << "a small body is answered before Handle returns";
+  auto [small_reply, small_on] = small.WaitFirst();
+  EXPECT_EQ(small_reply.status, 401);
+  EXPECT_EQ(small_on, std::this_thread::get_id());
+}
+
+TEST_F(WebhooksApiTest, AnUnsignedLargeBodyIsNotRead) {
+  WebhooksConfig large = MakeWebhooks();
+  large.hosts[GitHost::kGitHub].max_body_bytes = 1024 * 1024;
+  settings_.Replace(large);
+  std::string body = Fixture("github_push.json");
+  body.append(200 * 1024 - body.size(), ' ');
+  ReplyCollector replies;
+  service_.Handle(GitHub("big-1", body, "push", "not-the-secret"), replies.Fn());
+  ExpectError(replies.WaitFirst().first, 401, Code::kUnauthenticated);
+
+  // A small refused body names the repository it claims; a large one was never read.
+  ExpectError(Call(GitHubPush("small-1", "not-the-secret")), 401, Code::kUnauthenticated);
+  rapidjson::Document doc = Json(Call(Api("GET", "/v1/events", kAdminToken)).body);
+  const rapidjson::Value& refused = doc["refused_by_this_gateway"];
+  ASSERT_EQ(refused.Size(), 2u);
+  EXPECT_EQ(Str(refused[0], "delivery_id"), "small-1");
+  EXPECT_EQ(Str(refused[0], "repo"), "openshift/assisted-installer");
+  EXPECT_EQ(Str(refused[1], "delivery_id"), "big-1");
+  EXPECT_EQ(Str(refused[1], "repo"), "<absent>");
+}
+
 // --- Dry runs ---
 
 TEST_F(WebhooksApiTest, ADryRunNeedsAnAdminClient) {
@@ -469,6 +581,45 @@ TEST_F(WebhooksApiTest, ADeliveryIdThatLooksLikeAReplayKeyIsItsOwnDelivery) {
   EXPECT_FALSE(Header(reply, "X-Sluice-Redelivery").has_value());
   ASSERT_EQ(publisher_.size(), 3u);
   EXPECT_EQ(publisher_.records()[2].key, "github/d-1%2Freplay%2F1");
+}
+
+TEST_F(WebhooksApiTest, ADeliveryIdWithSlashAndPercentRoundTripsThroughShowAndReplay) {
+  const std::string id = "a/b%c+d";
+  ASSERT_EQ(Stored(GitHubPush(id)).status, 202);
+  for (const char* path : {"/v1/events/github/a%2Fb%25c+d", "/v1/events/github/a%2fb%25c%2Bd"}) {
+    SCOPED_TRACE(path);
+    ApiReply shown = Call(Api("GET", path, kAdminToken));
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    EXPECT_EQ(Str(Json(shown.body)["delivery"], "delivery_id"), id);
+  }
+  ApiReply replayed = Stored(Api("POST", "/v1/events/github/a%2Fb%25c+d/replay", kAdminToken));
+  EXPECT_EQ(replayed.status, 202) << replayed.body;
+  DeliveryRecord record = LastPublished();
+  EXPECT_EQ(record.event.delivery_id, id);
+  EXPECT_EQ(record.replay, 1);
+  ApiReply shown = Call(Api("GET", "/v1/events/github/a%2Fb%25c+d", kAdminToken));
+  EXPECT_EQ(Json(shown.body)["replays"].Size(), 1u) << shown.body;
+}
+
+TEST_F(WebhooksApiTest, TheDeliveryIdInThePathIsDecodedExactlyOnce) {
+  ASSERT_EQ(Stored(GitHubPush("a%2Fb")).status, 202);  // an id that is literally a%2Fb
+  ASSERT_EQ(Stored(GitHubPush("a/b")).status, 202);
+  ApiReply literal = Call(Api("GET", "/v1/events/github/a%252Fb", kAdminToken));
+  ASSERT_EQ(literal.status, 200) << literal.body;
+  EXPECT_EQ(Str(Json(literal.body)["delivery"], "delivery_id"), "a%2Fb");
+  ApiReply slash = Call(Api("GET", "/v1/events/github/a%2Fb", kAdminToken));
+  ASSERT_EQ(slash.status, 200) << slash.body;
+  EXPECT_EQ(Str(Json(slash.body)["delivery"], "delivery_id"), "a/b");
+}
+
+TEST_F(WebhooksApiTest, APercentWithoutTwoHexDigitsInTheDeliveryIdIs400) {
+  for (const char* path : {"/v1/events/github/a%2", "/v1/events/github/a%zz", "/v1/events/github/%",
+                           "/v1/events/github/a%g0/replay"}) {
+    SCOPED_TRACE(path);
+    std::string method = std::string(path).ends_with("/replay") ? "POST" : "GET";
+    ExpectError(Call(Api(method, path, kAdminToken)), 400, Code::kInvalidArgument, "%25");
+  }
+  EXPECT_EQ(publisher_.size(), 0u);
 }
 
 TEST_F(WebhooksApiTest, AReplayStoresTheDeliveryAgainWithNewExecutionIds) {
@@ -689,6 +840,40 @@ TEST_F(WebhooksApiTest, AnOldSecretWorksUntilItsExpiry) {
   ExpectError(Call(GitHubPush("d-3", "old")), 401, Code::kUnauthenticated);
   EXPECT_EQ(Stored(GitHubPush("d-4", "new")).status, 202);
   EXPECT_EQ(publisher_.size(), 3u);
+}
+
+TEST_F(WebhooksApiTest, TheSecretThatSignedMustBeOfTheRepositorysMostSpecificScope) {
+  WebhooksConfig scoped = MakeWebhooks();  // "*": kGitHubSecret
+  scoped.hosts[GitHost::kGitHub].secrets["openshift"] = {Secret("org-secret")};
+  scoped.hosts[GitHost::kGitHub].secrets["openshift/assisted-installer"] = {Secret("repo-secret")};
+  settings_.Replace(scoped);
+  const std::string repo = GitHubPushOf("openshift/assisted-installer");
+  const std::string org = GitHubPushOf("openshift/installer");
+  const std::string other = GitHubPushOf("acme/widget");
+  struct Case {
+    std::string delivery;
+    const std::string& body;
+    std::string secret;
+    int want;
+  };
+  const Case cases[] = {
+      {"repo-by-repo", repo, "repo-secret", 202},   {"repo-by-org", repo, "org-secret", 401},
+      {"repo-by-star", repo, kGitHubSecret, 401},   {"org-by-org", org, "org-secret", 202},
+      {"org-by-repo", org, "repo-secret", 401},     {"org-by-star", org, kGitHubSecret, 401},
+      {"other-by-star", other, kGitHubSecret, 202}, {"other-by-org", other, "org-secret", 401},
+  };
+  size_t stored = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.delivery);
+    ApiRequest request = GitHub(c.delivery, c.body, "push", c.secret);
+    if (c.want == 202) {
+      EXPECT_EQ(Stored(request).status, 202);
+      ++stored;
+    } else {
+      ExpectError(Call(request), 401, Code::kUnauthenticated, "not configured for its repository");
+    }
+  }
+  EXPECT_EQ(publisher_.size(), stored);
 }
 
 TEST_F(WebhooksApiTest, ReplacingTheSettingsSwapsTheSecrets) {
