@@ -282,6 +282,20 @@ int64_t NewJobIdAt(const ProjectConfig& project, RecordPosition position,
   return 0;
 }
 
+bool PipelineCommandAwaitsView(const PipelineCommand& command, const PipelineState& state) {
+  const PipelineJobState* job = state.Job(command.job_id);
+  if (job == nullptr || !job->current) return false;
+  switch (command.kind) {
+    case PipelineCommandKind::kPlay:
+      return job->status == PipelineJobStatus::kCreated;
+    case PipelineCommandKind::kRetryJob:
+      return job->status == PipelineJobStatus::kPending ||
+             job->status == PipelineJobStatus::kRunning;
+    default:
+      return false;
+  }
+}
+
 bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& command,
                           const PipelineState& state, Pipeline& pipeline, TimePoint now) {
   auto run_of = [&](int64_t id) -> PipelineJobRun* {

@@ -150,6 +150,13 @@ using ExecutionLookup = std::function<std::optional<Execution>(const std::string
 PipelineState EvaluatePipeline(const ProjectConfig& project, const Pipeline& pipeline,
                                const ExecutionLookup& lookup);
 
+// Pure: whether `command` asks for what the gateway saw and `state` does not show yet, which only
+// a status view behind the gateway's explains: a play of a current job that is still created (its
+// earlier stages have not ended here yet), a retry of a current job still pending or running.
+// Execution states only move forward, so such a view catches up; the owner waits for it rather
+// than dropping the command.
+bool PipelineCommandAwaitsView(const PipelineCommand& command, const PipelineState& state);
+
 // Pure: applies `command` to `pipeline` given its state; returns whether the record changed. A
 // command that no longer applies (the job was played meanwhile, say) changes nothing.
 bool ApplyPipelineCommand(const ProjectConfig& project, const PipelineCommand& command,

@@ -64,16 +64,36 @@ std::vector<int64_t> PipelineOwner::Advance(int64_t pipeline_id,
   ExecutionLookup lookup = [this](const std::string& id) { return view_.store().Get(id); };
 
   int64_t applied;
+  std::set<int64_t> triggered_sent;
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     Tracking& t = shared_->pipelines[pipeline_id];
     if (t.record_in_flight) return done;  // one write at a time; the next turn sees its result
     applied = std::max(t.applied, pipeline->applied_offset);
+    triggered_sent = t.triggered_sent;
+  }
+  // Nothing is decided while a TRIGGERED record sent here is not in the view yet: a command
+  // applied, or the pipeline found finished, without it would take that job for one that never
+  // started, and the record landing afterwards would leave it pending with no one to trigger or
+  // abort it (a cancel right after the trigger did exactly that). Checked before the state is
+  // evaluated, so the evaluation below sees every one of them.
+  for (int64_t id : triggered_sent) {
+    if (!view_.store().Get(std::to_string(id))) return done;
   }
   // Apply the oldest command not applied yet; one record write per turn.
   for (const HeldCommand& h : held) {
     if (h.offset <= applied) continue;
     PipelineState state = EvaluatePipeline(*project, *pipeline, lookup);
+    if (PipelineCommandAwaitsView(*h.command, state) &&
+        now - h.command->time <= config_.gateway.request_timeout * 2) {
+      // The gateway saw the job where this view has not got it yet; the commands after this one
+      // wait with it, so that all apply in topic order.
+      for (const HeldCommand& before : held) {
+        if (before.offset < h.offset) done.push_back(before.offset);
+      }
+      Drive(*project, *pipeline, state, now);
+      return done;
+    }
     Pipeline next = *pipeline;
     if (ApplyPipelineCommand(*project, *h.command, state, next, now)) {
       next.applied_offset = h.offset;

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "common/json_codec.h"
+#include "tests/unit/fakes.h"
 #include "tests/unit/pipeline_fixtures.h"
+#include "worker/pipeline_owner.h"
 
 namespace sluice {
 namespace {
@@ -894,6 +896,279 @@ TEST_F(ApplyPipelineCommandTest, AJobRetriedInACanceledPipelineRunsAndTheRestSta
   EXPECT_EQ(s.to_start, Ids{pipeline_.jobs.back().id});
   EXPECT_EQ(StatusOf(s, "build_package"), S::kCanceled);
   EXPECT_EQ(StatusOf(s, "upload_package"), S::kCanceled);
+}
+
+TEST_F(ApplyPipelineCommandTest, APlayOrRetryAwaitsAViewThatHasNotCaughtUpWithTheGateways) {
+  PipelineCommand play = Command(PipelineCommandKind::kPlay, "upload_package");
+  PipelineCommand retry = Command(PipelineCommandKind::kRetryJob, "run_tests");
+  EXPECT_TRUE(PipelineCommandAwaitsView(play, Evaluate())) << "upload_package is created";
+  EXPECT_TRUE(PipelineCommandAwaitsView(retry, Evaluate())) << "run_tests is pending";
+  SetExecution("run_tests", JobStatus::kPending);
+  EXPECT_TRUE(PipelineCommandAwaitsView(retry, Evaluate())) << "run_tests is running";
+
+  SucceedRequiredJobs();
+  EXPECT_FALSE(PipelineCommandAwaitsView(play, Evaluate())) << "upload_package is manual";
+  EXPECT_FALSE(PipelineCommandAwaitsView(retry, Evaluate())) << "run_tests ended";
+  EXPECT_FALSE(
+      PipelineCommandAwaitsView(Command(PipelineCommandKind::kCancelJob, "run_tests"), Evaluate()));
+  EXPECT_FALSE(PipelineCommandAwaitsView(Command(PipelineCommandKind::kCancel), Evaluate()));
+
+  // A job the record does not have, or an old run, waits for nothing.
+  PipelineCommand unknown = play;
+  unknown.job_id = 1;
+  EXPECT_FALSE(PipelineCommandAwaitsView(unknown, Evaluate()));
+  ASSERT_TRUE(Apply(Command(PipelineCommandKind::kRetryJob, "run_tests", {3, 200})));
+  EXPECT_FALSE(PipelineCommandAwaitsView(retry, Evaluate())) << "not the current run";
+}
+
+// --- PipelineOwner: a command sent within milliseconds of the one before ---
+
+// The owner of IssueProject's pipeline (started at kStartedAt) over fakes: commands are held as
+// the worker holds them, Kafka acknowledges only what the test lands, and the status view shows
+// a results record only once it has landed.
+class PipelineOwnerTest : public ::testing::Test {
+ protected:
+  PipelineOwnerTest() {
+    config_.projects = {IssueProject()};
+    pipeline_id_ = NewPipeline(project()).id;
+    pipelines_.Put(NewPipeline(project()));
+    PipelineCommand start;
+    start.kind = PipelineCommandKind::kStart;
+    start.pipeline_id = pipeline_id_;
+    start.time = clock_.Now();
+    start.position = kStartedAt;
+    held_[kStartedAt.offset] = start;
+  }
+
+  const ProjectConfig& project() const { return config_.projects[0]; }
+
+  // A command that lands on the requests topic after the ones before; returns its position.
+  RecordPosition Send(PipelineCommandKind kind, int64_t job_id = 0) {
+    PipelineCommand c;
+    c.kind = kind;
+    c.pipeline_id = pipeline_id_;
+    c.job_id = job_id;
+    c.user = "alice";
+    c.time = clock_.Now();
+    c.position = {kStartedAt.partition, next_offset_++};
+    held_[c.position.offset] = c;
+    return c.position;
+  }
+
+  // One turn of the worker's loop: the owner advances the commands it holds, and the worker
+  // lets go of those it answers as done.
+  void Turn() {
+    std::vector<PipelineOwner::HeldCommand> held;
+    for (const auto& [offset, command] : held_) held.push_back({offset, &command});
+    std::set<int64_t> ids;
+    if (!held.empty()) {
+      ids.insert(pipeline_id_);
+      for (int64_t offset : owner_.Advance(pipeline_id_, held, clock_.Now())) {
+        held_.erase(offset);
+      }
+    }
+    owner_.Retain(ids);
+  }
+
+  // Kafka acknowledges every record sent so far on `topics`; a results record then shows in the
+  // status view.
+  void Land(const std::set<std::string>& topics) {
+    std::vector<FakePublisher::Record> records = publisher_.records();
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (records[i].completed || !topics.count(records[i].topic)) continue;
+      publisher_.Complete(i);
+      if (records[i].topic == config_.kafka.ResultsTopic()) {
+        auto e = DecodeExecutionRecord(records[i].value);
+        ASSERT_TRUE(e.ok()) << records[i].value;
+        view_.store().Apply(*e);
+      }
+    }
+  }
+  void LandAll() {
+    Land({config_.kafka.ResultsTopic(), config_.kafka.PipelinesTopic(),
+          config_.kafka.RequestsTopic(), config_.kafka.ControlTopic()});
+  }
+  void LandRecord() { Land({config_.kafka.PipelinesTopic()}); }
+
+  // A worker's record of job `id` in the status view.
+  void Show(int64_t id, JobStatus status) {
+    Execution e = view_.store().Get(std::to_string(id)).value_or(Execution{});
+    e.id = std::to_string(id);
+    e.job_status = status;
+    e.attempt = 1;
+    e.worker = "worker-1";
+    view_.store().Apply(e);
+  }
+
+  // Keys of the acknowledged records on `topic`.
+  std::set<std::string> Landed(const std::string& topic) const {
+    std::set<std::string> keys;
+    for (const FakePublisher::Record& r : publisher_.records()) {
+      if (r.completed && r.topic == topic) keys.insert(r.key);
+    }
+    return keys;
+  }
+
+  // 20 turns, each landing every record sent, with a worker that starts each landed trigger
+  // (PENDING) and ends it on the next turn (`outcome`), or ends it ABORTED once its abort landed.
+  void RunToEnd(JobStatus outcome = JobStatus::kSuccess) {
+    for (int turn = 0; turn < 20; ++turn) {
+      Turn();
+      LandAll();
+      std::set<std::string> aborts = Landed(config_.kafka.ControlTopic());
+      for (const std::string& id : Landed(config_.kafka.RequestsTopic())) {
+        auto e = view_.store().Get(id);
+        if (!e || IsTerminal(e->job_status)) continue;
+        if (aborts.count(id)) {
+          Show(std::stoll(id), JobStatus::kAborted);
+        } else {
+          Show(std::stoll(id),
+               e->job_status == JobStatus::kTriggered ? JobStatus::kPending : outcome);
+        }
+      }
+    }
+  }
+
+  PipelineState State() {
+    auto pipeline = pipelines_.Get(pipeline_id_);
+    EXPECT_TRUE(pipeline.has_value());
+    return EvaluatePipeline(project(), pipeline.value_or(Pipeline{}),
+                            [this](const std::string& id) { return view_.store().Get(id); });
+  }
+  int64_t CurrentId(const std::string& name) {
+    for (const PipelineJobState& job : State().jobs) {
+      if (job.current && job.run.name == name) return job.run.id;
+    }
+    ADD_FAILURE() << "no current run of " << name;
+    return 0;
+  }
+
+  // Nothing is left to happen: the owner let go of every command and no execution of the
+  // pipeline is waiting or running.
+  void ExpectEnded(PipelineStatus status) {
+    EXPECT_TRUE(held_.empty()) << held_.size() << " command(s) still held";
+    PipelineState s = State();
+    EXPECT_TRUE(s.finished);
+    EXPECT_EQ(std::string(PipelineStatusName(s.status)), PipelineStatusName(status));
+    for (const PipelineJobState& job : s.jobs) {
+      EXPECT_NE(job.status, S::kPending) << job.run.name << " " << job.run.id;
+      EXPECT_NE(job.status, S::kRunning) << job.run.name << " " << job.run.id;
+    }
+  }
+
+  Config config_;
+  FakePublisher publisher_;
+  FakeStatusView view_;
+  PipelineStore pipelines_;
+  ManualClock clock_;
+  PipelineOwner owner_{config_, publisher_, view_, pipelines_, clock_};
+  int64_t pipeline_id_ = 0;
+  std::map<int64_t, PipelineCommand> held_;
+  int64_t next_offset_ = kStartedAt.offset + 1;
+};
+
+TEST_F(PipelineOwnerTest, ACancelRightAfterTheTriggerEndsCanceledWithEveryJobEnded) {
+  Turn();  // run_tests is due: its TRIGGERED record is on its way
+  Send(PipelineCommandKind::kCancel);
+  Turn();
+  LandRecord();  // the canceled record lands before run_tests' TRIGGERED record
+  Turn();
+  RunToEnd();
+  ExpectEnded(PipelineStatus::kCanceled);
+  EXPECT_EQ(StatusOf(State(), "run_tests"), S::kCanceled);
+  EXPECT_EQ(view_.store().Get(std::to_string(CurrentId("run_tests")))->job_status,
+            JobStatus::kAborted);
+}
+
+TEST_F(PipelineOwnerTest, ACancelAfterTheFirstJobWasTriggeredAbortsIt) {
+  Turn();
+  LandAll();
+  Turn();  // run_tests' trigger
+  Send(PipelineCommandKind::kCancel);
+  RunToEnd();
+  ExpectEnded(PipelineStatus::kCanceled);
+  EXPECT_EQ(Landed(config_.kafka.ControlTopic()),
+            std::set<std::string>{std::to_string(CurrentId("run_tests"))});
+}
+
+TEST_F(PipelineOwnerTest, APlayRightAfterTheTriggerRunsTheManualJob) {
+  config_.projects[0].jobs.push_back(Job("lint", "test", JobWhen::kManual));
+  pipelines_.Put(NewPipeline(project()));
+  ASSERT_EQ(StatusOf(State(), "lint"), S::kManual);
+  Turn();
+  Send(PipelineCommandKind::kPlay, CurrentId("lint"));
+  Turn();
+  LandRecord();
+  RunToEnd();
+  ExpectEnded(PipelineStatus::kSuccess);
+  EXPECT_EQ(StatusOf(State(), "lint"), S::kSuccess);
+  EXPECT_EQ(StatusOf(State(), "upload_package"), S::kManual);
+}
+
+TEST_F(PipelineOwnerTest, ARetryRightAfterAJobFailedRunsItAgainWhenTheOwnersViewIsBehind) {
+  Turn();
+  LandAll();
+  Turn();
+  int64_t first = CurrentId("run_tests");
+  Show(first, JobStatus::kPending);
+  // The gateway's view shows run_tests failed; the owner's shows it running a moment longer.
+  RecordPosition at = Send(PipelineCommandKind::kRetryJob, first);
+  Turn();
+  Show(first, JobStatus::kFailure);
+  RunToEnd();
+  EXPECT_EQ(CurrentId("run_tests"), NewJobIdAt(project(), at, "run_tests"));
+  ExpectEnded(PipelineStatus::kSuccess);
+}
+
+TEST_F(PipelineOwnerTest, ARetryTheOwnersViewDoesNotAllowForTwiceTheRequestTimeoutIsDropped) {
+  Turn();
+  LandAll();
+  Turn();
+  int64_t first = CurrentId("run_tests");
+  Show(first, JobStatus::kPending);
+  Send(PipelineCommandKind::kRetryJob, first);
+  Turn();
+  clock_.Advance(config_.gateway.request_timeout * 2 + std::chrono::seconds(1));
+  Turn();
+  Show(first, JobStatus::kFailure);  // too late for the retry
+  RunToEnd();
+  EXPECT_EQ(CurrentId("run_tests"), first);
+  ExpectEnded(PipelineStatus::kFailed);
+}
+
+TEST_F(PipelineOwnerTest, ACancelJobRightAfterAPlayEndsThePlayedJobCanceled) {
+  RunToEnd();  // run_tests and build_package succeed; upload_package waits for its play
+  ASSERT_EQ(StatusOf(State(), "upload_package"), S::kManual);
+  int64_t upload = CurrentId("upload_package");
+  Send(PipelineCommandKind::kPlay, upload);
+  Turn();
+  LandRecord();
+  Turn();  // upload_package's TRIGGERED record is on its way
+  Send(PipelineCommandKind::kCancelJob, upload);
+  Turn();
+  LandRecord();
+  Turn();
+  RunToEnd();
+  ExpectEnded(PipelineStatus::kCanceled);
+  EXPECT_EQ(StatusOf(State(), "upload_package"), S::kCanceled);
+}
+
+TEST_F(PipelineOwnerTest, ACancelJobRightAfterARetryEndsTheNewRunCanceled) {
+  RunToEnd(JobStatus::kFailure);
+  ASSERT_EQ(StatusOf(State(), "run_tests"), S::kFailed);
+  RecordPosition at = Send(PipelineCommandKind::kRetryJob, CurrentId("run_tests"));
+  int64_t retried = NewJobIdAt(project(), at, "run_tests");
+  Turn();
+  LandRecord();
+  Turn();  // the new run's TRIGGERED record is on its way
+  Send(PipelineCommandKind::kCancelJob, retried);
+  Turn();
+  LandRecord();
+  Turn();
+  RunToEnd();
+  ExpectEnded(PipelineStatus::kCanceled);
+  EXPECT_EQ(CurrentId("run_tests"), retried);
+  EXPECT_EQ(StatusOf(State(), "run_tests"), S::kCanceled);
 }
 
 }  // namespace
