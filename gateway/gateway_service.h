@@ -30,6 +30,9 @@ class GatewayService {
                  std::optional<WebhookViews> webhooks = std::nullopt);
 
   void Handle(const ApiRequest& request, ReplyFn reply);
+  // Whether a request whose head is `head` (no body yet) may send its body: the answer to
+  // `Expect: 100-continue`. Checks what the head alone decides: the client token of /v1 calls.
+  Status Admit(const ApiRequest& head) const;
 
   // Triggers published but not yet acknowledged by Kafka.
   int in_flight() const { return in_flight_.load(); }

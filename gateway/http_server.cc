@@ -1,177 +1,330 @@
 #include "gateway/http_server.h"
 
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
+#include <pistache/listener.h>
+#include <pistache/peer.h>
+#include <pistache/tcp.h>
 #include <pistache/transport.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <exception>
-#include <optional>
-#include <shared_mutex>
+#include <atomic>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/log.h"
-#include "common/url.h"
+#include "gateway/http_connection.h"
 
 namespace sluice {
 namespace {
 
 using namespace Pistache;  // NOLINT: confined to this adapter
 
-std::string ToUpper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
+constexpr auto kTick = std::chrono::milliseconds(250);
 
-std::string ToLower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+MonoTime Now() { return std::chrono::steady_clock::now(); }
 
-ApiRequest ToApiRequest(const Http::Request& req) {
-  ApiRequest r;
-  r.method = ToUpper(Http::methodString(req.method()));
-  r.path = req.resource();
-  for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
-    r.query[PercentDecode(it->first)] = PercentDecode(it->second);
+// Replies made on other threads (a Kafka delivery, a deadline, a verification pool), on their
+// way to the reactor thread of their connection. An eventfd wakes the reactor: no polling timer.
+struct ReplyMailbox {
+  struct Letter {
+    uint64_t connection;
+    uint64_t seq;
+    ApiReply reply;
+  };
+
+  ReplyMailbox() : event_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~ReplyMailbox() {
+    if (event_fd >= 0) close(event_fd);
   }
-  const auto& headers = req.headers();
-  if (auto auth = headers.tryGet<Http::Header::Authorization>()) r.authorization = auth->value();
-  if (auto ct = headers.tryGet<Http::Header::ContentType>()) r.content_type = ct->mime().toString();
-  if (auto raw = headers.tryGetRaw("Idempotency-Key")) r.idempotency_key = raw->value();
-  if (auto raw = headers.tryGetRaw("PRIVATE-TOKEN")) r.private_token = raw->value();
-  if (auto raw = headers.tryGetRaw("X-Gitlab-Event")) r.gitlab_event = raw->value();
-  for (const auto& [name, raw] : headers.rawList()) r.headers[ToLower(name)] = raw.value();
-  if (auto agent = headers.tryGet<Http::Header::UserAgent>())
-    r.headers["user-agent"] = agent->agent();
-  r.body = req.body();
-  return r;
-}
 
-// A response header with a name chosen at run time. Pistache 0.0.5 writes only typed headers
-// into a response and silently drops raw ones, so Retry-After, WWW-Authenticate and Allow go out
-// through this.
-class ResponseHeader final : public Http::Header::Header {
- public:
-  ResponseHeader(std::string name, std::string value)
-      : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-#ifdef SAFE_HEADER_CAST
-  uint64_t hash() const override { return Http::Header::detail::hash(name_.c_str()); }
-#endif
-  void parse(const std::string& data) override { value_ = data; }
-  void write(std::ostream& os) const override { os << value_; }
+  void Post(Letter letter) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!open) return;  // the server stopped: nobody is left to answer
+      letters.push_back(std::move(letter));
+      if (letters.size() > 1) return;  // already signalled
+    }
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(event_fd, &one, sizeof one);
+  }
 
- private:
-  std::string name_;
-  std::string value_;
+  std::vector<Letter> Take() {
+    uint64_t count;
+    [[maybe_unused]] ssize_t n = read(event_fd, &count, sizeof count);
+    std::vector<Letter> taken;
+    std::lock_guard<std::mutex> lock(mutex);
+    taken.swap(letters);
+    return taken;
+  }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mutex);
+    open = false;
+    letters.clear();
+  }
+
+  std::mutex mutex;
+  bool open = true;
+  std::vector<Letter> letters;
+  const int event_fd;
 };
-
-void Send(Http::ResponseWriter& writer, const ApiReply& reply) {
-  for (const auto& [name, value] : reply.headers) {
-    writer.headers().add(std::make_shared<ResponseHeader>(name, value));
-  }
-  writer.headers().add<Http::Header::ContentType>(
-      Http::Mime::MediaType::fromString(reply.content_type));
-  writer.send(static_cast<Http::Code>(reply.status), reply.body)
-      .then([](ssize_t) {}, [](std::exception_ptr) {});  // the client may have gone away
-}
 
 }  // namespace
 
-// Whether replies may still be handed to the reactors: false once the server stops, so that a
-// reply arriving late (a Kafka delivery, a deadline) never touches a transport being destroyed.
-struct ReactorGate {
-  std::shared_mutex mutex;
-  bool open = true;
+// What every reactor of one server shares.
+struct HttpServerState {
+  HttpConnectionSettings settings;
+  HttpApp app;
+  int max_connections = 1024;
+  std::atomic<int> connections{0};
+  std::atomic<uint64_t> next_connection{1};
+  std::mutex mailboxes_mutex;
+  std::vector<std::shared_ptr<ReplyMailbox>> mailboxes;
 };
 
 namespace {
 
-// Runs `fn` on the reactor thread that owns `transport`. Pistache 0.0.5 is not safe for a write
-// from any other thread: ResponseWriter checks its peer and then locks it (a peer removed in
-// between is a null dereference), and a connection closed meanwhile may have its descriptor
-// reused by a new connection, which would then receive this reply. On the reactor thread neither
-// can happen. The only public way onto that thread is a timer: a 1 ms timerfd armed through the
-// transport, whose expiry the reactor resolves on its own thread.
-void OnReactor(const std::shared_ptr<ReactorGate>& gate, Tcp::Transport* transport,
-               std::thread::id reactor, std::function<void()> fn) {
-  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (timer < 0) {
-    LogError("http", "cannot create a timer to reply on the reactor thread; reply dropped");
-    return;
-  }
-  std::optional<Async::Promise<uint64_t>> armed;
-  {
-    std::shared_lock lock(gate->mutex);
-    if (!gate->open) {
-      close(timer);
-      return;
-    }
-    armed.emplace([&](Async::Deferred<uint64_t> deferred) {
-      transport->armTimer(timer, std::chrono::milliseconds(1), std::move(deferred));
-    });
-  }
-  Async::Promise<uint64_t>& fired = *armed;
-  auto run = [gate, transport, reactor, timer, fn] {
-    close(timer);
-    // The timer may fire before this continuation is attached, and then it runs here, on the
-    // thread that armed it: go round once more.
-    if (std::this_thread::get_id() != reactor) return OnReactor(gate, transport, reactor, fn);
-    fn();
-  };
-  fired.then([run](uint64_t) { run(); }, [run](std::exception_ptr) { run(); });
-}
+class HttpTransport;
 
-class Handler final : public Http::Handler {
+// Pistache's Tcp::Handler: the transport calls it with a connection's bytes; it hands them to the
+// HttpTransport of the same reactor, which owns the connections.
+class ByteHandler final : public Tcp::Handler {
  public:
-  HTTP_PROTOTYPE(Handler)
-  Handler(std::shared_ptr<GatewayService> service, std::shared_ptr<ReactorGate> gate)
-      : service_(std::move(service)), gate_(std::move(gate)) {}
+  std::shared_ptr<Tcp::Handler> clone() const override { return std::make_shared<ByteHandler>(); }
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override;
+  void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override;
+  void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override;
+};
 
-  void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
-    KeepAliveByDefault(request, writer);
-    // The writer moves into the reply, which may run later on a Kafka delivery or deadline
-    // thread; such a reply is handed back to this connection's reactor thread to be sent.
-    auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
-    auto replied = std::make_shared<std::atomic<bool>>(false);
-    Tcp::Transport* transport = this->transport();
-    std::thread::id reactor = std::this_thread::get_id();
-    std::shared_ptr<ReactorGate> gate = gate_;
-    ReplyFn reply = [shared_writer, replied, transport, reactor, gate](ApiReply r) {
-      if (replied->exchange(true)) return;
-      if (std::this_thread::get_id() == reactor) return Send(*shared_writer, r);
-      OnReactor(gate, transport, reactor,
-                [shared_writer, r = std::move(r)] { Send(*shared_writer, r); });
-    };
-    try {
-      service_->Handle(ToApiRequest(request), reply);
-    } catch (const std::exception& e) {
-      // Never let Pistache send the exception's text to the client.
-      LogError("http", std::string("unexpected fault: ") + e.what());
-      reply(ErrorReply(Internal("internal error; the gateway log has the details")));
-    } catch (...) {
-      LogError("http", "unexpected fault of unknown type");
-      reply(ErrorReply(Internal("internal error; the gateway log has the details")));
+// One reactor thread's transport: Pistache reads the sockets and runs the loop; everything about
+// HTTP is the HttpConnection's. Extends Pistache's transport with a mailbox for replies made on
+// other threads and a tick for timeouts. Writes go straight to the socket on this thread, so a
+// reply can never reach a descriptor that was closed and reused by another connection.
+class HttpTransport final : public Tcp::Transport {
+ public:
+  HttpTransport(const std::shared_ptr<Tcp::Handler>& handler,
+                std::shared_ptr<HttpServerState> state)
+      : Tcp::Transport(handler),
+        handler_(handler),
+        state_(std::move(state)),
+        mailbox_(std::make_shared<ReplyMailbox>()) {
+    std::lock_guard<std::mutex> lock(state_->mailboxes_mutex);
+    state_->mailboxes.push_back(mailbox_);
+  }
+
+  ~HttpTransport() override {
+    if (timer_fd_ >= 0) close(timer_fd_);
+  }
+
+  std::shared_ptr<Aio::Handler> clone() const override {
+    return std::make_shared<HttpTransport>(handler_->clone(), state_);
+  }
+
+  void registerPoller(Polling::Epoll& poller) override {
+    Tcp::Transport::registerPoller(poller);
+    poller.addFd(mailbox_->event_fd, Flags<Polling::NotifyOn>(Polling::NotifyOn::Read),
+                 Polling::Tag(mailbox_->event_fd));
+    timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    itimerspec spec{};
+    spec.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
+    spec.it_value = spec.it_interval;
+    timerfd_settime(timer_fd_, 0, &spec, nullptr);
+    poller.addFd(timer_fd_, Flags<Polling::NotifyOn>(Polling::NotifyOn::Read),
+                 Polling::Tag(timer_fd_));
+  }
+
+  void onReady(const Aio::FdSet& fds) override {
+    reactor_thread_ = std::this_thread::get_id();
+    std::vector<Polling::Event> for_pistache;
+    bool mail = false;
+    bool tick = false;
+    for (const auto& entry : fds) {
+      uint64_t tag = entry.getTag().value();
+      if (tag == static_cast<uint64_t>(mailbox_->event_fd)) {
+        mail = true;
+        continue;
+      }
+      if (tag == static_cast<uint64_t>(timer_fd_)) {
+        tick = true;
+        continue;
+      }
+      auto it = connections_.find(static_cast<int>(tag));
+      if (entry.isWritable() && it != connections_.end()) it->second->http.OnWritable(Now());
+      // Pistache's own writer is never used, so it must not see writability.
+      Polling::Event event(entry.getTag());
+      if (entry.isReadable()) event.flags.setFlag(Polling::NotifyOn::Read);
+      if (entry.isHangup()) event.flags.setFlag(Polling::NotifyOn::Hangup);
+      if (entry.isReadable() || entry.isHangup() || it == connections_.end()) {
+        if (!entry.isReadable() && !entry.isHangup()) continue;
+        for_pistache.push_back(std::move(event));
+      }
     }
+    if (!for_pistache.empty()) Tcp::Transport::onReady(Aio::FdSet(std::move(for_pistache)));
+    if (mail) {
+      MonoTime now = Now();
+      for (auto& letter : mailbox_->Take()) {
+        Connection* c = FindBySerial(letter.connection);
+        if (c) c->http.OnReply(letter.seq, std::move(letter.reply), now);
+      }
+    }
+    if (tick) {
+      uint64_t expirations;
+      [[maybe_unused]] ssize_t n = read(timer_fd_, &expirations, sizeof expirations);
+      MonoTime now = Now();
+      for (auto& [fd, c] : connections_) c->http.OnTick(now);
+    }
+  }
+
+  void OnConnection(const std::shared_ptr<Tcp::Peer>& peer) {
+    reactor_thread_ = std::this_thread::get_id();
+    int fd = peer->fd();
+    uint64_t serial = state_->next_connection.fetch_add(1);
+    auto c = std::make_unique<Connection>(this, fd, serial);
+    Connection* raw = c.get();
+    connections_[fd] = std::move(c);
+    serials_[serial] = fd;
+    int open = state_->connections.fetch_add(1) + 1;
+    if (open > state_->max_connections) {
+      raw->http.Refuse(Unavailable("the gateway has " + std::to_string(state_->max_connections) +
+                                   " connections open, its limit; retry shortly")
+                           .WithRetryAfter(1),
+                       Now());
+    }
+  }
+
+  void OnDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
+    auto it = connections_.find(peer->fd());
+    if (it == connections_.end()) return;
+    serials_.erase(it->second->serial);
+    connections_.erase(it);
+    state_->connections.fetch_sub(1);
+  }
+
+  void OnInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
+    auto it = connections_.find(peer->fd());
+    if (it != connections_.end()) it->second->http.OnInput(std::string_view(buffer, len), Now());
   }
 
  private:
-  // Pistache 0.0.5 answers "Connection: close" to any request without a Connection header, which
-  // makes HTTP/1.1 clients reconnect for every request. HTTP/1.1 is persistent by default, so
-  // drop that header unless the client asked for close (or speaks HTTP/1.0 without keep-alive).
-  static void KeepAliveByDefault(const Http::Request& request, Http::ResponseWriter& writer) {
-    if (request.headers().has<Http::Header::Connection>()) return;
-    if (request.version() == Http::Version::Http11) {
-      writer.headers().remove<Http::Header::Connection>();
+  // HttpSocket over the connection's descriptor, on this reactor thread.
+  struct PeerSocket final : HttpSocket {
+    PeerSocket(HttpTransport* transport, int fd) : transport(transport), fd(fd) {}
+    ssize_t Send(std::string_view bytes) override {
+      ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? kWouldBlock : kBroken;
     }
+    void WantWritable(bool on) override {
+      writable = on;
+      Apply();
+    }
+    void WantReadable(bool on) override {
+      readable = on;
+      Apply();
+    }
+    void ShutdownWrite() override { ::shutdown(fd, SHUT_WR); }
+    void Close() override {
+      // The transport closes a descriptor once it reads its end: make sure it will.
+      readable = true;
+      writable = false;
+      Apply();
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    void Apply() {
+      auto interest = Polling::NotifyOn::Shutdown;
+      if (readable) interest = interest | Polling::NotifyOn::Read;
+      if (writable) interest = interest | Polling::NotifyOn::Write;
+      try {
+        transport->reactor()->modifyFd(transport->key(), fd, interest, Polling::Mode::Edge);
+      } catch (const std::exception& e) {
+        LogWarn("http", std::string("cannot change a connection's readiness interest: ") +
+                            e.what());
+      }
+    }
+    HttpTransport* transport;
+    int fd;
+    bool readable = true;
+    bool writable = false;
+  };
+
+  struct Connection {
+    Connection(HttpTransport* transport, int fd, uint64_t serial)
+        : serial(serial),
+          socket(transport, fd),
+          http(transport->state_->settings, transport->state_->app, socket,
+               [transport, serial](uint64_t seq) { return transport->MakeReply(serial, seq); },
+               Now()) {}
+    uint64_t serial;
+    PeerSocket socket;
+    HttpConnection http;
+  };
+
+  // The ReplyFn of one request: straight to the connection when called on this reactor thread
+  // (a synchronous answer), else through the mailbox.
+  ReplyFn MakeReply(uint64_t serial, uint64_t seq) {
+    std::shared_ptr<ReplyMailbox> mailbox = mailbox_;
+    std::thread::id reactor = std::this_thread::get_id();
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    return [this, mailbox, reactor, serial, seq, once](ApiReply reply) {
+      if (once->exchange(true)) return;
+      if (std::this_thread::get_id() == reactor) {
+        if (Connection* c = FindBySerial(serial)) c->http.OnReply(seq, std::move(reply), Now());
+        return;
+      }
+      mailbox->Post({serial, seq, std::move(reply)});
+    };
   }
 
-  std::shared_ptr<GatewayService> service_;
-  std::shared_ptr<ReactorGate> gate_;
+  Connection* FindBySerial(uint64_t serial) {
+    auto s = serials_.find(serial);
+    if (s == serials_.end()) return nullptr;
+    auto c = connections_.find(s->second);
+    return c == connections_.end() ? nullptr : c->second.get();
+  }
+
+  std::shared_ptr<Tcp::Handler> handler_;
+  std::shared_ptr<HttpServerState> state_;
+  std::shared_ptr<ReplyMailbox> mailbox_;
+  int timer_fd_ = -1;
+  std::thread::id reactor_thread_;
+  std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint64_t, int> serials_;
 };
+
+HttpTransport& TransportOf(Tcp::Handler& handler, Tcp::Transport* transport) {
+  return static_cast<HttpTransport&>(*transport);
+}
+
+void ByteHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
+  TransportOf(*this, transport()).OnInput(buffer, len, peer);
+}
+void ByteHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
+  TransportOf(*this, transport()).OnConnection(peer);
+}
+void ByteHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
+  TransportOf(*this, transport()).OnDisconnection(peer);
+}
+
+// A slow client costs a descriptor: let the process have as many as the system allows.
+void RaiseDescriptorLimit(int max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < static_cast<rlim_t>(max_connections) + 256) {
+    LogWarn("http", "the descriptor limit (" + std::to_string(limit.rlim_cur) +
+                        ") is close to gateway.max_connections (" +
+                        std::to_string(max_connections) + "); raise it (ulimit -n)");
+  }
+}
 
 }  // namespace
 
@@ -202,55 +355,69 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& list
 
 HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service,
                        size_t webhook_body_bytes)
-    : config_(config),
-      webhook_body_bytes_(webhook_body_bytes),
-      service_(std::move(service)),
-      gate_(std::make_shared<ReactorGate>()) {}
+    : config_(config), webhook_body_bytes_(webhook_body_bytes), service_(std::move(service)) {}
 
 HttpServer::~HttpServer() { Stop(); }
+
+HttpConnectionSettings HttpServer::Settings(const GatewayConfig& config) {
+  HttpConnectionSettings settings;
+  settings.header_timeout = config.header_timeout;
+  settings.body_timeout = config.body_timeout;
+  settings.idle_timeout = config.idle_timeout;
+  settings.max_buffered_input = std::max<size_t>(config.max_body_bytes, 64 * 1024) + 128 * 1024;
+  return settings;
+}
 
 Status HttpServer::Start() {
   auto hp = SplitHostPort(config_.listen);
   if (!hp.ok()) return hp.status();
+  state_ = std::make_shared<HttpServerState>();
+  state_->settings = Settings(config_);
+  state_->max_connections = config_.max_connections;
+  size_t max_body = config_.max_body_bytes;
+  size_t max_hook_body = std::max(max_body, webhook_body_bytes_);
+  std::shared_ptr<GatewayService> service = service_;
+  state_->app.max_body_bytes = [max_body, max_hook_body](std::string_view path) {
+    return path.starts_with("/hooks/") ? max_hook_body : max_body;
+  };
+  state_->app.admit = [service](const ApiRequest& head) { return service->Admit(head); };
+  state_->app.handle = [service](ApiRequest request, ReplyFn reply) {
+    service->Handle(request, std::move(reply));
+  };
+  RaiseDescriptorLimit(config_.max_connections);
   try {
     Address address(hp->first, Port(hp->second));
-    endpoint_ = std::make_unique<Http::Endpoint>(address);
-    // Pistache refuses a request over maxRequestSize with its own plain-text 413 and then reads
-    // the rest of that body as further requests on the connection. Leave generous room above
-    // max_body_bytes, so that an oversized body still reaches the handler and gets the JSON 413
-    // of the contract with the connection intact; only bodies past this bound (5 MiB for the
-    // default 1 MiB limit) meet Pistache's answer. Memory is taken only as a request arrives.
-    // Webhooks allow larger bodies (25 MiB by default): twice that is room enough for their 413.
-    size_t max_request =
-        std::max(config_.max_body_bytes * 4, webhook_body_bytes_ * 2) + 1024 * 1024;
-    auto opts = Http::Endpoint::options()
-                    .threads(config_.threads)
-                    .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(max_request)
-                    .maxResponseSize(128 * 1024 * 1024);
-    endpoint_->init(opts);
-    endpoint_->setHandler(Http::make_handler<Handler>(service_, gate_));
-    endpoint_->serveThreaded();
+    listener_ = std::make_unique<Tcp::Listener>(address);
+    listener_->init(static_cast<size_t>(config_.threads),
+                    Flags<Tcp::Options>(Tcp::Options::ReuseAddr) | Tcp::Options::CloseOnExec,
+                    "sluice-http", 1024);
+    auto handler = std::make_shared<ByteHandler>();
+    listener_->setHandler(handler);
+    std::shared_ptr<HttpServerState> state = state_;
+    listener_->setTransportFactory(
+        [handler, state] { return std::make_shared<HttpTransport>(handler, state); });
+    listener_->bind();
+    listener_->runThreaded();
   } catch (const std::exception& e) {
-    endpoint_.reset();
+    listener_.reset();
     return Unavailable("cannot listen on " + config_.listen + ": " + e.what());
   }
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
-  {
-    std::unique_lock lock(gate_->mutex);
-    gate_->open = false;
+  if (state_) {
+    std::lock_guard<std::mutex> lock(state_->mailboxes_mutex);
+    for (auto& mailbox : state_->mailboxes) mailbox->Close();
   }
-  if (endpoint_) {
-    endpoint_->shutdown();
-    endpoint_.reset();
+  if (listener_) {
+    listener_->shutdown();
+    listener_.reset();
   }
 }
 
 uint16_t HttpServer::port() const {
-  return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0;
+  return listener_ ? static_cast<uint16_t>(static_cast<uint16_t>(listener_->getPort())) : 0;
 }
 
 }  // namespace sluice

@@ -7,16 +7,19 @@
 #include "common/status.h"
 #include "gateway/gateway_service.h"
 
-namespace Pistache::Http {
-class Endpoint;
+namespace Pistache::Tcp {
+class Listener;
 }
 
 namespace sluice {
 
-struct ReactorGate;
+struct HttpServerState;
+struct HttpConnectionSettings;
 
-// The Pistache adapter: turns HTTP requests into ApiRequests for the GatewayService and its
-// ApiReplies back into HTTP. It is the only code that knows Pistache.
+// The gateway's HTTP front door. Pistache provides the listener and the reactor threads that read
+// the sockets; requests are framed by HttpConnection (gateway/http_connection.h) with the
+// limits of the README, and answered in order on the connection's reactor thread. It is the only
+// code that knows Pistache.
 class HttpServer {
  public:
   // `webhook_body_bytes`: the largest webhook body allowed (webhooks.*.max_body_bytes), which
@@ -33,8 +36,10 @@ class HttpServer {
   GatewayConfig config_;
   size_t webhook_body_bytes_;
   std::shared_ptr<GatewayService> service_;
-  std::shared_ptr<ReactorGate> gate_;
-  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  static HttpConnectionSettings Settings(const GatewayConfig& config);
+
+  std::shared_ptr<HttpServerState> state_;
+  std::unique_ptr<Pistache::Tcp::Listener> listener_;
 };
 
 // "host:port" or "[v6]:port".

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "gateway/api.h"
+#include "gateway/http_request_parser.h"
+
+namespace sluice {
+
+using MonoTime = std::chrono::steady_clock::time_point;
+
+// What a connection does to its socket. The Pistache adapter implements it over a non-blocking
+// descriptor on the connection's reactor thread; unit tests use a fake.
+class HttpSocket {
+ public:
+  virtual ~HttpSocket() = default;
+  static constexpr ssize_t kWouldBlock = -1;
+  static constexpr ssize_t kBroken = -2;
+  // Sends what the kernel takes now: the bytes sent, kWouldBlock, or kBroken.
+  virtual ssize_t Send(std::string_view bytes) = 0;
+  // Whether to be told when the socket can take more (OnWritable) / has bytes (OnInput).
+  virtual void WantWritable(bool on) = 0;
+  virtual void WantReadable(bool on) = 0;
+  // Half-closes the sending side (the client reads our FIN after the last answer).
+  virtual void ShutdownWrite() = 0;
+  // Ends the connection: the transport closes the descriptor and drops the connection.
+  virtual void Close() = 0;
+};
+
+// What a connection serves: the gateway's routes, and the checks it can make on a head alone.
+struct HttpApp {
+  // The largest body the route of `path` accepts: a declared Content-Length over it is refused
+  // before the body is read.
+  std::function<size_t(std::string_view path)> max_body_bytes;
+  // For `Expect: 100-continue`: whether the client may send its body (authentication and the
+  // like, on the head alone). An error is the final answer.
+  std::function<Status(const ApiRequest& head)> admit;
+  // Answers a request, once, from any thread, through the ReplyFn.
+  std::function<void(ApiRequest, ReplyFn)> handle;
+};
+
+struct HttpConnectionSettings {
+  HttpLimits limits;
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(60);
+  Duration idle_timeout = std::chrono::seconds(60);
+  // After a final answer that closes the connection, the client's further bytes are read and
+  // dropped for this long (or this many bytes) before the descriptor is closed, so that the
+  // answer is not lost to a reset while the client is still sending.
+  Duration linger = std::chrono::seconds(2);
+  size_t max_linger_bytes = 1024 * 1024;
+  // Bytes of pipelined requests kept while an earlier request is answered; past it the
+  // connection stops reading, and past twice it (a client that ignores that) it is closed.
+  size_t max_buffered_input = 1024 * 1024;
+};
+
+// One HTTP/1.1 connection: framing, limits, timeouts and the order of answers. Requests are
+// taken one at a time: the next pipelined request is parsed only once the answer to the one
+// before has been handed to the socket, so answers go out in order, each exactly once
+// (RFC 9112 §9.3.2), and a connection never holds more than one request's worth of memory.
+//
+// Thread rule: every method runs on the connection's reactor thread. A reply that arrives on
+// another thread is brought there by the transport and given to OnReply.
+class HttpConnection {
+ public:
+  // `make_reply(seq)` gives the ReplyFn for the connection's request number `seq`.
+  HttpConnection(const HttpConnectionSettings& settings, const HttpApp& app, HttpSocket& socket,
+                 std::function<ReplyFn(uint64_t seq)> make_reply, MonoTime now);
+
+  void OnInput(std::string_view bytes, MonoTime now);
+  void OnReply(uint64_t seq, ApiReply reply, MonoTime now);
+  void OnWritable(MonoTime now);
+  // Enforces the header, body, idle, send and linger timeouts; call about every 250 ms.
+  void OnTick(MonoTime now);
+  // Answers `status` at once (before any request) and closes: for a connection over the cap.
+  void Refuse(const Status& status, MonoTime now);
+
+  bool closed() const { return closed_; }
+
+ private:
+  void Pump(MonoTime now);
+  void OnHead(MonoTime now);
+  void Dispatch(MonoTime now);
+  void Answer(ApiReply reply, bool keep_alive, MonoTime now);
+  void Fail(const HttpError& error, MonoTime now);
+  void Flush(MonoTime now);
+  void Abort();
+  void UpdateReading();
+  ApiRequest ToApiRequest(bool with_body);
+
+  HttpConnectionSettings settings_;
+  const HttpApp& app_;
+  HttpSocket& socket_;
+  std::function<ReplyFn(uint64_t)> make_reply_;
+  HttpRequestParser parser_;
+
+  std::string input_;  // bytes received and not yet parsed, from input_pos_
+  size_t input_pos_ = 0;
+  std::string output_;  // bytes not yet taken by the socket, from output_pos_
+  size_t output_pos_ = 0;
+  bool want_writable_ = false;
+  bool reading_ = true;
+
+  uint64_t seq_ = 0;
+  bool awaiting_reply_ = false;
+  bool dispatching_ = false;   // inside app_.handle: a reply now is kept for after it returns
+  bool reply_ready_ = false;
+  ApiReply ready_reply_;
+  std::string request_id_;
+  std::string method_;          // of the request being answered (HEAD gets no body)
+  bool request_keep_alive_ = true;
+  int version_minor_ = 1;
+
+  bool close_after_flush_ = false;
+  bool lingering_ = false;
+  size_t lingered_bytes_ = 0;
+  bool closed_ = false;
+
+  MonoTime last_activity_;
+  MonoTime request_started_{};
+  MonoTime head_done_{};
+  MonoTime output_since_{};
+  MonoTime linger_since_{};
+};
+
+// The reason phrase of a status code ("Not Found").
+const char* HttpReason(int status);
+
+// The request id to use: the client's X-Request-Id when it is 1 to 128 printable ASCII
+// characters, else a new random one.
+std::string RequestIdFor(const std::string* client_value);
+
+// "GET /a?b=1" → path "/a", query {b: 1}; percent-decoded keys and values, first one wins.
+// An absolute-form target ("http://host/a") is reduced to its path. False when the target is
+// neither.
+bool SplitTarget(std::string_view target, std::string* path,
+                 std::map<std::string, std::string>* query);
+
+}  // namespace sluice
