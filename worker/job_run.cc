@@ -67,7 +67,8 @@ void JobRun::Start(TimePoint now) {
     return Finish(now, JobStatus::kError,
                   "cannot create artifacts directory " + artifacts_dir_ + ": " + ec.message());
   AppendToLog("attempt " + std::to_string(params_.attempt) + " of " + t.job_name + " (" + t.id +
-              ") on worker " + params_.worker_id);
+              ") on worker " + params_.worker_id + "; the job's process tree ends with it by " +
+              runner_.TreeMechanism());
 
   if (params_.pipeline) {
     auto& pipeline = *params_.pipeline;
@@ -159,14 +160,15 @@ bool JobRun::Tick(TimePoint now) {
   return finished_;
 }
 
-void JobRun::Stop(TimePoint now, JobStatus final_status, std::string reason) {
+void JobRun::Stop(TimePoint now, JobStatus final_status, std::string reason,
+                  std::optional<Duration> kill_after) {
   if (finished_ || stop_status_) return;
   stop_status_ = final_status;
   stop_reason_ = std::move(reason);
   AppendToLog("stopping: " + stop_reason_);
   if (process_) {
     process_->SignalGroup(SIGTERM);
-    kill_at_ = now + params_.worker.kill_grace;
+    kill_at_ = now + kill_after.value_or(params_.worker.kill_grace);
   } else {
     Finish(now, final_status, stop_reason_);
   }

@@ -45,9 +45,10 @@ class JobRun {
   void Start(TimePoint now);
   // Advances: next step, timeout, kill after the grace. Returns finished().
   bool Tick(TimePoint now);
-  // Stops the job (SIGTERM to its process group, SIGKILL after kill_grace); it ends as
-  // `final_status` with `reason` unless it finished first.
-  void Stop(TimePoint now, JobStatus final_status, std::string reason);
+  // Stops the job (SIGTERM to its process group, SIGKILL after `kill_after`, by default the
+  // worker's kill_grace); it ends as `final_status` with `reason` unless it finished first.
+  void Stop(TimePoint now, JobStatus final_status, std::string reason,
+            std::optional<Duration> kill_after = std::nullopt);
   // Kills it at once without waiting; used when this worker lost the execution's lease.
   void KillNow();
 

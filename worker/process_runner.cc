@@ -6,11 +6,21 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace sluice {
@@ -38,6 +48,138 @@ Status StatusFromErrno(int err, std::string what) {
     default:
       return FailedPrecondition(std::move(message));
   }
+}
+
+// Processes started by any PosixProcessRunner of this process and not yet reaped: leader pid
+// to its tree tag. Start() holds the mutex from fork until the child is registered, and the
+// stray reaper holds it while it reaps, so a runner's own child is never reaped by the latter.
+struct Leaders {
+  std::mutex mutex;
+  std::map<pid_t, std::string> tags;
+};
+Leaders& LiveLeaders() {
+  static Leaders* leaders = new Leaders;  // never destroyed: used until exit
+  return *leaders;
+}
+
+void Unregister(pid_t pid) {
+  std::lock_guard<std::mutex> lock(LiveLeaders().mutex);
+  LiveLeaders().tags.erase(pid);
+}
+
+// One line of /proc/<pid>/stat, the fields that matter here.
+struct ProcInfo {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  char state = '?';
+};
+
+// Every process of the host that can be read now. Processes come and go while it reads: one
+// that vanished is simply missing.
+std::vector<ProcInfo> ReadProcessTable() {
+  std::vector<ProcInfo> table;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return table;
+  while (struct dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    size_t close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) continue;
+    ProcInfo info;
+    info.pid = static_cast<pid_t>(pid);
+    long ppid = 0, pgrp = 0;
+    char state = '?';
+    if (std::sscanf(line.c_str() + close + 2, "%c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+    info.state = state;
+    info.ppid = static_cast<pid_t>(ppid);
+    info.pgrp = static_cast<pid_t>(pgrp);
+    table.push_back(info);
+  }
+  ::closedir(dir);
+  return table;
+}
+
+// Whether the environment `pid` was started with holds exactly `entry` ("NAME=value").
+bool EnvironmentHolds(pid_t pid, const std::string& entry) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!in) return false;
+  std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t pos = 0;
+  while ((pos = environ.find(entry, pos)) != std::string::npos) {
+    bool starts = pos == 0 || environ[pos - 1] == '\0';
+    size_t after = pos + entry.size();
+    if (starts && (after == environ.size() || environ[after] == '\0')) return true;
+    pos = after;
+  }
+  return false;
+}
+
+// The living members of a tree: its group, its tagged processes, and their descendants. The
+// leader itself is left out (its owner signals and reaps it).
+std::vector<pid_t> TreeMembers(const std::vector<ProcInfo>& table, pid_t leader,
+                               const std::string& tag) {
+  const pid_t self = ::getpid();
+  const std::string entry = std::string(kProcessTreeVariable) + "=" + tag;
+  std::set<pid_t> members;
+  for (const ProcInfo& p : table) {
+    if (p.pid == self || p.pid == leader || p.state == 'Z') continue;
+    if (p.pgrp == leader || EnvironmentHolds(p.pid, entry)) members.insert(p.pid);
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const ProcInfo& p : table) {
+      if (p.pid == self || p.state == 'Z' || members.count(p.pid) || !members.count(p.ppid)) {
+        continue;
+      }
+      members.insert(p.pid);
+      grew = true;
+    }
+  }
+  return std::vector<pid_t>(members.begin(), members.end());
+}
+
+// Reaps this process's zombie children that no runner started: descendants of jobs that were
+// re-parented here (child subreaper) and then ended.
+void ReapStrays(const std::vector<ProcInfo>& table) {
+  const pid_t self = ::getpid();
+  std::lock_guard<std::mutex> lock(LiveLeaders().mutex);
+  for (const ProcInfo& p : table) {
+    if (p.ppid != self || p.state != 'Z' || LiveLeaders().tags.count(p.pid)) continue;
+    int status = 0;
+    ::waitpid(p.pid, &status, WNOHANG);
+  }
+}
+
+void SignalTree(pid_t leader, const std::string& tag, int sig) {
+  ::kill(-leader, sig);
+  for (pid_t pid : TreeMembers(ReadProcessTable(), leader, tag)) ::kill(pid, sig);
+}
+
+// SIGKILLs everything of the tree except its leader, in rounds (a member may fork while it is
+// being killed) until a round finds nothing alive, and reaps what was re-parented here. Bounded:
+// a member stuck in the kernel (state D) cannot hold the worker for long.
+void EndTree(pid_t leader, const std::string& tag) {
+  constexpr int kMaxRounds = 500;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    ::kill(-leader, SIGKILL);
+    std::vector<ProcInfo> table = ReadProcessTable();
+    ReapStrays(table);
+    std::vector<pid_t> members = TreeMembers(table, leader, tag);
+    if (members.empty()) return;
+    for (pid_t pid : members) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+std::string NextTreeTag() {
+  static std::atomic<unsigned long> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
 // A file descriptor closed on destruction.
@@ -91,7 +233,7 @@ struct ExecPlan {
   std::vector<std::vector<char*>> sh_argvs;  // "/bin/sh" + candidate + args, for ENOEXEC
 };
 
-void FillExecPlan(const ProcessSpec& spec, ExecPlan& plan) {
+void FillExecPlan(const ProcessSpec& spec, const std::string& tree_tag, ExecPlan& plan) {
   const std::string& file = spec.argv[0];
   if (file.find('/') != std::string::npos) {
     plan.candidates.push_back(file);
@@ -109,7 +251,10 @@ void FillExecPlan(const ProcessSpec& spec, ExecPlan& plan) {
       start = end + 1;
     }
   }
-  for (const auto& [key, value] : spec.env) plan.env_storage.push_back(key + "=" + value);
+  for (const auto& [key, value] : spec.env) {
+    if (key != kProcessTreeVariable) plan.env_storage.push_back(key + "=" + value);
+  }
+  plan.env_storage.push_back(std::string(kProcessTreeVariable) + "=" + tree_tag);
 
   for (const std::string& arg : spec.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
   plan.argv.push_back(nullptr);
@@ -159,8 +304,8 @@ void CloseRange(int first, unsigned last, int fallback_last) {
   ::setpgid(0, 0);
   // A worker that dies (SIGKILL, crash) takes its jobs' leaders with it, so that a job is not
   // still running when another worker takes over its execution after the lease. The parent's
-  // pid is checked after the call: the worker may already be gone. Children of the job that
-  // outlive its leader are not covered (that needs a cgroup).
+  // pid is checked after the call: the worker may already be gone. Descendants of the job are
+  // not covered by this: a worker that dies without stopping leaves them to init.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent_pid) ::_exit(127);
   sigset_t empty;
@@ -213,7 +358,7 @@ ProcessExit ExitFromWaitStatus(int status) {
 
 class PosixProcess final : public Process {
  public:
-  explicit PosixProcess(pid_t pid) : pid_(pid) {}
+  PosixProcess(pid_t pid, std::string tree_tag) : pid_(pid), tree_tag_(std::move(tree_tag)) {}
   PosixProcess(const PosixProcess&) = delete;
   PosixProcess& operator=(const PosixProcess&) = delete;
 
@@ -221,9 +366,16 @@ class PosixProcess final : public Process {
     if (exit_.has_value()) return;
     ::kill(-pid_, SIGKILL);
     ::kill(pid_, SIGKILL);  // in case the group could not be formed
+    // Ended but not yet reaped: its pid, the group id, cannot be reused while the tree is killed.
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0 &&
+           errno == EINTR) {
+    }
+    EndTree(pid_, tree_tag_);
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    Unregister(pid_);
   }
 
   int pid() const override { return pid_; }
@@ -231,11 +383,12 @@ class PosixProcess final : public Process {
   std::optional<ProcessExit> Poll() override {
     if (exit_.has_value()) return exit_;
     // Once the leader has exited, but before reaping it (so its pid, the group id, cannot be
-    // reused yet), kill whatever it left running in its group: a job's leftovers die with it.
+    // reused yet), kill whatever it left running, in its group or not: a job's leftovers die
+    // with it.
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == pid_) {
-      ::kill(-pid_, SIGKILL);
+      EndTree(pid_, tree_tag_);
     }
     int status = 0;
     pid_t result;
@@ -249,21 +402,46 @@ class PosixProcess final : public Process {
       // lost; report a failure rather than waiting forever.
       exit_ = ProcessExit{.signaled = false, .exit_code = -1, .signal = 0};
     }
+    if (exit_.has_value()) Unregister(pid_);
     return exit_;
   }
 
   void SignalGroup(int sig) override {
     // Until Poll() has reaped the leader, its pid (and so the group id) cannot be reused.
     if (exit_.has_value()) return;
-    ::kill(-pid_, sig);
+    SignalTree(pid_, tree_tag_, sig);
   }
 
  private:
   const pid_t pid_;
+  const std::string tree_tag_;
   std::optional<ProcessExit> exit_;
 };
 
 }  // namespace
+
+PosixProcessRunner::PosixProcessRunner() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+    mechanism_ =
+        "the worker as child subreaper: at its end everything left of its process group, or "
+        "tagged SLUICE_PROCESS_TREE, and their descendants, is killed";
+  } else {
+    mechanism_ = "its process group and tagged descendants (no child subreaper: " +
+                 ErrnoText(errno) + ")";
+  }
+}
+
+void KillAllProcessTrees() {
+  std::map<pid_t, std::string> leaders;
+  {
+    std::lock_guard<std::mutex> lock(LiveLeaders().mutex);
+    leaders = LiveLeaders().tags;
+  }
+  for (const auto& [pid, tag] : leaders) {
+    ::kill(pid, SIGKILL);
+    EndTree(pid, tag);
+  }
+}
 
 std::string ProcessExit::Describe() const {
   if (!signaled) return "exit code " + std::to_string(exit_code);
@@ -298,7 +476,8 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   }
 
   ExecPlan plan;
-  FillExecPlan(spec, plan);
+  std::string tree_tag = NextTreeTag();
+  FillExecPlan(spec, tree_tag, plan);
   // Upper bound for closing descriptors one by one when close_range(2) is missing.
   struct rlimit nofile {};
   int max_fd = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
@@ -312,12 +491,19 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   sigfillset(&all_signals);
   ::pthread_sigmask(SIG_SETMASK, &all_signals, &previous_mask);
   pid_t parent_pid = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    RunChild(plan, spec.working_dir.c_str(), stdin_fd.get(), log_fd.get(), error_write.get(),
-             max_fd, parent_pid);
+  pid_t pid;
+  int fork_errno;
+  {
+    // Registered before anyone may reap strays, so this child is never taken for one.
+    std::lock_guard<std::mutex> lock(LiveLeaders().mutex);
+    pid = ::fork();
+    if (pid == 0) {
+      RunChild(plan, spec.working_dir.c_str(), stdin_fd.get(), log_fd.get(), error_write.get(),
+               max_fd, parent_pid);
+    }
+    fork_errno = errno;
+    if (pid > 0) LiveLeaders().tags[pid] = tree_tag;
   }
-  int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   if (pid < 0) return StatusFromErrno(fork_errno, "cannot fork to run \"" + command + "\"");
 
@@ -335,12 +521,13 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
     if (n <= 0) break;
     received += static_cast<size_t>(n);
   }
-  if (received == 0) return std::unique_ptr<Process>(new PosixProcess(pid));
+  if (received == 0) return std::unique_ptr<Process>(new PosixProcess(pid, tree_tag));
 
   // The child failed before or at exec and has exited (127); reap it.
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  Unregister(pid);
   if (received < sizeof(report)) return Internal("cannot run \"" + command + "\": lost error");
   switch (report.stage) {
     case ChildStage::kChdir:

@@ -8,9 +8,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fakes.h"
+#include "process_tree_helpers.h"
 #include "worker/checkout.h"
 
 namespace sluice {
@@ -232,6 +234,62 @@ TEST_F(JobRunTest, StopKillsAJobThatIgnoresSigtermAfterTheGrace) {
   EXPECT_EQ(run.status(), JobStatus::kAborted);
 }
 
+TEST_F(JobRunTest, ShutdownMayStopWithAShorterKillGrace) {
+  JobRun run(Params(), runner_);
+  run.Start(t0_);
+  run.Stop(t0_ + seconds(5), JobStatus::kAborted, "worker shut down", seconds(2));
+  EXPECT_FALSE(run.Tick(t0_ + seconds(6)));
+  EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGTERM});
+  EXPECT_FALSE(run.Tick(t0_ + seconds(7)));
+  EXPECT_EQ(runner_.process(0).signals, (std::vector<int>{SIGTERM, SIGKILL}));
+}
+
+// Ticks a JobRun on the real clock until it finishes or 10 s pass.
+bool TickUntilFinished(JobRun& run, TimePoint from) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  TimePoint now = from;
+  while (!run.Tick(now)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+    now += milliseconds(10);
+  }
+  return true;
+}
+
+TEST_F(JobRunTest, ADescendantThatCalledSetsidDoesNotOutliveTheJob) {
+  PosixProcessRunner real_runner;
+  job_.command = {"sh", "-c", "setsid sh -c \"sleep 300\" & echo started"};
+  JobRun run(Params(), real_runner);
+  run.Start(t0_);
+  ASSERT_TRUE(TickUntilFinished(run, t0_));
+  EXPECT_EQ(run.status(), JobStatus::kSuccess) << run.message();
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+  EXPECT_NE(ReadFile(LogPath()).find("process tree ends with it by the worker as child subreaper"),
+            std::string::npos)
+      << ReadFile(LogPath());
+}
+
+TEST_F(JobRunTest, AnAbortEndsADoubleForkedDaemonOfTheJob) {
+  PosixProcessRunner real_runner;
+  std::string pid_file = root_ + "/daemon.pid";
+  job_.command = {"sh", "-c",
+                  "(setsid sh -c 'echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " +
+                      pid_file + "; exec sleep 300' &); sleep 300"};
+  JobRun run(Params(), real_runner);
+  run.Start(t0_);
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(pid_file));
+  int daemon = std::stoi(ReadFile(pid_file));
+  run.Stop(t0_, JobStatus::kAborted, "aborted on request");
+  ASSERT_TRUE(TickUntilFinished(run, t0_));
+  EXPECT_EQ(run.status(), JobStatus::kAborted);
+  EXPECT_TRUE(IsDead(daemon)) << "daemon " << daemon;
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
 TEST_F(JobRunTest, AStoppedJobEndsAbortedEvenIfItExitsCleanly) {
   JobRun run(Params(), runner_);
   run.Start(t0_);
@@ -310,7 +368,8 @@ TEST_F(JobRunTest, TheLogStartsWithTheAttemptHeaderAndEndsWithTheOutcome) {
   run.Start(t0_);
   std::string log = ReadFile(LogPath());
   EXPECT_EQ(log.substr(0, log.find('\n')),
-            "[sluice] attempt 1 of periodic-echo (" + kId + ") on worker worker-1");
+            "[sluice] attempt 1 of periodic-echo (" + kId +
+                ") on worker worker-1; the job's process tree ends with it by its process group");
   runner_.process(0).Exit(3);
   ASSERT_TRUE(run.Tick(t0_ + seconds(1)));
   log = ReadFile(LogPath());

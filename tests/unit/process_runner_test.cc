@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "process_tree_helpers.h"
+
 namespace sluice {
 namespace {
 
@@ -46,18 +48,6 @@ std::optional<ProcessExit> WaitForExit(Process& process) {
   std::optional<ProcessExit> exit;
   WaitFor([&] { return (exit = process.Poll()).has_value(); });
   return exit;
-}
-
-// Whether pid no longer runs: gone, or a zombie nobody reaped (PID 1 of a container may not).
-bool IsDead(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  size_t paren = line.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= line.size()) return true;
-  char state = line[paren + 2];
-  return state == 'Z' || state == 'X';
 }
 
 class ProcessRunnerTest : public ::testing::Test {
@@ -168,8 +158,29 @@ TEST_F(ProcessRunnerTest, EnvironmentIsExactlyTheGivenOne) {
 
   std::set<std::string> lines;
   std::istringstream log(Log());
-  for (std::string line; std::getline(log, line);) lines.insert(line);
+  std::string tag;
+  for (std::string line; std::getline(log, line);) {
+    if (line.starts_with(std::string(kProcessTreeVariable) + "=")) {
+      tag = line;  // the runner's own addition, checked below
+    } else {
+      lines.insert(line);
+    }
+  }
   EXPECT_EQ(lines, (std::set<std::string>{"PATH=" + path_, "FOO=bar baz"}));
+  EXPECT_TRUE(tag.starts_with("SLUICE_PROCESS_TREE=" + std::to_string(::getpid()) + "-")) << tag;
+}
+
+TEST_F(ProcessRunnerTest, EachProcessGetsItsOwnTreeTagWhichTheSpecCannotOverride) {
+  ProcessSpec spec = Spec({"sh", "-c", "echo $SLUICE_PROCESS_TREE"});
+  spec.env[kProcessTreeVariable] = "forged";
+  ASSERT_TRUE(Run(spec).has_value());
+  ASSERT_TRUE(Run(spec).has_value());
+  std::istringstream log(Log());
+  std::string first, second;
+  std::getline(log, first);
+  std::getline(log, second);
+  EXPECT_TRUE(first.starts_with(std::to_string(::getpid()) + "-")) << first;
+  EXPECT_NE(first, second);
 }
 
 TEST_F(ProcessRunnerTest, LooksUpCommandInPathOfChildEnvironment) {
@@ -361,6 +372,105 @@ TEST_F(ProcessRunnerTest, DestroyingRunningProcessKillsAndReapsIt) {
   EXPECT_LT(steady_clock::now() - start, seconds(5));
   // Reaped, so not even a zombie is left.
   EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid)));
+}
+
+// A shell command that starts `daemon` in the background, waits until it has written its pid to
+// `pid_file`, then runs `then`.
+std::string StartsDaemon(const std::string& daemon, const std::string& pid_file,
+                         const std::string& then) {
+  return daemon + " & while [ ! -s " + pid_file + " ]; do sleep 0.01; done; " + then;
+}
+
+std::string WritesPidThenSleeps(const std::string& pid_file) {
+  return "sh -c 'echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file +
+         "; exec sleep 300'";
+}
+
+TEST_F(ProcessRunnerTest, ADescendantThatCalledSetsidEndsWhenTheProcessEnds) {
+  std::string pid_file = (dir_ / "daemon.pid").string();
+  std::optional<ProcessExit> exit = Run(Spec(
+      {"sh", "-c",
+       StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "echo started")}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  int daemon = std::stoi(ReadFile(pid_file));
+  EXPECT_NE(::getsid(daemon), ::getsid(0)) << "the daemon left the session";
+  // Killed and, re-parented here (child subreaper), reaped: not even a zombie is left.
+  EXPECT_TRUE(IsDead(daemon)) << "daemon " << daemon;
+  EXPECT_FALSE(fs::exists("/proc/" + std::to_string(daemon)));
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
+TEST_F(ProcessRunnerTest, ADoubleForkedDaemonEndsWhenTheProcessEnds) {
+  std::string pid_file = (dir_ / "daemon.pid").string();
+  // The subshell forks the daemon and exits at once: the daemon is orphaned while the process
+  // still runs, and is in a session of its own.
+  std::optional<ProcessExit> exit = Run(Spec(
+      {"sh", "-c",
+       StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)", pid_file,
+                    "echo started")}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  int daemon = std::stoi(ReadFile(pid_file));
+  EXPECT_TRUE(IsDead(daemon)) << "daemon " << daemon;
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
+TEST_F(ProcessRunnerTest, TheBriefsSetsidSleepLeavesNothingRunning) {
+  std::optional<ProcessExit> exit =
+      Run(Spec({"sh", "-c", "setsid sh -c \"sleep 300\" & echo started"}));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
+TEST_F(ProcessRunnerTest, SignalGroupReachesADescendantThatCalledSetsid) {
+  std::string pid_file = (dir_ / "daemon.pid").string();
+  std::unique_ptr<Process> process = StartOk(Spec(
+      {"sh", "-c", StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int daemon = std::stoi(ReadFile(pid_file));
+  ASSERT_FALSE(IsDead(daemon));
+
+  process->SignalGroup(SIGTERM);  // as an abort does
+  EXPECT_TRUE(WaitFor([&] { return IsDead(daemon); })) << "daemon " << daemon;
+  ASSERT_TRUE(WaitForExit(*process).has_value());
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
+TEST_F(ProcessRunnerTest, DestroyingARunningProcessEndsItsWholeTree) {
+  std::string pid_file = (dir_ / "daemon.pid").string();
+  std::unique_ptr<Process> process = StartOk(Spec(
+      {"sh", "-c",
+       "trap '' TERM; " +
+           StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)", pid_file,
+                        "sleep 300")}));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int daemon = std::stoi(ReadFile(pid_file));
+  process.reset();
+  EXPECT_TRUE(IsDead(daemon)) << "daemon " << daemon;
+  EXPECT_EQ(LivingTaggedProcesses(), std::vector<int>{});
+}
+
+TEST_F(ProcessRunnerTest, KillAllProcessTreesEndsEveryRunningTree) {
+  std::string pid_file = (dir_ / "daemon.pid").string();
+  std::unique_ptr<Process> process = StartOk(Spec(
+      {"sh", "-c", StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int daemon = std::stoi(ReadFile(pid_file));
+  KillAllProcessTrees();
+  EXPECT_TRUE(IsDead(daemon)) << "daemon " << daemon;
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->signal, SIGKILL);
+}
+
+TEST_F(ProcessRunnerTest, TheMechanismIsTheChildSubreaper) {
+  EXPECT_NE(runner_.TreeMechanism().find("child subreaper"), std::string::npos)
+      << runner_.TreeMechanism();
 }
 
 TEST(ProcessExitTest, Describe) {
