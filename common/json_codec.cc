@@ -190,6 +190,37 @@ Status InvalidUtf8(const std::string& path) {
 
 }  // namespace
 
+FieldSize LargestTriggerField(const Trigger& t) {
+  FieldSize largest{"job_name", t.job_name.size()};
+  auto consider = [&largest](FieldSize candidate) {
+    if (candidate.bytes > largest.bytes) largest = std::move(candidate);
+  };
+  if (t.refs) {
+    const Refs& r = *t.refs;
+    for (const auto& [name, value] :
+         {std::pair{"org", &r.org}, std::pair{"repo", &r.repo},
+          std::pair{"repo_link", &r.repo_link}, std::pair{"base_ref", &r.base_ref}, std::pair{"base_sha", &r.base_sha},
+          std::pair{"base_link", &r.base_link}, std::pair{"path_alias", &r.path_alias},
+          std::pair{"clone_uri", &r.clone_uri}}) {
+      consider({std::string("refs.") + name, value->size()});
+    }
+    for (size_t i = 0; i < r.pulls.size(); ++i) {
+      const Pull& p = r.pulls[i];
+      for (const auto& [name, value] :
+           {std::pair{"author", &p.author}, std::pair{"sha", &p.sha}, std::pair{"title", &p.title},
+            std::pair{"ref", &p.ref}, std::pair{"link", &p.link},
+            std::pair{"commit_link", &p.commit_link}, std::pair{"author_link", &p.author_link}}) {
+        consider({"refs.pulls[" + std::to_string(i) + "]." + name, value->size()});
+      }
+    }
+  }
+  const PodSpecOptions& o = t.pod_spec_options;
+  consider(LargestEntry(o.envs, "pod_spec_options.envs"));
+  consider(LargestEntry(o.labels, "pod_spec_options.labels"));
+  consider(LargestEntry(o.annotations, "pod_spec_options.annotations"));
+  return largest;
+}
+
 Status ParseJson(std::string_view text, rapidjson::Document& doc) {
   // Walking a document (schema validation, Accept) recurses once per level: refuse absurd depth
   // before it can exhaust a network thread's stack.

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/execution.h"
+#include "common/record_limits.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -32,6 +33,10 @@ std::string EncodeExecutionRecord(const Execution& e);
 StatusOr<Execution> DecodeExecutionRecord(std::string_view json);
 std::string EncodeTrigger(const Trigger& t);
 StatusOr<Trigger> DecodeTrigger(std::string_view json);
+
+// The largest field of a trigger that its client sent (job name, refs, pulls, envs, labels,
+// annotations), for CheckRecordFits' message.
+FieldSize LargestTriggerField(const Trigger& t);
 
 // Pieces shared by the request parser and the codecs. The value must already have the shape the
 // schema requires (strings where strings are expected); these do not re-validate.

@@ -89,10 +89,10 @@ StatusOr<const JobConfig*> AuthorizeJob(const Config& config, const ClientConfig
                                         std::string_view job_name) {
   if (!ClientMayUseJob(client, job_name)) {
     return PermissionDenied("client \"" + client.name + "\" may not trigger job \"" +
-                            std::string(job_name) + "\"; it is not in the client's allow_jobs");
+                            EchoValue(job_name) + "\"; it is not in the client's allow_jobs");
   }
   const JobConfig* job = config.FindJob(std::string(job_name));
-  if (job == nullptr) return NotFound("no job named \"" + std::string(job_name) + "\"");
+  if (job == nullptr) return NotFound("no job named \"" + EchoValue(job_name) + "\"");
   return job;
 }
 

@@ -22,8 +22,6 @@ namespace {
 
 constexpr std::string_view kReservedPrefix = "sluice.io/";
 constexpr const char* kJobTypeChoices = R"(1 or "PERIODIC", 2 or "POSTSUBMIT", 3 or "PRESUBMIT")";
-// Client text quoted in a message is cut to this many bytes.
-constexpr size_t kMaxQuotedBytes = 64;
 // libstdc++'s std::regex recurses per character, so matching a client-sized string could exhaust
 // the stack. No branch name comes near this length.
 constexpr size_t kMaxBaseRefBytes = 1024;
@@ -47,29 +45,20 @@ bool IsAsciiAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// s as a JSON string literal, cut to kMaxQuotedBytes on a UTF-8 boundary, for quoting client
-// text in a message.
+// What a message may echo of client text (EchoValue), as a JSON string literal.
 std::string Quote(std::string_view s) {
-  bool cut = false;
-  if (s.size() > kMaxQuotedBytes) {
-    size_t n = kMaxQuotedBytes;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s = s.substr(0, n);
-    cut = true;
-  }
+  std::string echo = EchoValue(s);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  std::string out(buf.GetString(), buf.GetSize());
-  if (cut) out.insert(out.size() - 1, "...");
-  return out;
+  w.String(echo.data(), static_cast<rapidjson::SizeType>(echo.size()));
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 // Field paths as messages spell them: refs.pulls[0].sha, pod_spec_options.labels."app/x".
 std::string ChildPath(std::string_view parent, std::string_view key) {
   std::string out(parent);
   if (!out.empty()) out += '.';
-  out += IsValidEnvName(key) ? std::string(key) : Quote(key);
+  out += IsValidEnvName(key) ? EchoValue(key) : Quote(key);
   return out;
 }
 
@@ -443,7 +432,7 @@ Status ValidateEnvs(const std::map<std::string, std::string>& envs, const JobCon
                              " is not a valid environment variable name; use letters, digits "
                              "and '_', not starting with a digit");
     }
-    std::string path = "pod_spec_options.envs." + name;
+    std::string path = ChildPath("pod_spec_options.envs", name);
     if (value.empty()) {
       return InvalidArgument(path +
                              ": value must not be empty; leave the variable out to keep "
@@ -452,10 +441,11 @@ Status ValidateEnvs(const std::map<std::string, std::string>& envs, const JobCon
     if (!EnvNameAllowed(job.allow_env_override, name)) {
       if (job.allow_env_override.empty()) {
         return InvalidArgument(path + ": job " + Quote(job.name) + " does not allow overriding " +
-                               name + "; the job allows no environment overrides");
+                               EchoValue(name) + "; the job allows no environment overrides");
       }
       return InvalidArgument(path + ": job " + Quote(job.name) + " does not allow overriding " +
-                             name + " (allowed: " + Join(job.allow_env_override) + ")");
+                             EchoValue(name) + " (allowed: " + Join(job.allow_env_override) +
+                             ")");
     }
   }
   return Status::Ok();
@@ -630,6 +620,27 @@ Status ValidateAgainstJob(const CreateRequest& request, const JobConfig& job) {
   if (Status s = ValidateEnvs(request.pod_spec_options.envs, job); !s.ok()) return s;
   if (Status s = ValidateMetadata(request.pod_spec_options.labels, true); !s.ok()) return s;
   return ValidateMetadata(request.pod_spec_options.annotations, false);
+}
+
+Status CheckEnvSizes(const std::map<std::string, std::string>& envs, size_t max_value_bytes,
+                     size_t max_total_bytes, std::string_view field) {
+  size_t total = 0;
+  for (const auto& [name, value] : envs) {
+    if (value.size() > max_value_bytes) {
+      return InvalidArgument(ChildPath(field, name) + ": the value is " +
+                             std::to_string(value.size()) + " bytes; the limit is " +
+                             std::to_string(max_value_bytes) +
+                             " bytes per value (gateway.max_env_value_bytes)");
+    }
+    total += name.size() + value.size();
+  }
+  if (total > max_total_bytes) {
+    return InvalidArgument(std::string(field) + ": names and values add up to " +
+                           std::to_string(total) + " bytes; the limit is " +
+                           std::to_string(max_total_bytes) +
+                           " bytes in all (gateway.max_env_total_bytes)");
+  }
+  return Status::Ok();
 }
 
 std::string RequestFingerprint(const CreateRequest& request) {

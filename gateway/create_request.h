@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,15 @@ StatusOr<CreateRequest> ParseCreateRequest(std::string_view body,
 // job's allow_env_override), labels, annotations. The first failure is returned; its message is
 // part of the API.
 Status ValidateAgainstJob(const CreateRequest& request, const JobConfig& job);
+
+// The request's own environment values against the gateway's limits: each value at most
+// max_value_bytes (gateway.max_env_value_bytes), all names and values together at most
+// max_total_bytes (gateway.max_env_total_bytes). Larger ones could not reach a job's process
+// (ARG_MAX) and could make the execution's records too large for Kafka. `field` is the map's
+// path in messages ("pod_spec_options.envs", "variables"); errors are kInvalidArgument naming
+// the variable and the limit.
+Status CheckEnvSizes(const std::map<std::string, std::string>& envs, size_t max_value_bytes,
+                     size_t max_total_bytes, std::string_view field);
 
 // Lower-case hex SHA-256 of a canonical encoding of the request (job name, type, refs,
 // pod_spec_options). Equal requests give equal fingerprints across processes and versions, so it

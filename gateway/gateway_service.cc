@@ -37,8 +37,9 @@ std::vector<std::string> SplitPath(const std::string& path) {
 }
 
 ApiReply MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
-  ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + method + " is not allowed on " +
-                                                           path + "; allowed: " + allow)
+  ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + EchoValue(method) +
+                                                           " is not allowed on " + EchoValue(path) +
+                                                           "; allowed: " + allow)
                               .WithHttpStatus(405));
   r.headers.emplace_back("Allow", allow);
   return r;
@@ -173,13 +174,8 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
     return reply(MethodNotAllowed(m, request.path, "GET"));
   }
   reply(ErrorReply(
-      NotFound("no such endpoint: " + m + " " + request.path + " (see the README for the API)")));
-}
-
-Status GatewayService::Admit(const ApiRequest& head) const {
-  if (!head.path.starts_with("/v1/")) return Status::Ok();  // tokens in the body, signatures
-  auto client = Authenticate(config_, head.authorization);
-  return client.ok() ? Status::Ok() : client.status();
+      NotFound("no such endpoint: " + EchoValue(m) + " " + EchoValue(request.path) +
+               " (see the README for the API)")));
 }
 
 StatusOr<const ClientConfig*> GatewayService::Authenticated(const ApiRequest& request) {
@@ -209,6 +205,11 @@ void GatewayService::CreateExecution(const ApiRequest& request,
   }
   auto parsed = ParseCreateRequest(request.body, path_job);
   if (!parsed.ok()) return reply(ErrorReply(parsed.status()));
+  if (Status s = CheckEnvSizes(parsed->pod_spec_options.envs, config_.gateway.max_env_value_bytes,
+                               config_.gateway.max_env_total_bytes, "pod_spec_options.envs");
+      !s.ok()) {
+    return reply(ErrorReply(s));
+  }
   auto job = AuthorizeJob(config_, **client, parsed->job_name);
   if (!job.ok()) return reply(ErrorReply(job.status()));
   if (Status s = ValidateAgainstJob(*parsed, **job); !s.ok()) return reply(ErrorReply(s));
@@ -252,10 +253,27 @@ void GatewayService::CreateExecution(const ApiRequest& request,
   trigger.client = (*client)->name;
   trigger.fingerprint = fingerprint;
 
+  Execution execution = Execution::FromTrigger(
+      trigger, ArtifactsPathFor(config_.worker.artifacts, trigger.job_name, trigger.id));
+  // Both records, and the worker's later records of the execution (which carry the same fields),
+  // must fit what Kafka takes: a record refused for its size after the 200 would never run.
+  std::string trigger_record = EncodeTrigger(trigger);
+  std::string result_record = EncodeExecutionRecord(execution);
+  auto largest = [&trigger] { return LargestTriggerField(trigger); };
+  if (Status s = CheckRecordFits("the trigger", id.size() + trigger_record.size(), 0, largest);
+      !s.ok()) {
+    return reply(ErrorReply(s));
+  }
+  if (Status s = CheckRecordFits("the execution's status record",
+                                 id.size() + result_record.size(), kWorkerRecordReserveBytes,
+                                 largest);
+      !s.ok()) {
+    return reply(ErrorReply(s));
+  }
+
   auto pending = std::make_shared<PendingCreate>();
   pending->reply = std::move(reply);
-  pending->execution = Execution::FromTrigger(
-      trigger, ArtifactsPathFor(config_.worker.artifacts, trigger.job_name, trigger.id));
+  pending->execution = std::move(execution);
   in_flight_.fetch_add(1);
 
   auto on_delivery = [this, pending](const Status& s) {
@@ -308,15 +326,15 @@ void GatewayService::CreateExecution(const ApiRequest& request,
                              .WithRetryAfter(kUnavailableRetryAfterSeconds)));
   });
   const KafkaConfig& k = config_.kafka;
-  publisher_.Publish(k.ResultsTopic(), id, EncodeExecutionRecord(pending->execution), on_delivery);
-  publisher_.Publish(k.RequestsTopic(), id, EncodeTrigger(trigger), on_delivery);
+  publisher_.Publish(k.ResultsTopic(), id, result_record, on_delivery);
+  publisher_.Publish(k.RequestsTopic(), id, trigger_record, on_delivery);
 }
 
 StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
                                                      const std::string& id) {
   auto e = view_.store().Get(id);
   if (!e || !ClientMayUseJob(client, e->job_name)) {
-    return NotFound("no execution with id \"" + id + "\"");
+    return NotFound("no execution with id \"" + EchoValue(id) + "\"");
   }
   return *e;
 }
@@ -341,7 +359,7 @@ ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
         q.status = JobStatusFromName(value);
         if (!q.status) {
           return ErrorReply(InvalidArgument(
-              "status: \"" + value +
+              "status: \"" + EchoValue(value) +
               "\" is not one of TRIGGERED, PENDING, SUCCESS, FAILURE, ABORTED, ERROR"));
         }
       }
@@ -362,14 +380,14 @@ ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
       }
       q.page_token = value;
     } else {
-      return ErrorReply(InvalidArgument("unknown query parameter \"" + key +
+      return ErrorReply(InvalidArgument("unknown query parameter \"" + EchoValue(key) +
                                         "\"; use job_name, status, page_size, page_token"));
     }
   }
   if (q.page_size == 0) q.page_size = kDefaultPageSize;
   if (!q.job_name.empty() && !ClientMayUseJob(**client, q.job_name)) {
     return ErrorReply(PermissionDenied("client \"" + (*client)->name + "\" may not see job \"" +
-                                       q.job_name + "\""));
+                                       EchoValue(q.job_name) + "\""));
   }
   const ClientConfig* c = *client;
   q.visible = [c](const std::string& job) { return ClientMayUseJob(*c, job); };

@@ -457,6 +457,158 @@ TEST_F(GatewayServiceTest, ABodyExactlyAtTheLimitIsAccepted) {
   EXPECT_EQ(publisher_.size(), 2u);
 }
 
+// ---- Input hygiene and the 2xx size promise (issue 11) -------------------------------------
+
+std::string MessageOf(const ApiReply& reply) {
+  rapidjson::Document doc = Json(reply.body);
+  return doc.IsObject() && doc.HasMember("message") && doc["message"].IsString()
+             ? doc["message"].GetString()
+             : "";
+}
+
+TEST_F(GatewayServiceTest, AnEnvValueThatIsNotUtf8Is400NamingTheVariable) {
+  const std::string bodies[] = {
+      "{\"job_name\":\"periodic-echo\",\"job_execution_type\":1,"
+      "\"pod_spec_options\":{\"envs\":{\"RELEASE_IMAGE_LATEST\":\"\xff\xfe\xc0\xaf\"}}}",
+      R"({"job_name":"periodic-echo","job_execution_type":1,)"
+      R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":"\udc00"}}})",
+  };
+  for (const std::string& body : bodies) {
+    ApiReply reply = Call(Post("/v1/executions", body));
+    ExpectError(reply, 400, Code::kInvalidArgument);
+    EXPECT_EQ(MessageOf(reply).rfind("pod_spec_options.envs.RELEASE_IMAGE_LATEST: not valid UTF-8",
+                                     0),
+              0u)
+        << reply.body;
+  }
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(GatewayServiceTest, AnEnvValueOverTheLimitIs400NamingTheVariableAndTheLimit) {
+  config_.gateway.max_body_bytes = 4 * 1024 * 1024;
+  std::string value(config_.gateway.max_env_value_bytes + 1, 'x');
+  ApiReply reply = Call(Post("/v1/executions",
+                             R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                             R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                 value + R"("}}})"));
+  ExpectError(reply, 400, Code::kInvalidArgument);
+  std::string message = MessageOf(reply);
+  EXPECT_EQ(message.rfind("pod_spec_options.envs.RELEASE_IMAGE_LATEST:", 0), 0u) << message;
+  EXPECT_NE(message.find("131072"), std::string::npos) << message;
+  EXPECT_NE(message.find("max_env_value_bytes"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 400u);
+  EXPECT_EQ(publisher_.size(), 0u);
+
+  // At the limit it is accepted.
+  value.pop_back();
+  Send(Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                              R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                  value + R"("}}})"));
+  EXPECT_EQ(publisher_.size(), 2u);
+}
+
+TEST_F(GatewayServiceTest, EnvNamesAndValuesOverTheTotalLimitAre400NamingTheLimit) {
+  config_.gateway.max_body_bytes = 4 * 1024 * 1024;
+  std::string value(100 * 1024, 'x');
+  std::string body = R"({"job_name":"periodic-echo","job_execution_type":1,"pod_spec_options":)"
+                     R"({"envs":{"MULTISTAGE_PARAM_OVERRIDE_A":")" +
+                     value + R"(","MULTISTAGE_PARAM_OVERRIDE_B":")" + value +
+                     R"(","MULTISTAGE_PARAM_OVERRIDE_C":")" + value + R"("}}})";
+  ApiReply reply = Call(Post("/v1/executions", body));
+  ExpectError(reply, 400, Code::kInvalidArgument);
+  std::string message = MessageOf(reply);
+  EXPECT_EQ(message.rfind("pod_spec_options.envs: names and values add up to", 0), 0u) << message;
+  EXPECT_NE(message.find("262144"), std::string::npos) << message;
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(GatewayServiceTest, ARecordLargerThanKafkaTakesIs413NamingTheLimitAndTheField) {
+  config_.gateway.max_body_bytes = 4 * 1024 * 1024;
+  std::string value(kMaxRecordBytes, 'a');
+  ApiReply reply =
+      Call(Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                                  R"("pod_spec_options":{"annotations":{"big":")" +
+                                      value + R"("}}})"));
+  ExpectError(reply, 413, Code::kInvalidArgument);
+  std::string message = MessageOf(reply);
+  EXPECT_NE(message.find(std::to_string(kMaxRecordBytes)), std::string::npos) << message;
+  EXPECT_NE(message.find("pod_spec_options.annotations.big"), std::string::npos) << message;
+  EXPECT_EQ(publisher_.size(), 0u);
+  EXPECT_EQ(service_.in_flight(), 0);
+}
+
+TEST_F(GatewayServiceTest, ARecordThatLeavesTooLittleRoomForTheWorkersRecordsIs413) {
+  // The trigger alone would fit; the status record must also leave room for the worker's claim,
+  // heartbeats and terminal state, which carry the same fields.
+  config_.gateway.max_body_bytes = 4 * 1024 * 1024;
+  std::string value(kMaxRecordBytes - kRecordOverheadBytes - kWorkerRecordReserveBytes / 2, 'a');
+  ApiReply reply =
+      Call(Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                                  R"("pod_spec_options":{"annotations":{"big":")" +
+                                      value + R"("}}})"));
+  ExpectError(reply, 413, Code::kInvalidArgument);
+  EXPECT_NE(MessageOf(reply).find("status record"), std::string::npos) << reply.body;
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(GatewayServiceTest, TheLargestAcceptedBodyMakesRecordsThatFit) {
+  // The default body limit filled with one annotation: accepted, and both records fit with the
+  // worker's reserve to spare.
+  config_.gateway.max_body_bytes = GatewayConfig().max_body_bytes;
+  std::string head = R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                     R"("pod_spec_options":{"annotations":{"big":")";
+  std::string tail = R"("}}})";
+  std::string body =
+      head + std::string(config_.gateway.max_body_bytes - head.size() - tail.size(), 'a') + tail;
+  Send(Post("/v1/executions", body));
+  ASSERT_EQ(publisher_.size(), 2u);
+  for (const auto& record : publisher_.records()) {
+    EXPECT_LE(record.key.size() + record.value.size() + kWorkerRecordReserveBytes,
+              kMaxRecordBytes - kRecordOverheadBytes);
+  }
+}
+
+TEST_F(GatewayServiceTest, A900KbJobNameGetsAShort404) {
+  config_.gateway.max_body_bytes = 1024 * 1024;
+  std::string name = "periodic-" + std::string(900 * 1000, 'x');
+  ApiReply reply = Call(Post("/v1/executions", R"({"job_name":")" + name +
+                                                   R"(","job_execution_type":1})"));
+  ExpectError(reply, 404, Code::kNotFound);
+  EXPECT_LT(reply.body.size(), 500u);
+  EXPECT_NE(MessageOf(reply).find("periodic-xxx"), std::string::npos) << reply.body;
+  EXPECT_NE(MessageOf(reply).find("\xE2\x80\xA6"), std::string::npos) << reply.body;
+}
+
+TEST_F(GatewayServiceTest, A100KibIdGetsAShort404) {
+  std::string id(100 * 1024, '7');
+  for (const ApiRequest& request :
+       {Get("/v1/executions/" + id), Get("/v1/executions/" + id + "/log"),
+        Post("/v1/executions/" + id + "/abort", "")}) {
+    SCOPED_TRACE(request.method + " " + request.path.substr(0, 20));
+    ApiReply reply = Call(request);
+    ExpectError(reply, 404, Code::kNotFound);
+    EXPECT_LT(reply.body.size(), 500u);
+  }
+}
+
+TEST_F(GatewayServiceTest, UnknownRoutesAndQueryParametersEchoShortly) {
+  std::string long_text(100 * 1024, 'q');
+  ApiReply route = Call(Get("/v1/" + long_text));
+  ExpectError(route, 404, Code::kNotFound);
+  EXPECT_LT(route.body.size(), 600u);
+  ApiRequest list = Get("/v1/executions");
+  list.query[long_text] = "1";
+  ApiReply query = Call(list);
+  ExpectError(query, 400, Code::kInvalidArgument);
+  EXPECT_LT(query.body.size(), 600u);
+  ApiRequest status = Get("/v1/executions");
+  status.query["status"] = long_text;
+  EXPECT_LT(Call(status).body.size(), 600u);
+  ApiReply method = Call(Request(long_text, "/v1/executions"));
+  EXPECT_EQ(method.status, 405);
+  EXPECT_LT(method.body.size(), 600u);
+}
+
 TEST_F(GatewayServiceTest, UnauthenticatedAnswersCarryWwwAuthenticateAndNeverEchoTheToken) {
   ApiReply reply = Call(Post("/v1/executions", kPeriodicBody, "sekrit-token-value"));
   ExpectError(reply, 401, Code::kUnauthenticated);
