@@ -178,6 +178,12 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
                " (see the README for the API)")));
 }
 
+Status GatewayService::Admit(const ApiRequest& head) const {
+  if (!head.path.starts_with("/v1/")) return Status::Ok();  // tokens in the body, signatures
+  auto client = Authenticate(config_, head.authorization);
+  return client.ok() ? Status::Ok() : client.status();
+}
+
 StatusOr<const ClientConfig*> GatewayService::Authenticated(const ApiRequest& request) {
   return Authenticate(config_, request.authorization);
 }
