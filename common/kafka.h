@@ -36,9 +36,19 @@ using KafkaMessage = std::unique_ptr<rd_kafka_message_t, RdKafkaMessageDeleter>;
 using KafkaPartitionList =
     std::unique_ptr<rd_kafka_topic_partition_list_t, RdKafkaPartitionListDeleter>;
 
-// The one table from librdkafka errors to canonical codes. Retriable broker trouble (timeouts,
-// transport failures, no leader, queue full) becomes UNAVAILABLE, so callers answer 503.
+// The one classification of librdkafka errors: true when sending the same record again may
+// succeed (timeouts, transport failures, no leader, queue full), false when it fails the same way
+// every time (a record too large for the broker, an invalid record, a missing permission).
+bool IsRetriableKafkaError(rd_kafka_resp_err_t err);
+
+// The one table from librdkafka errors to canonical codes: UNAVAILABLE exactly for the retriable
+// errors (IsRetriableKafkaError), so callers answer 503; a record too large is INVALID_ARGUMENT
+// (HTTP 413); any other error is final and not UNAVAILABLE.
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& context);
+
+// Whether a failed Publish (its callback's Status) may succeed when sent again. A Status from
+// KafkaStatus, or UNAVAILABLE from a publisher that is shutting down or a fake.
+bool IsRetriableDelivery(const Status& status);
 
 // A librdkafka configuration: bootstrap servers, the user's properties, then `overrides`.
 StatusOr<KafkaConf> MakeKafkaConf(const KafkaConfig& kafka,

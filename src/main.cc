@@ -201,8 +201,13 @@ struct WorkerParts {
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<bool> finished{false};
+  Duration exit_within{};
 
   Status Start(const Config& config) {
+    // The worker's own schedule (PlanShutdown) ends by shutdown_grace + kill_grace; a tenth of
+    // the kill_grace is left for the process to exit.
+    exit_within = config.worker.shutdown_grace + config.worker.kill_grace -
+                  config.worker.kill_grace / 10;
     auto p = KafkaPublisher::Create(config.kafka, std::chrono::seconds(30));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
@@ -234,6 +239,15 @@ struct WorkerParts {
   }
   void Stop() {
     stop.store(true);
+    // Whatever Kafka answers (a commit, a group leave or a flush can each block for long when
+    // it answers nothing), the process ends in time and leaves no job running behind it.
+    std::thread([deadline = std::chrono::steady_clock::now() + exit_within] {
+      std::this_thread::sleep_until(deadline);
+      LogError("worker",
+               "not stopped within shutdown_grace + kill_grace; killing the jobs and exiting");
+      KillAllProcessTrees();
+      ::_exit(1);
+    }).detach();
     dispatcher.reset();
     if (thread.joinable()) thread.join();
     worker.reset();

@@ -17,7 +17,73 @@ constexpr auto kRetryDelay = std::chrono::seconds(1);
 
 bool HoldsSlot(int state_value) { return state_value >= 1 && state_value <= 4; }
 
+// Limits of a compact record (CompactRecord): far below any broker's message.max.bytes.
+constexpr size_t kCompactValueBytes = 256;
+constexpr size_t kCompactMessageBytes = 1024;
+constexpr size_t kCompactPulls = 20;
+
+// `text` cut to at most `limit` bytes on a UTF-8 sequence boundary, with how much was cut.
+std::string Shortened(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  size_t end = limit;
+  // Back off continuation bytes (10xxxxxx) so that no multi-byte sequence is split.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "... [" + std::to_string(text.size() - end) + " bytes cut]";
+}
+
+void ShortenValues(std::map<std::string, std::string>& values, size_t* cut) {
+  std::map<std::string, std::string> kept;
+  for (auto& [key, value] : values) {
+    if (key.size() > kCompactValueBytes) {  // a name that long is no name: drop the entry
+      *cut += key.size() + value.size();
+      continue;
+    }
+    std::string shortened = Shortened(value, kCompactValueBytes);
+    if (shortened.size() < value.size()) *cut += value.size() - shortened.size();
+    kept.emplace(key, std::move(shortened));
+  }
+  values = std::move(kept);
+}
+
 }  // namespace
+
+Execution CompactRecord(Execution record) {
+  size_t cut = 0;
+  ShortenValues(record.pod_spec_options.envs, &cut);
+  ShortenValues(record.pod_spec_options.labels, &cut);
+  ShortenValues(record.pod_spec_options.annotations, &cut);
+  if (record.refs) {
+    Refs& r = *record.refs;
+    for (std::string* field : {&r.org, &r.repo, &r.repo_link, &r.base_ref, &r.base_sha,
+                               &r.base_link, &r.path_alias, &r.clone_uri}) {
+      *field = Shortened(*field, kCompactValueBytes);
+    }
+    if (r.pulls.size() > kCompactPulls) r.pulls.resize(kCompactPulls);
+    for (Pull& pull : r.pulls) {
+      for (std::string* field : {&pull.author, &pull.sha, &pull.title, &pull.ref, &pull.link,
+                                 &pull.commit_link, &pull.author_link}) {
+        *field = Shortened(*field, kCompactValueBytes);
+      }
+    }
+  }
+  record.job_name = Shortened(record.job_name, kCompactValueBytes);
+  record.client = Shortened(record.client, kCompactValueBytes);
+  if (cut > 0) {
+    record.message += " (" + std::to_string(cut) + " bytes of pod_spec_options left out)";
+  }
+  record.message = Shortened(record.message, kCompactMessageBytes);
+  return record;
+}
+
+ShutdownSchedule PlanShutdown(TimePoint stop_requested, Duration shutdown_grace,
+                              Duration kill_grace) {
+  ShutdownSchedule plan;
+  plan.stop_jobs_at = stop_requested + shutdown_grace;
+  plan.job_kill_grace = kill_grace / 2;
+  plan.give_up_at = stop_requested + shutdown_grace + kill_grace * 3 / 4;
+  plan.exit_by = stop_requested + shutdown_grace + kill_grace;
+  return plan;
+}
 
 std::string NewWorkerId() {
   char host[256] = {0};
@@ -308,6 +374,9 @@ void Worker::Claim(Entry& entry, TimePoint now) {
                          if (s.ok()) {
                            it->second.state = State::kConfirming;
                            it->second.renewed_at = now;
+                         } else if (!IsRetriableDelivery(s)) {
+                           // Sent again it fails again: the execution cannot run.
+                           w.ReportUnwritable(it->second, s, w.clock_.Now());
                          } else {
                            LogWarn(kComponent, "claim not acknowledged: " + s.ToString());
                            it->second.state = State::kDeciding;
@@ -348,10 +417,28 @@ void Worker::Report(Entry& entry, JobStatus status, std::string message, TimePoi
   entry.report = RecordFor(entry, status, now);
   entry.report.message = std::move(message);
   entry.report.takes_over = std::move(takes_over);
+  if (entry.report_compacted) entry.report = CompactRecord(std::move(entry.report));
   entry.state = State::kReporting;
   LogInfo(kComponent, entry.trigger->id + " " + JobStatusName(status) +
                           (entry.report.message.empty() ? "" : ": " + entry.report.message));
   SendReport(entry);
+}
+
+void Worker::ReportUnwritable(Entry& entry, const Status& error, TimePoint now) {
+  std::string reason = error.code() == Code::kInvalidArgument && error.http_status() == 413
+                           ? "record too large for the results topic: "
+                           : "record cannot be written to the results topic: ";
+  reason += error.message();
+  if (entry.state == State::kReporting && IsTerminal(entry.report.job_status) &&
+      entry.report.job_status != JobStatus::kError) {
+    reason += "; the job had ended " + std::string(JobStatusName(entry.report.job_status));
+  }
+  LogError(kComponent, entry.trigger->id + ": " + reason);
+  std::optional<LeaseTakeover> takes_over =
+      entry.state == State::kReporting ? entry.report.takes_over : entry.takes_over;
+  entry.report_compacted = true;
+  entry.retry_at = now;
+  Report(entry, JobStatus::kError, std::move(reason), now, std::move(takes_over));
 }
 
 void Worker::SendReport(Entry& entry) {
@@ -369,6 +456,16 @@ void Worker::SendReport(Entry& entry) {
                            // Void if the holder renewed its claim first: look again.
                            it->second.state = State::kDeciding;
                          } else if (s.ok()) {
+                           it->second.state = State::kDone;
+                         } else if (!IsRetriableDelivery(s) && !it->second.report_compacted) {
+                           w.ReportUnwritable(it->second, s, w.clock_.Now());
+                         } else if (!IsRetriableDelivery(s)) {
+                           // Even the compact record cannot be written: give up on it, so that
+                           // the offset moves on instead of retrying forever.
+                           LogError(kComponent, it->second.report.id +
+                                                    ": terminal status cannot be written, "
+                                                    "giving up: " +
+                                                    s.ToString());
                            it->second.state = State::kDone;
                          } else {
                            LogWarn(kComponent,
@@ -561,14 +658,15 @@ void Worker::UpdatePause() {
 }
 
 void Worker::Run(const std::atomic<bool>& stop) {
-  std::optional<TimePoint> abort_at;
-  bool aborted_for_shutdown = false;
+  std::optional<ShutdownSchedule> shutdown;
+  bool stopped_jobs = false;
+  bool gave_up = false;
   while (true) {
     TimePoint now = clock_.Now();
     bool draining = stop.load();
     if (draining && !intake_stopped_) {
       intake_stopped_ = true;
-      abort_at = now + config_.worker.shutdown_grace;
+      shutdown = PlanShutdown(now, config_.worker.shutdown_grace, config_.worker.kill_grace);
       LogInfo(kComponent, "stopping intake; " + std::to_string(Running()) +
                               " execution(s) get up to " +
                               FormatDuration(config_.worker.shutdown_grace) + " to finish");
@@ -603,13 +701,14 @@ void Worker::Run(const std::atomic<bool>& stop) {
       }
     }
     if (view_ready && !draining) AdvancePipelines(now);
-    if (abort_at && now >= *abort_at && !aborted_for_shutdown) {
-      aborted_for_shutdown = true;
+    if (shutdown && now >= shutdown->stop_jobs_at && !stopped_jobs) {
+      stopped_jobs = true;
       for (auto& [key, entry] : entries_) {
         if (entry.state == State::kRunning) {
           entry.run->Stop(now, JobStatus::kAborted,
                           "worker shut down before the job finished (shutdown_grace " +
-                              FormatDuration(config_.worker.shutdown_grace) + ")");
+                              FormatDuration(config_.worker.shutdown_grace) + ")",
+                          shutdown->job_kill_grace);
         }
       }
     }
@@ -617,21 +716,37 @@ void Worker::Run(const std::atomic<bool>& stop) {
     UpdatePause();
     LogSummary(now);
     if (draining) {
-      bool busy = false;
+      int busy = 0;
       for (const auto& [key, entry] : entries_) {
         // A pipeline's commands stay uncommitted; the next owner carries the pipeline on.
         if (entry.state != State::kDeciding && entry.state != State::kDone &&
             entry.state != State::kPipeline) {
-          busy = true;
+          ++busy;
         }
       }
-      if (!busy) break;
+      if (busy == 0) break;
+      if (now >= shutdown->give_up_at) {
+        // Kafka has not acknowledged what these need; their offsets stay uncommitted, so the
+        // next owner of their partitions decides them again (a claim here simply lapses).
+        gave_up = true;
+        LogWarn(kComponent, "shutdown: leaving " + std::to_string(busy) +
+                                " execution(s) unacknowledged to the next owner");
+        for (auto& [key, entry] : entries_) {
+          if (entry.run) entry.run->KillNow();
+        }
+        break;
+      }
     }
   }
   StoreOffsets();
-  rd_kafka_commit(consumer_.get(), nullptr, 0);
-  rd_kafka_consumer_close(consumer_.get());
-  consumer_.reset();
+  if (!gave_up) {
+    rd_kafka_commit(consumer_.get(), nullptr, 0);
+    rd_kafka_consumer_close(consumer_.get());
+    consumer_.reset();
+  }
+  // After giving up, Kafka is not answering: a synchronous commit or a group leave could block
+  // for the session timeout. The stored offsets are committed by the consumer's close in the
+  // destructor, which the process's exit deadline (ShutdownSchedule::exit_by) bounds.
   LogInfo(kComponent, "worker " + worker_id_ + " stopped");
 }
 

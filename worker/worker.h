@@ -76,6 +76,9 @@ class Worker {
     // no other worker takes the execution over within a lease of it.
     TimePoint renewed_at;
     bool beat_in_flight = false;
+    // Set once a record for the entry failed for good (too large, say): its terminal record is
+    // then written compact (CompactRecord).
+    bool report_compacted = false;
   };
   using EntryKey = std::pair<int32_t, int64_t>;
 
@@ -92,6 +95,9 @@ class Worker {
   void StartRun(Entry& entry, TimePoint now);
   void Report(Entry& entry, JobStatus status, std::string message, TimePoint now,
               std::optional<LeaseTakeover> takes_over = std::nullopt);
+  // A record for the entry failed with a non-retriable error: the execution ends ERROR with the
+  // reason, in a compact record, and its offset moves on once that lands (or fails for good).
+  void ReportUnwritable(Entry& entry, const Status& error, TimePoint now);
   void SendReport(Entry& entry);
   void SendHeartbeat(Entry& entry, TimePoint now);
   void Fence(Entry& entry, TimePoint now);
@@ -140,6 +146,25 @@ class Worker {
   };
   std::shared_ptr<EventQueue> events_ = std::make_shared<EventQueue>();
 };
+
+// `record` small enough for any results topic, for a record that failed for good: every value
+// of pod_spec_options and refs cut to 256 bytes (on a UTF-8 boundary, saying how much was cut),
+// names longer than that dropped, at most 20 pulls, the message cut to 1 KiB.
+Execution CompactRecord(Execution record);
+
+// When a stopping worker does what, from the moment it was asked to stop (SIGTERM), so that the
+// process ends within shutdown_grace + kill_grace whatever Kafka answers: running jobs get
+// shutdown_grace to finish, are then stopped (SIGTERM, SIGKILL after half the kill_grace), their
+// ends are reported until give_up_at, and whatever is then still unacknowledged is left to the
+// next owner of its partition (its offset is not committed). exit_by is the process's deadline.
+struct ShutdownSchedule {
+  TimePoint stop_jobs_at;
+  Duration job_kill_grace{};
+  TimePoint give_up_at;
+  TimePoint exit_by;
+};
+ShutdownSchedule PlanShutdown(TimePoint stop_requested, Duration shutdown_grace,
+                              Duration kill_grace);
 
 // "<hostname>-<pid>-<random>", unique per process.
 std::string NewWorkerId();
