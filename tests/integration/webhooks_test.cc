@@ -309,6 +309,37 @@ TEST_F(Webhooks, ReplayRerunsMatchingAndStartsNewExecutions) {
   EXPECT_EQ(shown.Json()["replays"].Size(), 1u) << shown.body;
 }
 
+// The id is percent-encoded in the path ('/' as %2F, '%' as %25) and decoded once.
+TEST_F(Webhooks, DeliveryIdWithSlashAndPercentRoundTripsThroughShowAndReplay) {
+  std::string delivery = "hook/" + NewDeliveryId() + "%1";
+  std::string encoded = "hook%2F" + delivery.substr(5, delivery.size() - 7) + "%251";
+  HttpResponse push =
+      SendGitHub(http_, *gateway_a_, GitHubPush("acme/widget", "refs/heads/dev"), delivery);
+  ASSERT_EQ(push.status, 202) << push.body;
+
+  HttpResponse shown = http_.Get(gateway_a_->url() + "/v1/events/github/" + encoded, kAliceToken);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(std::string(shown.Json()["delivery"]["delivery_id"].GetString()), delivery);
+
+  HttpResponse replay =
+      http_.Post(gateway_a_->url() + "/v1/events/github/" + encoded + "/replay", kAliceToken, "");
+  ASSERT_EQ(replay.status, 202) << replay.body;
+  EXPECT_EQ(std::string(replay.Json()["delivery_id"].GetString()), delivery) << replay.body;
+  EXPECT_EQ(replay.Json()["replay"].GetInt(), 1) << replay.body;
+}
+
+// Issue 11, case 6: a repository name from an unsigned body cannot start a line of the log.
+TEST_F(Webhooks, ARefusedDeliveryCannotForgeALogLine) {
+  const std::string forged = "2026-11-29T23:59:59.000Z INFO worker: e-forged SUCCESS";
+  HttpResponse refused =
+      SendGitHub(http_, *gateway_a_, GitHubPush("org/x\\n" + forged, "refs/heads/main"),
+                 NewDeliveryId(), "not the secret");  // JSON's \n: a newline once parsed
+  ASSERT_EQ(refused.status, 401) << refused.body;
+  std::string log = gateway_a_->Log();
+  EXPECT_NE(log.find(forged), std::string::npos) << "the refusal names the repo, escaped: " << log;
+  EXPECT_EQ(log.find("\n" + forged), std::string::npos) << log;
+}
+
 TEST_F(Webhooks, DryRunVerifiesAndMatchesButTriggersNothing) {
   std::string delivery = NewDeliveryId();
   std::string body = ReadFixture("github_push.json");
@@ -453,8 +484,8 @@ TEST_F(Webhooks, EveryRefusalHasItsStatusAndSaysWhy) {
                       "X-GitHub-Delivery: " + NewDeliveryId()},
                      body, true),
        401, "X-Hub-Signature-256 is missing"},
-      {"too large", SendGitHub(http_, *gateway_a_, big, NewDeliveryId()), 413,
-       "the limit for github is 26214400"},
+      // Refused by the HTTP layer (declared length over the route's limit) or by the route.
+      {"too large", SendGitHub(http_, *gateway_a_, big, NewDeliveryId()), 413, "26214400"},
       {"no delivery id",
        http_.Request(
            "POST", gateway_a_->url() + "/hooks/github",
