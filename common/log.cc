@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/utf8.h"
 
 namespace sluice {
 namespace {
@@ -32,35 +33,6 @@ const char* LevelName(LogLevel l) {
 }
 
 constexpr char kHex[] = "0123456789abcdef";
-
-bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// The length of the valid UTF-8 sequence at the start of `s`, or 0 when its first byte does not
-// start one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
-size_t Utf8SequenceLength(std::string_view s) {
-  auto at = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char b = at(0);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) {
-    n = 2;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    n = 3;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    n = 4;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < n || at(1) < lo || at(1) > hi) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if (!IsContinuation(at(i))) return 0;
-  }
-  return n;
-}
 
 std::string ByteEscape(unsigned char c) {
   switch (c) {
@@ -107,7 +79,7 @@ std::string EscapeLogValue(std::string_view value, size_t max_bytes) {
     if (c < 0x80) {
       unit = value.substr(i, 1);
       if (c < 0x20 || c == 0x7F) escaped = ByteEscape(c);
-    } else if (size_t n = Utf8SequenceLength(value.substr(i)); n > 0) {
+    } else if (size_t n = Utf8SequenceLength(value, i); n > 0) {
       unit = value.substr(i, n);
       auto b1 = static_cast<unsigned char>(unit[1]);
       if (c == 0xC2 && b1 <= 0x9F) {
@@ -153,6 +125,7 @@ std::string FormatLogLine(LogFormat format, TimePoint time, LogLevel level,
     w.Key("message");
     string(what);
     for (const auto& [key, value] : fields) {
+      if (value.empty()) continue;
       std::string k = EscapeLogValue(key, kMaxLogFieldBytes);
       w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
       string(EscapeLogValue(value, kMaxLogFieldBytes));
@@ -162,6 +135,7 @@ std::string FormatLogLine(LogFormat format, TimePoint time, LogLevel level,
   }
   std::string line = when + " " + LevelName(level) + " " + who + ": " + what;
   for (const auto& [key, value] : fields) {
+    if (value.empty()) continue;
     line += ' ';
     line += EscapeLogValue(key, kMaxLogFieldBytes);
     line += '=';

@@ -19,7 +19,8 @@ enum class LogFormat;  // common/config.h: kText or kJson
 // EscapeLogValue, so a caller's bytes can neither start a line nor break the JSON.
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
-// A field of a log event: a name (a constant of the code, e.g. "execution_id") and its value.
+// A field of a log event: a name (a constant of the code, e.g. "execution_id") and its value. A
+// field whose value is empty is left out of the line.
 using LogField = std::pair<std::string_view, std::string_view>;
 using LogFields = std::initializer_list<LogField>;
 
