@@ -8,7 +8,10 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "common/log.h"
+#include "common/record_limits.h"
 #include "common/url.h"
+#include "common/utf8.h"
+#include "gateway/create_request.h"
 #include "gateway/gitlab_api.h"
 #include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
@@ -189,7 +192,8 @@ JobVariables ReadJobVariables(const ApiRequest& request) {
   if (type == "application/json" || (type.empty() && !request.body.empty())) {
     rapidjson::Document doc;
     if (Status s = ParseJson(request.body, doc); !s.ok() || !doc.IsObject()) {
-      out.error = GitLabParamError("body is not a JSON object");
+      bool not_text = !s.ok() && s.message().find("not valid UTF-8") != std::string::npos;
+      out.error = GitLabParamError(not_text ? s.message() : "body is not a JSON object");
       return out;
     }
     auto it = doc.FindMember(kField);
@@ -249,6 +253,13 @@ JobVariables ReadJobVariables(const ApiRequest& request) {
   if (entries.empty()) return out;
   std::map<std::string, std::string> vars;
   for (const auto& [key, value] : entries) {
+    // Form fields are percent-decoded bytes; the variables are stored and served as text.
+    if ((key && !IsValidUtf8(*key)) || !IsValidUtf8(value)) {
+      out.error = GitLabParamError(std::string(kField) +
+                                   (key && !IsValidUtf8(*key) ? "[key]" : "[value]") +
+                                   " is not valid UTF-8");
+      return out;
+    }
     if (!key) {
       out.error = GitLabParamError(std::string(kField) + "[key] is missing");
       return out;
@@ -261,6 +272,33 @@ JobVariables ReadJobVariables(const ApiRequest& request) {
   }
   out.variables = std::move(vars);
   return out;
+}
+
+// A position as late as Kafka can give one: ids drawn from it are as long as ids get, so a record
+// sized with them is as large as the real one can be.
+constexpr RecordPosition kLatestPosition{4095, int64_t{1} << 34};
+
+// The largest field a caller sent that a pipeline record holds, for CheckRecordFits' message.
+FieldSize LargestPipelineField(const Pipeline& p) {
+  FieldSize largest = LargestEntry(p.variables, "variables");
+  if (p.payload.size() > largest.bytes) largest = {"the trigger's parameters", p.payload.size()};
+  for (const PipelineJobRun& run : p.jobs) {
+    FieldSize v = LargestEntry(run.variables, "job_variables_attributes");
+    if (v.bytes > largest.bytes) largest = v;
+  }
+  return largest;
+}
+
+// Whether `pipeline`'s record, as its owner will write it, fits Kafka: the owner applies
+// commands long after the gateway answered, so a record too large then would strand the
+// pipeline. A 413 in GitLab's shape otherwise.
+std::optional<ApiReply> PipelineRecordTooLarge(const Pipeline& pipeline) {
+  std::string record = EncodePipeline(pipeline);
+  Status s = CheckRecordFits("the pipeline's record",
+                             std::to_string(pipeline.id).size() + record.size(), 0,
+                             [&pipeline] { return LargestPipelineField(pipeline); });
+  if (s.ok()) return std::nullopt;
+  return GitLabMessage(413, s.message());
 }
 
 // The ref of the webhook form, joined back when the HTTP layer decoded an encoded slash.
@@ -331,6 +369,11 @@ void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& pr
   TriggerParamsResult read = ReadTriggerParams(tr);
   if (read.error) return reply(JsonReply(read.error->status, read.error->body));
   const PipelineTriggerParams& params = read.params;
+  if (Status s = CheckEnvSizes(params.variables, config_.gateway.max_env_value_bytes,
+                               config_.gateway.max_env_total_bytes, "variables");
+      !s.ok()) {
+    return reply(GitLabParamError(s.message()));
+  }
   TimePoint now = clock_.Now();
 
   // A CI_JOB_TOKEN stands in for a trigger token while its job runs (a multi-project
@@ -376,6 +419,20 @@ void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& pr
     }
   }
   p.command_key = HexEncode(RandomBytes(8));
+  {
+    // The record as the start command's acknowledgement will complete it: ids and job runs.
+    Pipeline sized = p;
+    sized.id = sized.iid = PipelineIdAt(kLatestPosition, 0);
+    sized.applied_offset = kLatestPosition.offset;
+    for (const PipelineJobConfig& job : project.jobs) {
+      PipelineJobRun run;
+      run.id = NewJobIdAt(project, kLatestPosition, job.name);
+      run.name = job.name;
+      run.created_at = p.created_at;
+      sized.jobs.push_back(std::move(run));
+    }
+    if (auto refused = PipelineRecordTooLarge(sized)) return reply(*refused);
+  }
 
   // First the start command: where it lands gives the pipeline and its jobs their ids. Then
   // the pipeline's record; the 201 follows once both are in Kafka.
@@ -526,6 +583,14 @@ void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,
   if (action == "play" || action == "retry") {
     JobVariables vars = ReadJobVariables(request);
     if (vars.error) return reply(*vars.error);
+    if (vars.variables) {
+      if (Status s = CheckEnvSizes(*vars.variables, config_.gateway.max_env_value_bytes,
+                                   config_.gateway.max_env_total_bytes,
+                                   "job_variables_attributes");
+          !s.ok()) {
+        return reply(GitLabParamError(s.message()));
+      }
+    }
     command.variables = vars.variables;
   }
   if (action == "play") {
@@ -545,6 +610,14 @@ void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,
     command.kind = PipelineCommandKind::kCancelJob;
   }
   const ProjectConfig& project = *caller.project;
+  if (command.kind != PipelineCommandKind::kCancelJob) {
+    // A play or retry adds a job run with its variables to the pipeline's record.
+    Pipeline after = *p;
+    PipelineCommand sized = command;
+    sized.position = kLatestPosition;
+    ApplyPipelineCommand(project, sized, state, after, command.time);
+    if (auto refused = PipelineRecordTooLarge(after)) return reply(*refused);
+  }
   Pipeline pipeline = *p;
   PipelineJobState shown = *job;
   SendCommand(
@@ -579,6 +652,14 @@ void GitLabApi::PipelineAction(const Caller& caller, const std::string& pipeline
   command.user = caller.client->name;
   command.time = clock_.Now();
   const ProjectConfig& project = *caller.project;
+  if (command.kind == PipelineCommandKind::kRetry) {
+    // A retry adds a run, with its variables, for every failed or canceled job.
+    Pipeline after = *p;
+    PipelineCommand sized = command;
+    sized.position = kLatestPosition;
+    ApplyPipelineCommand(project, sized, Evaluate(project, after), after, command.time);
+    if (auto refused = PipelineRecordTooLarge(after)) return reply(*refused);
+  }
   Pipeline pipeline = *p;
   SendCommand(p->command_key, command, std::move(reply),
               [this, &project, pipeline, command](RecordPosition at, ReplyFn reply) mutable {

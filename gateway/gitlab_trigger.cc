@@ -8,6 +8,8 @@
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
+#include "common/status.h"
+#include "common/utf8.h"
 #include "common/url.h"
 #include "gateway/auth.h"
 
@@ -136,6 +138,22 @@ std::string JsonString(const std::string& s) {
   return buf.GetString();
 }
 
+// The first parameter whose name or value is not valid UTF-8, spelled as GitLab names
+// parameters ("ref", "variables[KEY]"); empty when all are text. Forms and query strings are
+// percent-decoded bytes: nothing checked them before.
+std::string FirstNotUtf8(const RawParams& raw) {
+  for (const auto& [map, prefix] :
+       {std::pair{&raw.scalars, ""}, std::pair{&raw.variables, "variables"},
+        std::pair{&raw.inputs, "inputs"}}) {
+    for (const auto& [key, value] : *map) {
+      if (IsValidUtf8(key) && IsValidUtf8(value)) continue;
+      std::string name = EchoValue(key);
+      return *prefix == '\0' ? name : std::string(prefix) + "[" + name + "]";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> ParseUrlEncodedPairs(const std::string& text) {
@@ -216,14 +234,27 @@ TriggerParamsResult ReadTriggerParams(const TriggerRequest& request) {
       return result;
     }
     MergeInto(merged, FromFields(*fields));
-  } else if (!request.body.empty() && ParseJson(request.body, json).ok() && json.IsObject()) {
-    body_is_json = true;
-    MergeInto(merged, FromJson(json));
-  } else if (type == "application/json" && !request.body.empty()) {
-    result.error = Error(400, R"({"error":"the body is not a JSON object"})");
-    return result;
+  } else if (!request.body.empty()) {
+    Status parsed = ParseJson(request.body, json);
+    if (parsed.ok() && json.IsObject()) {
+      body_is_json = true;
+      MergeInto(merged, FromJson(json));
+    } else if (type == "application/json") {
+      // A body that is JSON but not text says so; anything else is not a JSON object.
+      bool not_text = !parsed.ok() && parsed.message().find("not valid UTF-8") != std::string::npos;
+      result.error = Error(400, not_text ? "{\"error\":" + JsonString(parsed.message()) + "}"
+                                         : R"({"error":"the body is not a JSON object"})");
+      return result;
+    }
   }
   if (request.path_ref) merged.scalars["ref"] = *request.path_ref;
+  // Every parameter but the token is stored (the pipeline record, TRIGGER_PAYLOAD) and served.
+  RawParams stored = merged;
+  stored.scalars.erase("token");
+  if (std::string name = FirstNotUtf8(stored); !name.empty()) {
+    result.error = Error(400, "{\"error\":" + JsonString(name + " is not valid UTF-8") + "}");
+    return result;
+  }
 
   // GitLab's order of checks: missing parameters (all named at once), then the variables.
   std::vector<std::string> problems;
