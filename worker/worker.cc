@@ -739,13 +739,13 @@ void Worker::Run(const std::atomic<bool>& stop) {
     }
   }
   StoreOffsets();
-  if (!gave_up) {
+  if (!gave_up && publisher_.Reachable()) {
     rd_kafka_commit(consumer_.get(), nullptr, 0);
     rd_kafka_consumer_close(consumer_.get());
     consumer_.reset();
   }
-  // After giving up, Kafka is not answering: a synchronous commit or a group leave could block
-  // for the session timeout. The stored offsets are committed by the consumer's close in the
+  // Otherwise Kafka is not answering: a synchronous commit or a group leave could block for the
+  // session timeout. The stored offsets are committed by the consumer's close in the
   // destructor, which the process's exit deadline (ShutdownSchedule::exit_by) bounds.
   LogInfo(kComponent, "worker " + worker_id_ + " stopped");
 }
