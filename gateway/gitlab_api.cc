@@ -9,6 +9,7 @@
 #include "common/execution_id.h"
 #include "common/json_codec.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "gateway/auth.h"
 #include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
@@ -207,6 +208,10 @@ void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, R
   if (description->second.size() > kMaxDescription) {
     return reply(GitLabParamError("description is too long (at most 255 characters)"));
   }
+  // Form values are percent-decoded bytes; the description is stored and served as text.
+  if (!IsValidUtf8(description->second)) {
+    return reply(GitLabParamError("description is not valid UTF-8"));
+  }
   TimePoint now = clock_.Now();
   TriggerToken t;
   if (auto e = params.find("expires_at"); e != params.end() && !e->second.empty()) {
@@ -241,6 +246,7 @@ void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
     if (d->second.size() > kMaxDescription) {
       return reply(GitLabParamError("description is too long (at most 255 characters)"));
     }
+    if (!IsValidUtf8(d->second)) return reply(GitLabParamError("description is not valid UTF-8"));
     t->description = d->second;
   }
   t->updated_at = clock_.Now();

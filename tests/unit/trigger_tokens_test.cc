@@ -159,5 +159,23 @@ TEST_F(GitLabApiWriteTest, AWriteKafkaRefusesIs503WithRetryAfterAndChangesNothin
   EXPECT_TRUE(table_.ForProject(9).empty());
 }
 
+TEST_F(GitLabApiWriteTest, ADescriptionThatIsNotUtf8Is400AndNothingIsWritten) {
+  Create("{\"description\": \"\\udc00\"}");
+  ASSERT_TRUE(reply_.has_value());
+  EXPECT_EQ(reply_->status, 400) << reply_->body;
+  ApiRequest r;
+  r.method = "POST";
+  r.path = "/api/v4/projects/9/triggers";
+  r.private_token = "ops-token";
+  r.content_type = "application/x-www-form-urlencoded";
+  r.body = "description=%C0%AF";
+  reply_.reset();
+  api_.Handle(r, {"api", "v4", "projects", "9", "triggers"}, [this](ApiReply a) { reply_ = a; });
+  ASSERT_TRUE(reply_.has_value());
+  EXPECT_EQ(reply_->status, 400);
+  EXPECT_EQ(reply_->body, "{\"error\":\"description is not valid UTF-8\"}\n");
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
 }  // namespace
 }  // namespace sluice
