@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "common/crypto.h"
+#include "common/record_limits.h"
 #include "common/url.h"
 
 namespace sluice {
@@ -507,6 +508,17 @@ void ParseGateway(const YAML::Node& node, Errors& errors, GatewayConfig* out) {
     if (ReadInt(map.Get(key), map.PathOf(key), 1, INT64_MAX, errors, &value)) {
       *field = static_cast<size_t>(value);
     }
+  }
+  // A create's records hold its body's content and Sluice's own fields; a body the gateway
+  // accepts must make records Kafka takes, or a 200 would be followed by a refusal.
+  if (out->max_body_bytes > kMaxRecordBytes - kRequestRecordReserveBytes) {
+    errors.Add(map.PathOf("max_body_bytes"),
+               std::to_string(out->max_body_bytes) +
+                   " bytes could make a record larger than the topics' max.message.bytes of " +
+                   std::to_string(kMaxRecordBytes) + " (with " +
+                   std::to_string(kRequestRecordReserveBytes) +
+                   " bytes kept for Sluice's own fields); use at most " +
+                   std::to_string(kMaxRecordBytes - kRequestRecordReserveBytes));
   }
   map.Duration("request_timeout", &out->request_timeout);
   map.Int("threads", 1, &out->threads);

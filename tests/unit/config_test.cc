@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/crypto.h"
+#include "common/record_limits.h"
 
 namespace sluice {
 namespace {
@@ -523,6 +524,10 @@ const BadConfig kBadConfigs[] = {
      "gateway.public_url: must start with http:// or https://"},
     {"ZeroMaxBodyBytes", std::string("gateway: {max_body_bytes: 0}\n") + kOneJob,
      "gateway.max_body_bytes: must be at least 1, got 0"},
+    {"MaxBodyBytesThatCouldMakeARecordKafkaRefuses",
+     std::string("gateway: {max_body_bytes: 2031617}\n") + kOneJob,
+     "gateway.max_body_bytes: 2031617 bytes could make a record larger than the topics' "
+     "max.message.bytes of 2097152"},
     {"ZeroThreads", std::string("gateway: {threads: 0}\n") + kOneJob,
      "gateway.threads: must be at least 1, got 0"},
     {"ThreadsIsAList", std::string("gateway: {threads: [1]}\n") + kOneJob,
@@ -717,6 +722,15 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kBadConfigs),
                          [](const ::testing::TestParamInfo<BadConfig>& info) {
                            return std::string(info.param.name);
                          });
+
+TEST_F(ConfigTest, TheLargestBodyWhoseRecordsFitKafkaIsAccepted) {
+  size_t largest = kMaxRecordBytes - kRequestRecordReserveBytes;
+  auto config = LoadConfigText("gateway: {max_body_bytes: " + std::to_string(largest) + "}\n" +
+                                 kOneJob);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->gateway.max_body_bytes, largest);
+  EXPECT_LE(GatewayConfig().max_body_bytes, largest) << "the default must pass";
+}
 
 }  // namespace
 }  // namespace sluice
