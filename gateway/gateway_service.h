@@ -30,6 +30,11 @@ class GatewayService {
                  std::optional<WebhookViews> webhooks = std::nullopt);
 
   void Handle(const ApiRequest& request, ReplyFn reply);
+  // Stops the work the service runs on threads of its own (large webhook deliveries being
+  // verified). Call after the HTTP server stopped and before the publisher goes.
+  void StopBackgroundWork() {
+    if (webhooks_) webhooks_->StopBackgroundWork();
+  }
   // Whether a request whose head is `head` (no body yet) may send its body: the answer to
   // `Expect: 100-continue`. Checks what the head alone decides: the client token of /v1 calls.
   Status Admit(const ApiRequest& head) const;

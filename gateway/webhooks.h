@@ -76,6 +76,11 @@ class WebhookApi {
   WebhookApi(const Config& config, Publisher& publisher, WebhookViews views,
              DeadlineTimer& deadlines, const Clock& clock);
 
+  // Stops the threads that verify large deliveries: one being verified is finished (it may still
+  // publish), queued ones are dropped unanswered. Call once the HTTP server has stopped and while
+  // the publisher is still there.
+  void StopBackgroundWork() { pool_.Stop(); }
+
   static bool Handles(const std::vector<std::string>& parts);
   void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
 

@@ -7,15 +7,21 @@ WorkPool::WorkPool(size_t threads, size_t max_queued, size_t max_queued_bytes)
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
-WorkPool::~WorkPool() {
+WorkPool::~WorkPool() { Stop(); }
+
+void WorkPool::Stop() {
   std::deque<Task> dropped;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
     dropped.swap(queue_);
+    queued_bytes_ = 0;
   }
   wake_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  std::lock_guard<std::mutex> lock(join_mutex_);
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 bool WorkPool::TrySubmit(std::function<void()> task, size_t bytes) {

@@ -16,7 +16,7 @@ namespace sluice {
 class WorkPool {
  public:
   WorkPool(size_t threads, size_t max_queued, size_t max_queued_bytes);
-  // Waits for the running tasks; queued ones are dropped without running.
+  // Stop() and waits for the running tasks.
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
@@ -25,6 +25,9 @@ class WorkPool {
   // run) when max_queued tasks or max_queued_bytes are already waiting. A task larger than
   // max_queued_bytes is taken when nothing else waits.
   bool TrySubmit(std::function<void()> task, size_t bytes = 0);
+  // Refuses every later task, drops the queued ones without running them and waits for the
+  // running ones. Idempotent.
+  void Stop();
 
  private:
   struct Task {
@@ -40,6 +43,7 @@ class WorkPool {
   std::deque<Task> queue_;
   size_t queued_bytes_ = 0;
   bool stopping_ = false;
+  std::mutex join_mutex_;             // Stop() may be called from two threads at once
   std::vector<std::thread> threads_;  // last: they start once the rest is set up
 };
 

@@ -182,6 +182,7 @@ struct GatewayParts {
   }
   void Stop() {
     if (http) http->Stop();
+    if (service) service->StopBackgroundWork();
     if (deliveries) deliveries->Stop();
     if (pipelines) pipelines->Stop();
     if (tokens) tokens->Stop();

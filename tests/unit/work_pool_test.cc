@@ -104,5 +104,12 @@ TEST(WorkPoolTest, DestructionWaitsForTheRunningTask) {
   opener.join();
 }
 
+TEST(WorkPoolTest, AfterStopEveryTaskIsRefused) {
+  WorkPool pool(1, 4, 1024);
+  pool.Stop();
+  EXPECT_FALSE(pool.TrySubmit([] {}));
+  pool.Stop();  // again: nothing happens
+}
+
 }  // namespace
 }  // namespace sluice
