@@ -67,8 +67,8 @@ void JobRun::Start(TimePoint now) {
     return Finish(now, JobStatus::kError,
                   "cannot create artifacts directory " + artifacts_dir_ + ": " + ec.message());
   AppendToLog("attempt " + std::to_string(params_.attempt) + " of " + t.job_name + " (" + t.id +
-              ") on worker " + params_.worker_id + "; the job's process tree ends with it by " +
-              runner_.TreeMechanism());
+              ") on worker " + params_.worker_id);
+  AppendToLog("the job's process tree ends with it by " + runner_.TreeMechanism());
 
   if (params_.pipeline) {
     auto& pipeline = *params_.pipeline;
