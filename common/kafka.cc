@@ -6,6 +6,7 @@
 
 #include "common/git_delivery.h"
 #include "common/log.h"
+#include "common/record_limits.h"
 
 namespace sluice {
 namespace {
@@ -201,13 +202,18 @@ Status EnsureTopics(const Config& config, Duration timeout) {
     std::string name;
     std::map<std::string, std::string> settings;
   };
-  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"}};
+  // Every topic but events takes records of kMaxRecordBytes, the size the gateway checks a
+  // request's records against (common/record_limits.h), whatever the broker's default.
+  const std::string max_record = std::to_string(kMaxRecordBytes);
+  const std::map<std::string, std::string> plain = {{"max.message.bytes", max_record}};
+  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"},
+                                                      {"max.message.bytes", max_record}};
   // Deliveries: one record per delivery id, kept for the retention, whole bodies allowed.
   const std::map<std::string, std::string> events = {
       {"cleanup.policy", "compact,delete"},
       {"retention.ms", std::to_string(config.webhooks.retention.count())},
       {"max.message.bytes", std::to_string(MaxDeliveryRecordBytes(config.webhooks))}};
-  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), {}},       {kafka.ResultsTopic(), compact},
+  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), plain},    {kafka.ResultsTopic(), compact},
                                 {kafka.ControlTopic(), compact},   {kafka.TriggersTopic(), compact},
                                 {kafka.PipelinesTopic(), compact}, {kafka.EventsTopic(), events}};
   std::vector<rd_kafka_NewTopic_t*> new_topics;
@@ -273,7 +279,8 @@ StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConf
                  {"socket.nagle.disable", "true"},
                  {"linger.ms", "2"},
                  {"message.timeout.ms", std::to_string(message_timeout.count())},
-                 {"message.max.bytes", std::to_string(max_message_bytes)},
+                 {"message.max.bytes",
+                  std::to_string(std::max(max_message_bytes, kMaxRecordBytes))},
              });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), DeliveryReport);

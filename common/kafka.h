@@ -74,7 +74,8 @@ class KafkaPublisher final : public Publisher {
  public:
   // message_timeout bounds how long a record may wait for its acknowledgement; callers keep it
   // below their own deadline so that the failure arrives in time to answer 503.
-  // max_message_bytes: the largest record it may send (librdkafka's message.max.bytes).
+  // max_message_bytes: the largest record it may send (librdkafka's message.max.bytes); never
+  // less than kMaxRecordBytes, which every topic but events takes.
   static StatusOr<std::unique_ptr<KafkaPublisher>> Create(const KafkaConfig& kafka,
                                                           Duration message_timeout,
                                                           size_t max_message_bytes = 1000000);
