@@ -507,6 +507,27 @@ TEST_F(GatewayServiceTest, AnEnvValueOverTheLimitIs400NamingTheVariableAndTheLim
   EXPECT_EQ(publisher_.size(), 2u);
 }
 
+TEST_F(GatewayServiceTest, TheIssuesJustUnderTheBodyLimitEnvValueIs400NotA200ThatNeverRuns) {
+  // Issue 11, case 2: answered 200 TRIGGERED, then the worker's claim was refused by Kafka
+  // forever. Now the gateway refuses it, and nothing is published.
+  config_.gateway.max_body_bytes = GatewayConfig().max_body_bytes;
+  config_.jobs.push_back(Job("periodic-to-trigger", JobType::kPeriodic));
+  ApiReply reply = Call(Post("/v1/executions",
+                             R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
+                             R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                 std::string(1048298, 'x') + R"("}}})"));
+  ExpectError(reply, 400, Code::kInvalidArgument);
+  EXPECT_NE(MessageOf(reply).find("RELEASE_IMAGE_LATEST"), std::string::npos) << reply.body;
+  for (size_t bytes : {200 * 1024, 990000}) {
+    reply = Call(Post("/v1/executions",
+                      R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
+                      R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                          std::string(bytes, 'x') + R"("}}})"));
+    ExpectError(reply, 400, Code::kInvalidArgument);
+  }
+  EXPECT_EQ(publisher_.size(), 0u);
+}
+
 TEST_F(GatewayServiceTest, EnvNamesAndValuesOverTheTotalLimitAre400NamingTheLimit) {
   config_.gateway.max_body_bytes = 4 * 1024 * 1024;
   std::string value(100 * 1024, 'x');
