@@ -229,11 +229,15 @@ class HttpTransport final : public Tcp::Transport {
     }
     void ShutdownWrite() override { ::shutdown(fd, SHUT_WR); }
     void Close() override {
-      // The transport closes a descriptor once it reads its end: make sure it will.
+      // The transport closes a descriptor once it reads its end: make sure it will, and that the
+      // close resets the connection. A plain close would leave the kernel holding an orphaned
+      // socket with a shut receive window for as long as the client keeps probing it.
       readable = true;
       writable = false;
       Apply();
-      ::shutdown(fd, SHUT_RDWR);
+      linger reset{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      ::shutdown(fd, SHUT_RD);
     }
     void Apply() {
       auto interest = Polling::NotifyOn::Shutdown;

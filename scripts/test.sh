@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build with warnings as errors, and run
 # the whole test suite:
-#   1. unit tests and integration tests (embedded broker, two at a time) on the release build;
+#   1. unit tests, integration tests (embedded broker, two at a time) and the robustness tier
+#      (hostile HTTP over real sockets) on the release build;
 #   2. the same under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/);
 #   3. the kafka tier: the integration suite again against a real Apache Kafka broker, which a
 #      ctest fixture starts and stops (scripts/kafka.sh; fetched from Maven Central on first use);
@@ -19,6 +20,8 @@ ctest -L unit --output-on-failure --timeout 300
 # Two integration tests at a time: they mostly wait (on Kafka, leases, jobs), each on its own
 # broker and loopback ports. The faults tier stays serial: each test loads three brokers.
 ctest -L integration -j2 --output-on-failure --timeout 600
+# The robustness tier: hostile HTTP against a real gateway; -V prints good requests' latencies.
+ctest -L robustness -V --timeout 600
 
 SLUICE_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DSLUICE_WERROR=ON \
   -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
