@@ -207,8 +207,8 @@ struct WorkerParts {
   Status Start(const Config& config) {
     // The worker's own schedule (PlanShutdown) ends by shutdown_grace + kill_grace; a tenth of
     // the kill_grace is left for the process to exit.
-    exit_within = config.worker.shutdown_grace + config.worker.kill_grace -
-                  config.worker.kill_grace / 10;
+    exit_within =
+        config.worker.shutdown_grace + config.worker.kill_grace - config.worker.kill_grace / 10;
     auto p = KafkaPublisher::Create(config.kafka, std::chrono::seconds(30));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);

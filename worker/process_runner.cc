@@ -1,12 +1,12 @@
 #include "worker/process_runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -426,8 +426,8 @@ PosixProcessRunner::PosixProcessRunner() {
         "the worker as child subreaper: at its end everything left of its process group, or "
         "tagged SLUICE_PROCESS_TREE, and their descendants, is killed";
   } else {
-    mechanism_ = "its process group and tagged descendants (no child subreaper: " +
-                 ErrnoText(errno) + ")";
+    mechanism_ =
+        "its process group and tagged descendants (no child subreaper: " + ErrnoText(errno) + ")";
   }
 }
 

@@ -60,8 +60,9 @@ TEST(WorkerLimits, ARecordTooLargeForTheResultsTopicEndsTheExecutionError) {
   t.client = "alice";
   t.pod_spec_options.envs["RELEASE_IMAGE_LATEST"] = std::string(1048298, 'x');
   std::promise<Status> acked;
-  (*publisher)->Publish(d.kafka().RequestsTopic(), t.id, EncodeTrigger(t),
-                        [&](const Status& s) { acked.set_value(s); });
+  (*publisher)->Publish(d.kafka().RequestsTopic(), t.id, EncodeTrigger(t), [&](const Status& s) {
+    acked.set_value(s);
+  });
   Status s = acked.get_future().get();
   ASSERT_TRUE(s.ok()) << s.ToString();
 
@@ -91,8 +92,7 @@ TEST(WorkerLimits, SigtermEndsTheWorkerInTimeWithKafkaDownAndLeavesNoJobProcess)
   std::string id = TriggerPeriodic(http, gateway, "stubborn");
   ASSERT_FALSE(id.empty());
   const std::string pid_file = d.artifacts() + "/stubborn/" + id + "/daemon.pid";
-  ASSERT_TRUE(WaitFor([&] { return !ReadText(pid_file).empty(); }, seconds(30)))
-      << worker.Log();
+  ASSERT_TRUE(WaitFor([&] { return !ReadText(pid_file).empty(); }, seconds(30))) << worker.Log();
   int daemon = std::stoi(ReadText(pid_file));
   ASSERT_FALSE(ProcessGone(daemon));
 

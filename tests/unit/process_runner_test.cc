@@ -388,9 +388,9 @@ std::string WritesPidThenSleeps(const std::string& pid_file) {
 
 TEST_F(ProcessRunnerTest, ADescendantThatCalledSetsidEndsWhenTheProcessEnds) {
   std::string pid_file = (dir_ / "daemon.pid").string();
-  std::optional<ProcessExit> exit = Run(Spec(
-      {"sh", "-c",
-       StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "echo started")}));
+  std::optional<ProcessExit> exit = Run(
+      Spec({"sh", "-c",
+            StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "echo started")}));
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success());
   int daemon = std::stoi(ReadFile(pid_file));
@@ -405,10 +405,10 @@ TEST_F(ProcessRunnerTest, ADoubleForkedDaemonEndsWhenTheProcessEnds) {
   std::string pid_file = (dir_ / "daemon.pid").string();
   // The subshell forks the daemon and exits at once: the daemon is orphaned while the process
   // still runs, and is in a session of its own.
-  std::optional<ProcessExit> exit = Run(Spec(
-      {"sh", "-c",
-       StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)", pid_file,
-                    "echo started")}));
+  std::optional<ProcessExit> exit =
+      Run(Spec({"sh", "-c",
+                StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)", pid_file,
+                             "echo started")}));
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success());
   int daemon = std::stoi(ReadFile(pid_file));
@@ -426,8 +426,9 @@ TEST_F(ProcessRunnerTest, TheBriefsSetsidSleepLeavesNothingRunning) {
 
 TEST_F(ProcessRunnerTest, SignalGroupReachesADescendantThatCalledSetsid) {
   std::string pid_file = (dir_ / "daemon.pid").string();
-  std::unique_ptr<Process> process = StartOk(Spec(
-      {"sh", "-c", StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
+  std::unique_ptr<Process> process = StartOk(
+      Spec({"sh", "-c",
+            StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
   ASSERT_NE(process, nullptr);
   ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
   int daemon = std::stoi(ReadFile(pid_file));
@@ -441,11 +442,10 @@ TEST_F(ProcessRunnerTest, SignalGroupReachesADescendantThatCalledSetsid) {
 
 TEST_F(ProcessRunnerTest, DestroyingARunningProcessEndsItsWholeTree) {
   std::string pid_file = (dir_ / "daemon.pid").string();
-  std::unique_ptr<Process> process = StartOk(Spec(
-      {"sh", "-c",
-       "trap '' TERM; " +
-           StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)", pid_file,
-                        "sleep 300")}));
+  std::unique_ptr<Process> process = StartOk(
+      Spec({"sh", "-c",
+            "trap '' TERM; " + StartsDaemon("(setsid " + WritesPidThenSleeps(pid_file) + " &)",
+                                            pid_file, "sleep 300")}));
   ASSERT_NE(process, nullptr);
   ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
   int daemon = std::stoi(ReadFile(pid_file));
@@ -456,8 +456,9 @@ TEST_F(ProcessRunnerTest, DestroyingARunningProcessEndsItsWholeTree) {
 
 TEST_F(ProcessRunnerTest, KillAllProcessTreesEndsEveryRunningTree) {
   std::string pid_file = (dir_ / "daemon.pid").string();
-  std::unique_ptr<Process> process = StartOk(Spec(
-      {"sh", "-c", StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
+  std::unique_ptr<Process> process = StartOk(
+      Spec({"sh", "-c",
+            StartsDaemon("setsid " + WritesPidThenSleeps(pid_file), pid_file, "sleep 300")}));
   ASSERT_NE(process, nullptr);
   ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
   int daemon = std::stoi(ReadFile(pid_file));
