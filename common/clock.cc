@@ -60,6 +60,10 @@ std::optional<TimePoint> ParseRfc3339(std::string_view text) {
     rest.remove_prefix(i);
   }
   if (rest != "Z" && rest != "z" && rest != "+00:00") return std::nullopt;
+  // A TimePoint counts 64-bit nanoseconds: it ends in 2262 and begins in 1677.
+  constexpr long long kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 1;
+  if (secs > kMaxSeconds || secs < -kMaxSeconds) return std::nullopt;
   return TimePoint(std::chrono::milliseconds(static_cast<long long>(secs) * 1000 + millis));
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
+#include "common/utf8.h"
 #include "gateway/gitlab_trigger.h"
 
 namespace sluice {
@@ -160,8 +161,11 @@ StatusOr<SecretList> StandardWebhookSigners(const SecretList& secrets, const Hea
   if (timestamp.size() > 12 || timestamp.find_first_not_of("0123456789") != std::string::npos) {
     return Unauthenticated("webhook-timestamp is not Unix seconds");
   }
-  TimePoint sent = TimePoint(std::chrono::seconds(std::stoll(timestamp)));
-  if (sent > now + tolerance || sent < now - tolerance) {
+  // In milliseconds: a TimePoint counts 64-bit nanoseconds, which 12 digits of seconds overflow.
+  long long sent_ms = std::stoll(timestamp) * 1000;
+  long long now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (sent_ms > now_ms + tolerance.count() || sent_ms < now_ms - tolerance.count()) {
     return Unauthenticated("webhook-timestamp is more than " + FormatDuration(tolerance) +
                            " away from now");
   }
@@ -230,6 +234,10 @@ StatusOr<GitEvent> ParseGitEvent(GitHost host, const HeaderMap& headers,
   if (e.event_type.empty()) {
     return InvalidArgument(std::string("the ") + GitHostName(host) +
                            " event type header is missing");
+  }
+  // Each is kept in the delivery's record, which must be valid UTF-8 to be read back.
+  if (!IsValidUtf8(e.event_type) || !IsValidUtf8(e.delivery_id) || !IsValidUtf8(content_type)) {
+    return InvalidArgument("the event type, delivery id and Content-Type must be UTF-8");
   }
   std::string json(body);
   std::string type(content_type.substr(0, content_type.find(';')));

@@ -88,6 +88,15 @@ std::string JsonText(const rapidjson::Value& v) {
   return buf.GetString();
 }
 
+// A JSON string whole: "\u0000" is a character of it, not its end.
+std::string Text(const rapidjson::Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
+
+rapidjson::Value JsonValue(const std::string& s, rapidjson::Document::AllocatorType& alloc) {
+  return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
 RawParams FromJson(const rapidjson::Value& doc) {
   RawParams raw;
   for (const auto& m : doc.GetObject()) {
@@ -104,15 +113,14 @@ RawParams FromJson(const rapidjson::Value& doc) {
           raw.variables_not_strings = true;
           continue;
         }
-        raw.variables[var.name.GetString()] = var.value.GetString();
+        raw.variables[Text(var.name)] = Text(var.value);
       }
     } else if (key == "inputs" && v.IsObject()) {
       for (const auto& in : v.GetObject()) {
-        raw.inputs[in.name.GetString()] =
-            in.value.IsString() ? std::string(in.value.GetString()) : JsonText(in.value);
+        raw.inputs[Text(in.name)] = in.value.IsString() ? Text(in.value) : JsonText(in.value);
       }
     } else if (v.IsString()) {
-      raw.scalars[key] = v.GetString();
+      raw.scalars[key] = Text(v);
     } else {
       raw.scalars[key] = JsonText(v);  // the payload keeps it; token and ref must be strings
     }
@@ -291,20 +299,20 @@ TriggerParamsResult ReadTriggerParams(const TriggerRequest& request) {
     for (auto& m : json.GetObject()) {
       std::string key(m.name.GetString(), m.name.GetStringLength());
       if (key == "token" || key == "ref" || key == "id" || key == "variables") continue;
-      payload.AddMember(rapidjson::Value(key.c_str(), alloc), rapidjson::Value(m.value, alloc),
-                        alloc);
+      payload.AddMember(JsonValue(key, alloc), rapidjson::Value(m.value, alloc), alloc);
     }
   }
   for (const auto& [k, v] : merged.scalars) {
-    if (k == "token" || k == "ref" || k == "id" || payload.HasMember(k.c_str())) continue;
-    payload.AddMember(rapidjson::Value(k.c_str(), alloc), rapidjson::Value(v.c_str(), alloc),
-                      alloc);
+    rapidjson::Value name(
+        rapidjson::StringRef(k.data(), static_cast<rapidjson::SizeType>(k.size())));
+    if (k == "token" || k == "ref" || k == "id" || payload.HasMember(name)) continue;
+    payload.AddMember(JsonValue(k, alloc), JsonValue(v, alloc), alloc);
   }
-  payload.AddMember("ref", rapidjson::Value(p.ref.c_str(), alloc), alloc);
-  payload.AddMember("id", rapidjson::Value(request.project_id.c_str(), alloc), alloc);
+  payload.AddMember("ref", JsonValue(p.ref, alloc), alloc);
+  payload.AddMember("id", JsonValue(request.project_id, alloc), alloc);
   rapidjson::Value vars(rapidjson::kObjectType);
   for (const auto& [k, v] : p.variables) {
-    vars.AddMember(rapidjson::Value(k.c_str(), alloc), rapidjson::Value(v.c_str(), alloc), alloc);
+    vars.AddMember(JsonValue(k, alloc), JsonValue(v, alloc), alloc);
   }
   payload.AddMember("variables", vars, alloc);
   p.payload_json = JsonText(payload);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "gateway/auth.h"
 #include "gateway/git_event.h"
 
@@ -179,7 +180,8 @@ StatusOr<const ClientConfig*> AdminClient(const Config& config, const ApiRequest
 std::map<std::string, std::string> DescriptiveHeaders(const std::map<std::string, std::string>& h) {
   std::map<std::string, std::string> out;
   for (const char* name : kDescriptiveHeaders) {
-    if (auto it = h.find(name); it != h.end()) out[name] = it->second;
+    // They only describe the delivery: one that is not UTF-8 is left out of its record.
+    if (auto it = h.find(name); it != h.end() && IsValidUtf8(it->second)) out[name] = it->second;
   }
   return out;
 }

@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git curl ca-certificates
   libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libcurl4-openssl-dev openssl libhttp-parser-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

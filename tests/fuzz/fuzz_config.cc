@@ -2,8 +2,9 @@
 // `sluice check-config` and a SIGHUP reload must refuse a bad file with a message, never crash.
 //
 // The loader reads the files named by token_file. This target is linked with -Wl,--wrap=fopen:
-// while a config is loaded, "/fuzz/secret" opens an in-memory secret and every other path fails
-// with ENOENT, so no input reads the filesystem (/dev/zero would never end, a FIFO would block).
+// while a config is loaded, a read of "/fuzz/secret" opens an in-memory secret and a read of any
+// other path fails with ENOENT, so no input reads the filesystem (/dev/zero would never end, a
+// FIFO would block).
 
 #include <cerrno>
 #include <cstddef>
@@ -22,7 +23,8 @@ char secret[] = "fuzz-secret\n";
 extern "C" std::FILE* __real_fopen(const char* path, const char* mode);
 
 extern "C" std::FILE* __wrap_fopen(const char* path, const char* mode) {
-  if (!loading) return __real_fopen(path, mode);
+  // Writes are libFuzzer's own (a crash's reproducer is written while a config is loading).
+  if (!loading || mode[0] != 'r') return __real_fopen(path, mode);
   if (std::strcmp(path, "/fuzz/secret") == 0) return fmemopen(secret, sizeof secret - 1, "rb");
   errno = ENOENT;
   return nullptr;

@@ -13,6 +13,7 @@
 
 #include "common/git_delivery.h"
 #include "gateway/git_event.h"
+#include "gateway/webhooks.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
@@ -55,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   record.event = *event;
   record.received_at = std::chrono::system_clock::time_point(std::chrono::seconds(1795000000));
   record.content_type = content_type;
-  record.headers = headers;
+  record.headers = sluice::DescriptiveHeaders(headers);
   record.body = body;
   record.matches = sluice::MatchPostsubmits(Jobs(), *event);
   if (record.matches.size() != Jobs().size()) std::abort();

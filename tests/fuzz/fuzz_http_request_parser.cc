@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -59,7 +60,8 @@ std::string Run(std::string_view stream, Chunks* chunks) {
   while (true) {
     if (buffer.empty()) {
       if (offset == stream.size()) break;
-      size_t n = chunks == nullptr ? stream.size() : std::min(chunks->Next(), stream.size() - offset);
+      size_t left = stream.size() - offset;
+      size_t n = chunks == nullptr ? left : std::min(chunks->Next(), left);
       buffer.assign(stream.substr(offset, n));
       offset += n;
     }
@@ -114,7 +116,10 @@ std::string Run(std::string_view stream, Chunks* chunks) {
         // A refused stream stays refused: nothing more is taken.
         std::string more = buffer.empty() ? std::string("GET / HTTP/1.1\r\n") : buffer;
         Check(parser.Feed(more, &consumed) == HttpRequestParser::Event::kError && consumed == 0);
-        return trace + "error " + std::to_string(status) + " " + parser.error().message + "\n";
+        // Which refusal comes first may depend on where the chunks end (http_parser reports a
+        // header's bytes at the end of each chunk, and checks its characters before that), so
+        // the runs must agree on the requests before it and on there being one, not on its kind.
+        return trace + "error\n";
       }
     }
   }
@@ -129,6 +134,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Chunks chunks(data[0]);
   std::string whole = Run(stream, nullptr);
   std::string chunked = Run(stream, &chunks);
-  Check(whole == chunked);
+  if (whole != chunked) {
+    std::fprintf(stderr, "fed whole:\n%s\nfed in chunks:\n%s\n", whole.c_str(), chunked.c_str());
+    std::abort();
+  }
   return 0;
 }
