@@ -170,6 +170,14 @@ TEST_F(ProcessRunnerTest, EnvironmentIsExactlyTheGivenOne) {
   EXPECT_TRUE(tag.starts_with("SLUICE_PROCESS_TREE=" + std::to_string(::getpid()) + "-")) << tag;
 }
 
+TEST_F(ProcessRunnerTest, AnEnvironmentValueTooBigForExecIsAClearError) {
+  ProcessSpec spec = Spec({"true"});
+  spec.env["RELEASE_IMAGE_LATEST"] = std::string(200 * 1024, 'x');  // over MAX_ARG_STRLEN
+  StatusOr<std::unique_ptr<Process>> process = runner_.Start(spec);
+  ASSERT_FALSE(process.ok());
+  EXPECT_EQ(process.status().message(), "cannot run \"true\": Argument list too long");
+}
+
 TEST_F(ProcessRunnerTest, EachProcessGetsItsOwnTreeTagWhichTheSpecCannotOverride) {
   ProcessSpec spec = Spec({"sh", "-c", "echo $SLUICE_PROCESS_TREE"});
   spec.env[kProcessTreeVariable] = "forged";
