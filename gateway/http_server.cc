@@ -68,6 +68,11 @@ struct ReplyMailbox {
     letters.clear();
   }
 
+  bool IsOpen() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return open;
+  }
+
   std::mutex mutex;
   bool open = true;
   std::vector<Letter> letters;
@@ -276,7 +281,9 @@ class HttpTransport final : public Tcp::Transport {
     auto once = std::make_shared<std::atomic<bool>>(false);
     return [this, mailbox, reactor, serial, seq, once](ApiReply reply) {
       if (once->exchange(true)) return;
-      if (std::this_thread::get_id() == reactor) {
+      // On the reactor thread (a synchronous answer) while the server runs: straight to the
+      // connection. A stopped server's reactor threads are gone, and their ids may be reused.
+      if (std::this_thread::get_id() == reactor && mailbox->IsOpen()) {
         if (Connection* c = FindBySerial(serial)) c->http.OnReply(seq, std::move(reply), Now());
         return;
       }
