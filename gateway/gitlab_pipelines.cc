@@ -312,6 +312,21 @@ std::optional<std::string> WebhookRef(const std::vector<std::string>& parts) {
   return ref;
 }
 
+// Read-your-writes for a retry this gateway sent, as for a new pipeline's record: its store shows
+// the pipeline as the owner will make it, so that a call following within milliseconds (a cancel
+// of the run the retry just created) finds the new run instead of a 404. The owner's record of
+// the same command replaces this one (same applied_offset, later updated_at); other gateways
+// learn of the run from the topic only.
+void ShowRetry(PipelineStore& store, const ProjectConfig& project, PipelineCommand command,
+               RecordPosition at, const std::function<PipelineState(const Pipeline&)>& evaluate) {
+  auto pipeline = store.Get(command.pipeline_id);
+  if (!pipeline || pipeline->applied_offset >= at.offset) return;
+  command.position = at;
+  if (!ApplyPipelineCommand(project, command, evaluate(*pipeline), *pipeline, command.time)) return;
+  pipeline->applied_offset = at.offset;
+  store.Put(*pipeline);
+}
+
 }  // namespace
 
 PipelineState GitLabApi::Evaluate(const ProjectConfig& project, const Pipeline& pipeline) {
@@ -625,6 +640,8 @@ void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,
       [this, &project, pipeline, state, shown, command](RecordPosition at, ReplyFn reply) mutable {
         // The job as it will be once its pipeline's owner has applied the command.
         if (command.kind == PipelineCommandKind::kRetryJob) {
+          ShowRetry(pipelines_, project, command, at,
+                    [&](const Pipeline& p) { return Evaluate(project, p); });
           shown.run.id = NewJobIdAt(project, at, shown.run.name);
           shown.run.created_at = command.time;
           shown.run.user = command.user;
@@ -667,6 +684,10 @@ void GitLabApi::PipelineAction(const Caller& caller, const std::string& pipeline
                 PipelineState state = Evaluate(project, pipeline);
                 command.position = at;
                 ApplyPipelineCommand(project, command, state, pipeline, command.time);
+                if (command.kind == PipelineCommandKind::kRetry) {
+                  ShowRetry(pipelines_, project, command, at,
+                            [&](const Pipeline& p) { return Evaluate(project, p); });
+                }
                 reply(JsonReply(
                     201, PipelineJson(config_, project, pipeline, Evaluate(project, pipeline))));
               });
