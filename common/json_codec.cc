@@ -259,7 +259,11 @@ std::string ErrorJson(const Status& status) {
   w.StartObject();
   w.Key("code");
   w.Int(static_cast<int>(status.code()));
-  WriteStringField(w, "message", status.message());
+  // The last guard of "nothing served that is not UTF-8": a message that quoted caller bytes
+  // without EchoValue still reads as text.
+  WriteStringField(w, "message", IsValidUtf8(status.message())
+                                     ? status.message()
+                                     : ReplaceInvalidUtf8(status.message()));
   w.Key("details");
   w.StartArray();
   w.EndArray();

@@ -54,4 +54,21 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+std::string ReplaceInvalidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t n = Utf8SequenceLength(text, pos);
+    if (n == 0) {
+      out.append("\xEF\xBF\xBD");
+      ++pos;
+    } else {
+      out.append(text.substr(pos, n));
+      pos += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice

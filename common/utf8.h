@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace sluice {
@@ -13,5 +14,8 @@ size_t Utf8SequenceLength(std::string_view text, size_t pos);
 
 // Whether every byte of text belongs to a well-formed UTF-8 sequence.
 bool IsValidUtf8(std::string_view text);
+
+// text with every byte that is not part of a well-formed sequence replaced by U+FFFD.
+std::string ReplaceInvalidUtf8(std::string_view text);
 
 }  // namespace sluice

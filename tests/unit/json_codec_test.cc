@@ -392,5 +392,12 @@ TEST(ParseJsonTest, DecodersRefuseRecordsWithInvalidUtf8) {
   EXPECT_FALSE(DecodeExecutionRecord(record).ok());
 }
 
+TEST(ErrorJsonTest, AMessageWithBytesThatAreNotUtf8IsServedAsText) {
+  std::string body = ErrorJson(InvalidArgument("no job named \"\xff\xfe\""));
+  rapidjson::Document doc;
+  EXPECT_TRUE(ParseJson(body, doc).ok()) << body;
+  EXPECT_NE(body.find("\xEF\xBF\xBD"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice
