@@ -197,11 +197,11 @@ FieldSize LargestTriggerField(const Trigger& t) {
   };
   if (t.refs) {
     const Refs& r = *t.refs;
-    for (const auto& [name, value] :
-         {std::pair{"org", &r.org}, std::pair{"repo", &r.repo},
-          std::pair{"repo_link", &r.repo_link}, std::pair{"base_ref", &r.base_ref}, std::pair{"base_sha", &r.base_sha},
-          std::pair{"base_link", &r.base_link}, std::pair{"path_alias", &r.path_alias},
-          std::pair{"clone_uri", &r.clone_uri}}) {
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"org", &r.org},           {"repo", &r.repo},           {"repo_link", &r.repo_link},
+        {"base_ref", &r.base_ref}, {"base_sha", &r.base_sha},   {"base_link", &r.base_link},
+        {"path_alias", &r.path_alias}, {"clone_uri", &r.clone_uri}};
+    for (const auto& [name, value] : fields) {
       consider({std::string("refs.") + name, value->size()});
     }
     for (size_t i = 0; i < r.pulls.size(); ++i) {

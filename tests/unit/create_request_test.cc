@@ -711,5 +711,47 @@ TEST(RequestFingerprintTest, AbsentRefsDifferFromEmptyRefs) {
   EXPECT_NE(RequestFingerprint(without), RequestFingerprint(with_empty));
 }
 
+TEST(CheckEnvSizesTest, AcceptsValuesAndTotalsAtTheLimits) {
+  EXPECT_TRUE(CheckEnvSizes({{"A", std::string(10, 'x')}}, 10, 11, "envs").ok());
+  EXPECT_TRUE(CheckEnvSizes({}, 0, 0, "envs").ok());
+}
+
+TEST(CheckEnvSizesTest, NamesTheVariableOverTheValueLimit) {
+  ExpectInvalid(CheckEnvSizes({{"A", "ok"}, {"BIG", std::string(11, 'x')}}, 10, 100, "envs"),
+                "envs.BIG: the value is 11 bytes; the limit is 10 bytes per value");
+}
+
+TEST(CheckEnvSizesTest, CountsNamesAndValuesAgainstTheTotal) {
+  ExpectInvalid(CheckEnvSizes({{"AB", "xxxx"}, {"CD", "yyyy"}}, 10, 11, "variables"),
+                "variables: names and values add up to 12 bytes; the limit is 11 bytes in all");
+}
+
+TEST(CheckEnvSizesTest, EchoesALongVariableNameShortly) {
+  Status s = CheckEnvSizes({{std::string(5000, 'N'), "toolong"}}, 1, 100000, "envs");
+  ASSERT_FALSE(s.ok());
+  EXPECT_LT(s.message().size(), 400u) << s.message();
+}
+
+TEST(ParseCreateRequestTest, EchoesAtMost200CharactersOfALongValue) {
+  std::string body = R"({"job_name":"a","job_execution_type":")" + std::string(900000, 'T') +
+                     R"("})";
+  Status s = ParseStatus(body);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(std::string(200, 'T') + "\xE2\x80\xA6"), std::string::npos);
+  EXPECT_EQ(s.message().find(std::string(201, 'T')), std::string::npos);
+  EXPECT_LT(s.message().size(), 500u);
+}
+
+TEST(ParseCreateRequestTest, RefusesTextThatIsNotUtf8NamingTheField) {
+  ExpectInvalid(ParseStatus("{\"job_name\":\"j\",\"job_execution_type\":1,"
+                            "\"pod_spec_options\":{\"envs\":{\"X\":\"\xff\xfe\xc0\xaf\"}}}"),
+                "pod_spec_options.envs.X: not valid UTF-8");
+  ExpectInvalid(ParseStatus(R"({"job_name":"j","job_execution_type":1,)"
+                            R"("pod_spec_options":{"envs":{"X":"\udc00"}}})"),
+                "pod_spec_options.envs.X: not valid UTF-8");
+  ExpectInvalid(ParseStatus(R"({"job_name":"\udc00","job_execution_type":1})"),
+                "job_name: not valid UTF-8");
+}
+
 }  // namespace
 }  // namespace sluice
