@@ -1,5 +1,6 @@
 // A worker that Kafka refuses or ignores still ends what it holds: a record the results topic
-// can never take ends its execution ERROR instead of being retried forever, and SIGTERM ends the
+// can never take (a trigger that fits, whose claim does not) ends its execution ERROR instead of
+// being retried forever, and SIGTERM ends the
 // worker within shutdown_grace + kill_grace (the harness's 5 s + 2 s) even with every broker down,
 // leaving none of the job's processes behind.
 
@@ -15,6 +16,7 @@
 #include "common/execution_id.h"
 #include "common/json_codec.h"
 #include "common/kafka.h"
+#include "common/record_limits.h"
 #include "tests/integration/api_helpers.h"
 #include "tests/integration/harness/harness.h"
 
@@ -48,8 +50,9 @@ TEST(WorkerLimits, ARecordTooLargeForTheResultsTopicEndsTheExecutionError) {
   SluiceProcess& worker = d.StartWorker();
   HttpClient http;
 
-  // Straight into the requests topic, as a gateway without a size check once let it through:
-  // every record the worker writes for it (claim, heartbeat, end) is over the producer's 1 MB.
+  // Straight into the requests topic: a trigger just under the topics' record limit fits, but
+  // every record the worker writes for it (claim, heartbeat, end) adds the worker's fields and
+  // is over it, so the worker's producer refuses them for good.
   auto publisher = KafkaPublisher::Create(d.kafka(), seconds(10), 4 * 1024 * 1024);
   ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
   Trigger t;
@@ -58,7 +61,17 @@ TEST(WorkerLimits, ARecordTooLargeForTheResultsTopicEndsTheExecutionError) {
   t.job_type = JobType::kPeriodic;
   t.create_time = std::chrono::system_clock::now() - seconds(30);  // past request_timeout
   t.client = "alice";
-  t.pod_spec_options.envs["RELEASE_IMAGE_LATEST"] = std::string(1048298, 'x');
+  t.pod_spec_options.envs["RELEASE_IMAGE_LATEST"] = "";
+  const size_t target = kMaxRecordBytes - 200;
+  t.pod_spec_options.envs["RELEASE_IMAGE_LATEST"] =
+      std::string(target - EncodeTrigger(t).size(), 'x');
+  ASSERT_EQ(EncodeTrigger(t).size(), target);
+  Execution claim = Execution::FromTrigger(t, d.artifacts() + "/periodic-to-trigger/" + t.id);
+  claim.job_status = JobStatus::kPending;
+  claim.worker = "a-worker-0000";
+  claim.attempt = 1;
+  claim.heartbeat_time = claim.start_time = std::chrono::system_clock::now();
+  ASSERT_GT(EncodeExecutionRecord(claim).size(), kMaxRecordBytes) << "the claim must not fit";
   std::promise<Status> acked;
   (*publisher)->Publish(d.kafka().RequestsTopic(), t.id, EncodeTrigger(t), [&](const Status& s) {
     acked.set_value(s);
