@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -52,6 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (event.status().code() != sluice::Code::kInvalidArgument) std::abort();
     return 0;
   }
+  // The route refuses a delivery without an id before writing anything (a dry run writes nothing).
+  if (event->delivery_id.empty()) return 0;
   sluice::DeliveryRecord record;
   record.event = *event;
   record.received_at = std::chrono::system_clock::time_point(std::chrono::seconds(1795000000));
@@ -66,7 +69,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   sluice::StatusOr<sluice::DeliveryRecord> decoded =
       sluice::DecodeDeliveryRecord(sluice::EncodeDeliveryRecord(record));
-  if (!decoded.ok()) std::abort();
+  if (!decoded.ok()) {
+    std::fprintf(stderr, "the record does not read back: %s\n", decoded.status().message().c_str());
+    std::abort();
+  }
   if (!(decoded->event == record.event) || decoded->body != record.body ||
       decoded->matches != record.matches) {
     std::abort();
