@@ -29,6 +29,7 @@ for t in "${targets[@]}"; do
   if [ -d "$root/tests/fuzz/corpus/$t" ]; then cp "$root/tests/fuzz/corpus/$t"/* "$corpus/"; fi
   log="$build/artifacts/$t/fuzz.log"
   status=0
+  started=$SECONDS
   # ASAN_OPTIONS: a leak is a finding too; UBSan findings abort (-fno-sanitize-recover=all).
   ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
     "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -37,12 +38,12 @@ for t in "${targets[@]}"; do
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   speed="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)"
-  echo "[fuzz] $t: ${runs:-?} executions, ${speed:-?} exec/s, ${cov:-cov: ?} in ${seconds}s," \
-    "corpus $(find "$corpus" -type f | wc -l) inputs, exit $status"
+  echo "[fuzz] $t: ${runs:-?} executions, ${speed:-?} exec/s, ${cov:-cov: ?}," \
+    "$((SECONDS - started))s, corpus $(find "$corpus" -type f | wc -l) inputs, exit $status"
   if [ "$status" -ne 0 ]; then
     failed+=("$t")
     echo "[fuzz] $t failed; its log: $log" >&2
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)|Test unit written' "$log" | head -n 20 >&2 ||
+    grep -E '^(==[0-9]+==ERROR|SUMMARY)|runtime error|Test unit written' "$log" | head -n 20 >&2 ||
       true
   fi
 done
