@@ -178,6 +178,16 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
                " (see the README for the API)")));
 }
 
+size_t GatewayService::MaxBodyBytes(std::string_view path) const {
+  constexpr std::string_view kHooks = "/hooks/";
+  if (webhooks_ && path.starts_with(kHooks)) {
+    std::string_view host = path.substr(kHooks.size());
+    if (!host.empty() && host.back() == '/') host.remove_suffix(1);
+    if (auto limit = webhooks_->MaxBodyBytes(host)) return *limit;
+  }
+  return config_.gateway.max_body_bytes;
+}
+
 Status GatewayService::Admit(const ApiRequest& head) const {
   if (!head.path.starts_with("/v1/")) return Status::Ok();  // tokens in the body, signatures
   auto client = Authenticate(config_, head.authorization);

@@ -38,6 +38,9 @@ class GatewayService {
   // Whether a request whose head is `head` (no body yet) may send its body: the answer to
   // `Expect: 100-continue`. Checks what the head alone decides: the client token of /v1 calls.
   Status Admit(const ApiRequest& head) const;
+  // The largest body the route of `path` accepts: a configured webhook host's own limit on
+  // POST /hooks/{host}, gateway.max_body_bytes everywhere else.
+  size_t MaxBodyBytes(std::string_view path) const;
 
   // Triggers published but not yet acknowledged by Kafka.
   int in_flight() const { return in_flight_.load(); }

@@ -89,6 +89,7 @@ const char* HttpReason(int status) {
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     case 504: return "Gateway Timeout";
     default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
@@ -164,9 +165,12 @@ void HttpConnection::OnInput(std::string_view bytes, MonoTime now) {
     return;
   }
   if (close_after_flush_) return;  // the answer that closes is on its way; nothing more is read
-  last_activity_ = now;
+  // Bytes alone do not keep a connection alive: empty lines between requests are skipped by the
+  // parser and must not hold a connection open past idle_timeout.
   input_.append(bytes);
-  if (input_.size() - input_pos_ > 2 * settings_.max_buffered_input) {
+  bool waiting_on_kafka = awaiting_reply_ && output_pos_ == output_.size();
+  size_t limit = waiting_on_kafka ? settings_.max_read_ahead : 2 * settings_.max_buffered_input;
+  if (input_.size() - input_pos_ > limit) {
     LogWarn("http", "closing a connection that sent " + std::to_string(input_.size() - input_pos_) +
                         " bytes of further requests while one was being answered");
     return Abort();
@@ -174,9 +178,29 @@ void HttpConnection::OnInput(std::string_view bytes, MonoTime now) {
   Pump(now);
 }
 
+HttpConnection::~HttpConnection() { ReleaseBody(); }
+
+void HttpConnection::ReleaseBody() {
+  if (reserved_body_ > 0 && app_.release_body) app_.release_body(reserved_body_);
+  reserved_body_ = 0;
+}
+
+void HttpConnection::Resume(MonoTime now) {
+  deferred_ = false;
+  Pump(now);
+}
+
 void HttpConnection::Pump(MonoTime now) {
+  if (turn_ && *turn_ != turn_seen_) {
+    turn_seen_ = *turn_;
+    answered_in_turn_ = 0;
+  }
   while (!closed_ && !awaiting_reply_ && !close_after_flush_ && output_pos_ == output_.size() &&
          input_pos_ < input_.size()) {
+    if (turn_ && answered_in_turn_ >= settings_.max_requests_per_turn) {
+      deferred_ = true;  // the other connections of this reactor first
+      break;
+    }
     size_t used = 0;
     bool was_in_request = parser_.InRequest();
     auto event = parser_.Feed(std::string_view(input_).substr(input_pos_), &used);
@@ -243,8 +267,22 @@ void HttpConnection::OnHead(MonoTime now) {
   if (!SplitTarget(head.target, &path, &query)) {
     return Fail({400, "malformed request target; it must start with /"}, now);
   }
-  if (auto refused = parser_.SetBodyLimit(app_.max_body_bytes(path))) {
+  size_t limit = app_.max_body_bytes(path);
+  if (auto refused = parser_.SetBodyLimit(limit)) {
     return Fail(*refused, now);
+  }
+  // A large body is held whole until its request is handed on: count it against the server's
+  // budget before reading it, so that many slow large bodies cannot exhaust memory.
+  size_t expected = head.content_length ? static_cast<size_t>(*head.content_length)
+                                        : (head.chunked ? limit : 0);
+  if (expected > 64 * 1024 && app_.reserve_body) {
+    if (!app_.reserve_body(expected)) {
+      return Answer(ErrorReply(Unavailable("the gateway is receiving as many large bodies as it "
+                                           "holds at once; retry shortly")
+                                   .WithRetryAfter(1)),
+                    false, now);
+    }
+    reserved_body_ = expected;
   }
   if (head.expect_continue) {
     if (Status admitted = app_.admit(ToApiRequest(false)); !admitted.ok()) {
@@ -262,6 +300,8 @@ void HttpConnection::Dispatch(MonoTime now) {
   request_keep_alive_ = parser_.head().keep_alive && !parser_.Upgraded();
   version_minor_ = parser_.head().version_minor;
   parser_.StartNextRequest();
+  ReleaseBody();
+  ++answered_in_turn_;
   awaiting_reply_ = true;
   reply_ready_ = false;
   dispatching_ = true;
@@ -303,11 +343,13 @@ void HttpConnection::Answer(ApiReply reply, bool keep_alive, MonoTime now) {
   }
   output_ += Serialize(reply, method_ == "HEAD", keep_alive, version_minor_, request_id_);
   method_.clear();
+  request_id_.clear();  // the next request, or a refusal of its framing, gets its own
   if (!keep_alive) close_after_flush_ = true;
   Flush(now);
 }
 
 void HttpConnection::Fail(const HttpError& error, MonoTime now) {
+  ReleaseBody();
   method_.clear();
   if (request_id_.empty()) request_id_ = RequestIdFor(nullptr);
   Answer(ErrorReply(FramingStatus(error)), false, now);
@@ -361,6 +403,7 @@ void HttpConnection::OnWritable(MonoTime now) {
 
 void HttpConnection::Abort() {
   if (closed_) return;
+  ReleaseBody();
   closed_ = true;
   socket_.Close();
 }

@@ -46,6 +46,11 @@ struct HttpApp {
   std::function<Status(const ApiRequest& head)> admit;
   // Answers a request, once, from any thread, through the ReplyFn.
   std::function<void(ApiRequest, ReplyFn)> handle;
+  // A budget shared by every connection of the server for bodies over 64 KiB while they arrive:
+  // `reserve_body(n)` is false when n more bytes would pass it (the client gets 503 and
+  // Retry-After); `release_body(n)` gives them back. Unset: no budget.
+  std::function<bool(size_t)> reserve_body;
+  std::function<void(size_t)> release_body;
 };
 
 struct HttpConnectionSettings {
@@ -58,9 +63,15 @@ struct HttpConnectionSettings {
   // answer is not lost to a reset while the client is still sending.
   Duration linger = std::chrono::seconds(2);
   size_t max_linger_bytes = 1024 * 1024;
-  // Bytes of pipelined requests kept while an earlier request is answered; past it the
-  // connection stops reading, and past twice it (a client that ignores that) it is closed.
-  size_t max_buffered_input = 1024 * 1024;
+  // Bytes of further requests kept while an earlier one is answered: past it the connection
+  // stops reading. Past twice it, a client that keeps sending anyway (the transport reads a
+  // socket dry) is dropped; while the answer waits on Kafka rather than on the client, only past
+  // `max_read_ahead` (room for one whole pipelined request).
+  size_t max_buffered_input = 64 * 1024;
+  size_t max_read_ahead = 1024 * 1024 + 128 * 1024;
+  // Requests one connection may have answered in one turn of its reactor before the others get
+  // theirs (with a turn counter set: SetTurnCounter).
+  int max_requests_per_turn = 16;
 };
 
 // One HTTP/1.1 connection: framing, limits, timeouts and the order of answers. Requests are
@@ -75,6 +86,15 @@ class HttpConnection {
   // `make_reply(seq)` gives the ReplyFn for the connection's request number `seq`.
   HttpConnection(const HttpConnectionSettings& settings, const HttpApp& app, HttpSocket& socket,
                  std::function<ReplyFn(uint64_t seq)> make_reply, MonoTime now);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // The reactor's turn number: a connection answers at most max_requests_per_turn requests in
+  // one turn, then keeps the rest for Resume() in a later turn (HasDeferredWork).
+  void SetTurnCounter(const uint64_t* turn) { turn_ = turn; }
+  bool HasDeferredWork() const { return deferred_ && !closed_; }
+  void Resume(MonoTime now);
 
   void OnInput(std::string_view bytes, MonoTime now);
   void OnReply(uint64_t seq, ApiReply reply, MonoTime now);
@@ -95,6 +115,7 @@ class HttpConnection {
   void Flush(MonoTime now);
   void Abort();
   void UpdateReading();
+  void ReleaseBody();
   ApiRequest ToApiRequest(bool with_body);
 
   HttpConnectionSettings settings_;
@@ -119,6 +140,12 @@ class HttpConnection {
   std::string method_;          // of the request being answered (HEAD gets no body)
   bool request_keep_alive_ = true;
   int version_minor_ = 1;
+
+  const uint64_t* turn_ = nullptr;
+  uint64_t turn_seen_ = 0;
+  int answered_in_turn_ = 0;
+  bool deferred_ = false;
+  size_t reserved_body_ = 0;
 
   bool close_after_flush_ = false;
   bool lingering_ = false;

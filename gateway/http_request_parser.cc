@@ -13,6 +13,28 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// RFC 9110 §5.6.2: the characters of a token, such as a header's name.
+bool IsTokenChar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// A field value holds visible characters, spaces and tabs (and obs-text); no CR, LF or NUL.
+bool IsFieldValue(std::string_view value) {
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -26,7 +48,7 @@ HttpError FromParserError(http_errno error) {
     case HPE_HEADER_OVERFLOW:
       return {431, "request headers are too large"};
     case HPE_INVALID_CONTENT_LENGTH:
-      return {400, "Content-Length is not a valid length"};
+      return {400, "Content-Length or a chunk size is not a valid length"};
     case HPE_UNEXPECTED_CONTENT_LENGTH:
       return {400,
               "Content-Length is repeated or sent with Transfer-Encoding; send exactly one of them"};
@@ -64,7 +86,11 @@ struct HttpRequestParser::Callbacks {
     self.in_value_ = false;
     self.header_bytes_ = 0;
     self.content_length_headers_ = 0;
+    self.host_headers_ = 0;
     self.transfer_encoding_.clear();
+    self.chunk_ = Chunk::kSize;
+    self.chunk_left_ = 0;
+    self.chunk_has_digit_ = false;
     self.in_request_ = true;
     return 0;
   }
@@ -96,9 +122,21 @@ struct HttpRequestParser::Callbacks {
       self.Fail(431, "more than " + std::to_string(self.limits_.max_headers) + " request headers");
       return false;
     }
+    if (self.field_.empty() ||
+        !std::all_of(self.field_.begin(), self.field_.end(),
+                     [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); })) {
+      self.Fail(400, "malformed header name (only token characters, no space before the colon)");
+      return false;
+    }
     std::string name = Lower(self.field_);
     std::string value(TrimSpaces(self.value_));
+    if (!IsFieldValue(value)) {
+      self.Fail(400, "malformed value of header " + name.substr(0, 64) +
+                         " (control characters, or a folded line)");
+      return false;
+    }
     if (name == "content-length") ++self.content_length_headers_;
+    if (name == "host") ++self.host_headers_;
     if (name == "transfer-encoding") {
       if (!self.transfer_encoding_.empty()) self.transfer_encoding_ += ", ";
       self.transfer_encoding_ += Lower(value);
@@ -134,8 +172,8 @@ struct HttpRequestParser::Callbacks {
     HttpHead& head = self.head_;
     head.method = http_method_str(static_cast<http_method>(p->method));
     head.version_minor = p->http_major == 1 ? p->http_minor : 0;
-    if (p->http_major != 1) {
-      self.Fail(400, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+    if (p->http_major != 1 || p->http_minor > 1) {
+      self.Fail(505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
       return 1;
     }
     head.keep_alive = http_should_keep_alive(p) != 0;
@@ -152,11 +190,19 @@ struct HttpRequestParser::Callbacks {
         self.Fail(501, "Transfer-Encoding other than chunked is not supported");
         return 1;
       }
+      if (head.version_minor == 0) {
+        self.Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+        return 1;
+      }
       head.chunked = true;
     }
     if (self.content_length_headers_ == 1) head.content_length = p->content_length;
-    if (head.version_minor >= 1 && head.Find("host") == nullptr) {
-      self.Fail(400, "HTTP/1.1 request without a Host header");
+    if (self.host_headers_ > 1) {
+      self.Fail(400, "Host is repeated; send it once");
+      return 1;
+    }
+    if (head.version_minor >= 1 && (self.host_headers_ == 0 || head.Find("host")->empty())) {
+      self.Fail(400, "HTTP/1.1 request without a Host");
       return 1;
     }
     if (const std::string* expect = head.Find("expect")) {
@@ -230,11 +276,30 @@ HttpRequestParser::Event HttpRequestParser::Feed(std::string_view data, size_t* 
   bool head_was_complete = head_complete_;
   *consumed = http_parser_execute(parser_.get(), &Callbacks::Settings(), data.data(), data.size());
   http_errno error = HTTP_PARSER_ERRNO(parser_.get());
+  if (!failed_) {
+    std::string_view taken = data.substr(0, *consumed);
+    if (head_lf_pending_ && !taken.empty()) {
+      // The head's last LF: http_parser paused before taking it, so it comes now.
+      CheckHeadBytes(taken.substr(0, 1));
+      taken.remove_prefix(1);
+      head_lf_pending_ = false;
+    }
+    if (!head_was_complete) {
+      // The bytes up to where the head paused: the head's own (a request without a body may
+      // complete in the same call only after the pause, so no body byte is among them).
+      CheckHeadBytes(taken);
+    } else if (head_.chunked) {
+      CheckChunkedBytes(taken);
+    }
+  }
   if (failed_) return Event::kError;
   if (error == HPE_PAUSED) {
     http_parser_pause(parser_.get(), 0);
     if (message_complete_) return Event::kRequest;
-    if (head_complete_ && !head_was_complete) return Event::kHead;
+    if (head_complete_ && !head_was_complete) {
+      head_lf_pending_ = true;
+      return Event::kHead;
+    }
     return Event::kNeedMore;
   }
   if (error != HPE_OK) {
@@ -258,7 +323,100 @@ std::optional<HttpError> HttpRequestParser::SetBodyLimit(size_t max_body_bytes) 
   return std::nullopt;
 }
 
+void HttpRequestParser::CheckHeadBytes(std::string_view consumed) {
+  for (char c : consumed) {
+    if (c == '\n' && !previous_was_cr_) {
+      return Fail(400, "malformed HTTP request: a line of the head ends without CR");
+    }
+    if ((c == ' ' || c == '\t') && previous_was_lf_) {
+      return Fail(400, "malformed HTTP request: a folded header line (RFC 9112 obs-fold)");
+    }
+    previous_was_cr_ = c == '\r';
+    previous_was_lf_ = c == '\n';
+  }
+}
+
+void HttpRequestParser::CheckChunkedBytes(std::string_view consumed) {
+  auto bad = [this](const char* what) {
+    Fail(400, std::string("malformed chunked body: ") + what);
+  };
+  for (size_t i = 0; i < consumed.size() && !failed_; ++i) {
+    char c = consumed[i];
+    switch (chunk_) {
+      case Chunk::kSize:
+        if (HexDigit(c) >= 0) {
+          chunk_has_digit_ = true;
+          // http_parser refuses sizes that overflow; this only tracks the count.
+          chunk_left_ = chunk_left_ * 16 + static_cast<uint64_t>(HexDigit(c));
+        } else if (c == ';' && chunk_has_digit_) {
+          chunk_ = Chunk::kExtension;
+        } else if (c == '\r' && chunk_has_digit_) {
+          chunk_ = Chunk::kSizeLf;
+        } else {
+          bad("bad chunk size");
+        }
+        break;
+      case Chunk::kExtension:
+        if (c == '\r') {
+          chunk_ = Chunk::kSizeLf;
+        } else if (c == '\n' || c == '\0') {
+          bad("a line break or NUL inside a chunk extension");
+        }
+        break;
+      case Chunk::kSizeLf:
+        if (c != '\n') return bad("a chunk size line must end with CRLF");
+        chunk_ = chunk_left_ == 0 ? Chunk::kTrailerStart : Chunk::kData;
+        break;
+      case Chunk::kData: {
+        uint64_t take = std::min<uint64_t>(chunk_left_, consumed.size() - i);
+        chunk_left_ -= take;
+        i += static_cast<size_t>(take) - 1;
+        if (chunk_left_ == 0) chunk_ = Chunk::kDataCr;
+        break;
+      }
+      case Chunk::kDataCr:
+        if (c != '\r') return bad("chunk data must be followed by CRLF");
+        chunk_ = Chunk::kDataLf;
+        break;
+      case Chunk::kDataLf:
+        if (c != '\n') return bad("chunk data must be followed by CRLF");
+        chunk_ = Chunk::kSize;
+        chunk_has_digit_ = false;
+        break;
+      case Chunk::kTrailerStart:
+        if (c == '\r') {
+          chunk_ = Chunk::kEndLf;
+        } else if (c == '\n') {
+          bad("a trailer line ends without CR");
+        } else {
+          chunk_ = Chunk::kTrailer;
+        }
+        break;
+      case Chunk::kTrailer:
+        if (c == '\r') {
+          chunk_ = Chunk::kTrailerLf;
+        } else if (c == '\n') {
+          bad("a trailer line ends without CR");
+        }
+        break;
+      case Chunk::kTrailerLf:
+        if (c != '\n') return bad("a trailer line ends without LF");
+        chunk_ = Chunk::kTrailerStart;
+        break;
+      case Chunk::kEndLf:
+        if (c != '\n') return bad("the last chunk must end with CRLF");
+        chunk_ = Chunk::kDone;
+        break;
+      case Chunk::kDone:
+        return bad("bytes after the last chunk");
+    }
+  }
+}
+
 void HttpRequestParser::StartNextRequest() {
+  previous_was_cr_ = false;
+  previous_was_lf_ = false;
+  head_lf_pending_ = false;
   message_complete_ = false;
   head_complete_ = false;
   in_request_ = false;

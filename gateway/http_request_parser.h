@@ -35,8 +35,8 @@ struct HttpHead {
   const std::string* Find(std::string_view name) const;
 };
 
-// A refusal of the framing: the status to answer (400, 408, 413, 414, 431, 501) and why. The
-// connection is closed after it, since what follows in the stream cannot be trusted.
+// A refusal of the framing: the status to answer (400, 408, 413, 414, 417, 431, 501, 505) and
+// why. The connection is closed after it, since what follows in the stream cannot be trusted.
 struct HttpError {
   int status = 400;
   std::string message;
@@ -88,6 +88,10 @@ class HttpRequestParser {
  private:
   struct Callbacks;
   void Fail(int status, std::string message);
+  // What http_parser (built without its strict mode) lets through: checked over the raw bytes it
+  // consumed. Line ends in the head must be CRLF; a chunked body must be framed exactly.
+  void CheckHeadBytes(std::string_view consumed);
+  void CheckChunkedBytes(std::string_view consumed);
 
   HttpLimits limits_;
   std::unique_ptr<::http_parser> parser_;
@@ -103,6 +107,16 @@ class HttpRequestParser {
   bool message_complete_ = false;
   int content_length_headers_ = 0;
   std::string transfer_encoding_;
+  int host_headers_ = 0;
+  bool previous_was_cr_ = false;  // across Feed calls, in the head
+  bool previous_was_lf_ = false;
+  bool head_lf_pending_ = false;  // the head's last LF is still to be consumed
+  // The chunked-framing check: where in a chunk's frame the next raw byte falls.
+  enum class Chunk { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,
+                     kTrailer, kTrailerLf, kEndLf, kDone };
+  Chunk chunk_ = Chunk::kSize;
+  uint64_t chunk_left_ = 0;
+  bool chunk_has_digit_ = false;
   HttpError error_;
   bool failed_ = false;
 };

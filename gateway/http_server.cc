@@ -68,6 +68,12 @@ struct ReplyMailbox {
     letters.clear();
   }
 
+  // Wakes the reactor for one more turn.
+  void Wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(event_fd, &one, sizeof one);
+  }
+
   bool IsOpen() {
     std::lock_guard<std::mutex> lock(mutex);
     return open;
@@ -86,6 +92,9 @@ struct HttpServerState {
   HttpConnectionSettings settings;
   HttpApp app;
   int max_connections = 1024;
+  // Large bodies being received, across all connections (HttpApp::reserve_body).
+  std::atomic<size_t> body_bytes{0};
+  size_t body_budget = 0;
   std::atomic<int> connections{0};
   std::atomic<uint64_t> next_connection{1};
   std::mutex mailboxes_mutex;
@@ -145,6 +154,9 @@ class HttpTransport final : public Tcp::Transport {
 
   void onReady(const Aio::FdSet& fds) override {
     reactor_thread_ = std::this_thread::get_id();
+    ++turn_;
+    std::vector<uint64_t> resume;
+    resume.swap(deferred_);
     std::vector<Polling::Event> for_pistache;
     bool mail = false;
     bool tick = false;
@@ -159,7 +171,10 @@ class HttpTransport final : public Tcp::Transport {
         continue;
       }
       auto it = connections_.find(static_cast<int>(tag));
-      if (entry.isWritable() && it != connections_.end()) it->second->http.OnWritable(Now());
+      if (entry.isWritable() && it != connections_.end()) {
+        it->second->http.OnWritable(Now());
+        NoteDeferred(*it->second);
+      }
       // Pistache's own writer is never used, so it must not see writability.
       Polling::Event event(entry.getTag());
       if (entry.isReadable()) event.flags.setFlag(Polling::NotifyOn::Read);
@@ -174,9 +189,21 @@ class HttpTransport final : public Tcp::Transport {
       MonoTime now = Now();
       for (auto& letter : mailbox_->Take()) {
         Connection* c = FindBySerial(letter.connection);
-        if (c) c->http.OnReply(letter.seq, std::move(letter.reply), now);
+        if (!c) continue;
+        c->http.OnReply(letter.seq, std::move(letter.reply), now);
+        NoteDeferred(*c);
       }
     }
+    // Connections that used their share of the last turn go on now, after the others.
+    for (uint64_t serial : resume) {
+      Connection* c = FindBySerial(serial);
+      if (!c) continue;
+      c->deferred = false;
+      c->http.Resume(Now());
+      NoteDeferred(*c);
+    }
+    // Make sure there is a next turn for what is still deferred, even if no socket stirs.
+    if (!deferred_.empty()) mailbox_->Wake();
     if (tick) {
       uint64_t expirations;
       [[maybe_unused]] ssize_t n = read(timer_fd_, &expirations, sizeof expirations);
@@ -190,6 +217,7 @@ class HttpTransport final : public Tcp::Transport {
     int fd = peer->fd();
     uint64_t serial = state_->next_connection.fetch_add(1);
     auto c = std::make_unique<Connection>(this, fd, serial);
+    c->http.SetTurnCounter(&turn_);
     Connection* raw = c.get();
     connections_[fd] = std::move(c);
     serials_[serial] = fd;
@@ -212,7 +240,9 @@ class HttpTransport final : public Tcp::Transport {
 
   void OnInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
     auto it = connections_.find(peer->fd());
-    if (it != connections_.end()) it->second->http.OnInput(std::string_view(buffer, len), Now());
+    if (it == connections_.end()) return;
+    it->second->http.OnInput(std::string_view(buffer, len), Now());
+    NoteDeferred(*it->second);
   }
 
  private:
@@ -271,7 +301,14 @@ class HttpTransport final : public Tcp::Transport {
     uint64_t serial;
     PeerSocket socket;
     HttpConnection http;
+    bool deferred = false;  // listed in deferred_
   };
+
+  void NoteDeferred(Connection& c) {
+    if (c.deferred || !c.http.HasDeferredWork()) return;
+    c.deferred = true;
+    deferred_.push_back(c.serial);
+  }
 
   // The ReplyFn of one request: straight to the connection when called on this reactor thread
   // (a synchronous answer), else through the mailbox.
@@ -303,6 +340,8 @@ class HttpTransport final : public Tcp::Transport {
   std::shared_ptr<ReplyMailbox> mailbox_;
   int timer_fd_ = -1;
   std::thread::id reactor_thread_;
+  uint64_t turn_ = 0;               // onReady calls so far: a connection's share is per turn
+  std::vector<uint64_t> deferred_;  // serials of connections to resume next turn
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unordered_map<uint64_t, int> serials_;
 };
@@ -375,7 +414,7 @@ HttpConnectionSettings HttpServer::Settings(const GatewayConfig& config) {
   settings.header_timeout = config.header_timeout;
   settings.body_timeout = config.body_timeout;
   settings.idle_timeout = config.idle_timeout;
-  settings.max_buffered_input = std::max<size_t>(config.max_body_bytes, 64 * 1024) + 128 * 1024;
+  settings.max_read_ahead = std::max<size_t>(config.max_body_bytes, 64 * 1024) + 128 * 1024;
   return settings;
 }
 
@@ -385,12 +424,21 @@ Status HttpServer::Start() {
   state_ = std::make_shared<HttpServerState>();
   state_->settings = Settings(config_);
   state_->max_connections = config_.max_connections;
-  size_t max_body = config_.max_body_bytes;
-  size_t max_hook_body = std::max(max_body, webhook_body_bytes_);
   std::shared_ptr<GatewayService> service = service_;
-  state_->app.max_body_bytes = [max_body, max_hook_body](std::string_view path) {
-    return path.starts_with("/hooks/") ? max_hook_body : max_body;
+  state_->app.max_body_bytes = [service](std::string_view path) {
+    return service->MaxBodyBytes(path);
   };
+  // Room for eight of the largest bodies at once (200 MiB with GitHub's 25 MiB), at least 64 MiB.
+  state_->body_budget = std::max<size_t>(
+      8 * std::max(config_.max_body_bytes, webhook_body_bytes_), 64 * 1024 * 1024);
+  HttpServerState* state = state_.get();
+  state_->app.reserve_body = [state](size_t n) {
+    size_t held = state->body_bytes.fetch_add(n) + n;
+    if (held <= state->body_budget) return true;
+    state->body_bytes.fetch_sub(n);
+    return false;
+  };
+  state_->app.release_body = [state](size_t n) { state->body_bytes.fetch_sub(n); };
   state_->app.admit = [service](const ApiRequest& head) { return service->Admit(head); };
   state_->app.handle = [service](ApiRequest request, ReplyFn reply) {
     service->Handle(request, std::move(reply));
@@ -404,9 +452,9 @@ Status HttpServer::Start() {
                     "sluice-http", 1024);
     auto handler = std::make_shared<ByteHandler>();
     listener_->setHandler(handler);
-    std::shared_ptr<HttpServerState> state = state_;
+    std::shared_ptr<HttpServerState> shared = state_;
     listener_->setTransportFactory(
-        [handler, state] { return std::make_shared<HttpTransport>(handler, state); });
+        [handler, shared] { return std::make_shared<HttpTransport>(handler, shared); });
     listener_->bind();
     listener_->runThreaded();
   } catch (const std::exception& e) {

@@ -258,6 +258,14 @@ WebhookApi::WebhookApi(const Config& config, Publisher& publisher, WebhookViews 
       clock_(clock),
       pool_(kPoolThreads, kPoolQueued, kPoolQueuedBytes) {}
 
+std::optional<size_t> WebhookApi::MaxBodyBytes(std::string_view host) const {
+  std::shared_ptr<const WebhooksConfig> settings = settings_.Current();
+  for (const auto& [h, hc] : settings->hosts) {
+    if (host == GitHostName(h)) return hc.max_body_bytes;
+  }
+  return std::nullopt;
+}
+
 bool WebhookApi::Handles(const std::vector<std::string>& parts) {
   if (!parts.empty() && parts[0] == "hooks") return true;
   return parts.size() >= 2 && parts[0] == "v1" && parts[1] == "events";

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,9 @@ class WebhookApi {
 
   static bool Handles(const std::vector<std::string>& parts);
   void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
+  // The body limit of POST /hooks/{host}: the host's max_body_bytes as configured now, nullopt
+  // for a host that is not configured.
+  std::optional<size_t> MaxBodyBytes(std::string_view host) const;
 
  private:
   // Checks what is cheap (query, host, size, dry-run client) on the calling thread, then verifies

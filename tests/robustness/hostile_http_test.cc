@@ -80,12 +80,13 @@ class HostileHttp : public ::testing::Test {
     deployment_ = nullptr;
   }
 
-  // Sends good requests, one after another on one kept-alive connection, for `rounds`; returns
-  // each one's latency in ms, or -1 for one not answered 200 within kAnswerWithin.
+  // Sends good requests, one after another, each on a new connection (so that they land on
+  // every network thread), for `rounds`; returns each one's latency in ms, or -1 for one not
+  // answered 200 within kAnswerWithin.
   static std::vector<double> GoodRequests(int rounds) {
     std::vector<double> latencies;
-    HttpClient http;
     for (int i = 0; i < rounds; ++i) {
+      HttpClient http;
       auto start = std::chrono::steady_clock::now();
       HttpResponse r = i % 2 == 0 ? http.Get(gateway_->url() + "/healthz", "")
                                   : http.Post(gateway_->url() + "/v1/executions", kAliceToken,
@@ -252,6 +253,13 @@ TEST_F(HostileHttp, FramingErrorsAreJson400sAndCloseTheConnection) {
       {"bare CR in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-GitHub-Delivery: a\rb\r\n\r\n",
        400},
       {"not HTTP", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11), 400},
+      // Smuggling shapes that a lenient parser frames differently from a proxy in front.
+      {"space before the colon", head + "Content-Length : 2\r\n\r\n{}", 400},
+      {"folded Transfer-Encoding",
+       head + "Transfer-Encoding:\r\n chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400},
+      {"chunk data without CRLF", head + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n",
+       400},
+      {"two hosts", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
   };
   for (const Framing& f : cases) {
     SCOPED_TRACE(f.name);
@@ -358,6 +366,42 @@ TEST_F(HostileHttp, SlowHeadersGet408AndIdleConnectionsClose) {
   idle.Send(Get("/healthz"));
   ASSERT_EQ(idle.Read(1, kAnswerWithin).size(), 1u);
   EXPECT_TRUE(idle.Closed(10s));  // idle_timeout: 3s
+}
+
+// Found by playing the attacker: any /hooks/ path took the 25 MiB webhook limit, unknown hosts
+// included, so an unauthenticated client could hold 25 MiB per connection.
+TEST_F(HostileHttp, AnUnknownHookHostHasTheGatewaysBodyLimit) {
+  RawConnection c(gateway_->port());
+  c.Send("POST /hooks/nonexistent-host HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+  auto answers = c.Read(1, kAnswerWithin);
+  ASSERT_EQ(answers.size(), 1u);
+  ExpectJsonError(answers[0], 413);
+}
+
+// Found by playing the attacker: one connection pipelining GETs as fast as it could kept its
+// network thread reading it, and the other connections of that thread waited 9 s.
+TEST_F(HostileHttp, AFloodOfPipelinedRequestsDoesNotStallOtherConnections) {
+  std::atomic<bool> done{false};
+  std::atomic<long> flooded{0};
+  auto flood = [&] {
+    std::string batch;
+    while (batch.size() < 64 * 1024) batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    while (!done) {
+      RawConnection c(gateway_->port());
+      for (int i = 0; i < 2000 && !done && c.Send(batch); ++i) {
+        flooded += static_cast<long>(batch.size());
+        c.Drain();
+      }
+    }
+  };
+  std::thread a(flood);
+  std::thread b(flood);
+  std::vector<double> latencies = GoodRequests(60);
+  done = true;
+  a.join();
+  b.join();
+  std::printf("[robustness] pipelining floods sent %ld MiB\n", flooded.load() >> 20);
+  ExpectAllAnswered(latencies, "two pipelining floods");
 }
 
 TEST_F(HostileHttp, EveryAnswerCarriesARequestId) {

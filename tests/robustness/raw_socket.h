@@ -83,6 +83,13 @@ class RawConnection {
     return closed_;
   }
 
+  // Reads and drops whatever has arrived, without waiting.
+  void Drain() {
+    char chunk[65536];
+    while (recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT) > 0) {
+    }
+  }
+
   // What arrived and was not parsed as an answer.
   const std::string& unparsed() const { return buffer_; }
 

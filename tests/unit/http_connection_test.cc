@@ -281,9 +281,10 @@ TEST(HttpConnection, DropsAClientThatNeverReadsItsAnswers) {
   EXPECT_TRUE(f.socket.closed);
 }
 
-TEST(HttpConnection, PausesReadingWhenTooMuchIsPipelinedAheadAndClosesPastTwiceThat) {
+TEST(HttpConnection, PausesReadingWhenTooMuchIsPipelinedAheadAndClosesPastTheReadAhead) {
   Fixture f;
   f.settings.max_buffered_input = 1000;
+  f.settings.max_read_ahead = 2000;
   f.conn = std::make_unique<HttpConnection>(
       f.settings, f.fake.app, f.socket, [](uint64_t) { return [](ApiReply) {}; }, f.now);
   f.Send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -319,6 +320,77 @@ TEST(HttpConnection, HeadAnswersCarryNoBody) {
   f.Send("HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_NE(f.socket.sent.find("Content-Length: "), std::string::npos);
   EXPECT_TRUE(f.socket.sent.ends_with("\r\n\r\n"));
+}
+
+TEST(HttpConnection, AnswersAtMostItsShareOfPipelinedRequestsPerTurn) {
+  Fixture f;
+  f.fake.answer_at_once = true;
+  uint64_t turn = 1;
+  f.conn->SetTurnCounter(&turn);
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "GET /r HTTP/1.1\r\nHost: a\r\n\r\n";
+  f.Send(many);
+  EXPECT_EQ(f.fake.requests.size(), 16u);
+  EXPECT_TRUE(f.conn->HasDeferredWork());
+  ++turn;
+  f.conn->Resume(f.now);
+  EXPECT_EQ(f.fake.requests.size(), 32u);
+  ++turn;
+  f.conn->Resume(f.now);
+  EXPECT_EQ(f.fake.requests.size(), 40u);
+  EXPECT_FALSE(f.conn->HasDeferredWork());
+  EXPECT_EQ(CountOf(f.socket.sent, "HTTP/1.1 200"), 40);
+}
+
+TEST(HttpConnection, RefusesALargeBodyOverTheServersBudgetWith503) {
+  Fixture f;
+  size_t held = 0;
+  f.fake.app.reserve_body = [&](size_t n) {
+    if (held + n > 4500) return false;
+    held += n;
+    return true;
+  };
+  f.fake.app.release_body = [&](size_t n) { held -= n; };
+  FakeSocket other_socket;
+  HttpConnection other(f.settings, f.fake.app, other_socket,
+                       [](uint64_t) { return [](ApiReply) {}; }, f.now);
+  other.OnInput("POST /hooks/github HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\n", f.now);
+  EXPECT_EQ(held, 0u);  // 64 KiB and below are not counted
+  f.fake.app.max_body_bytes = [](std::string_view) -> size_t { return 1 << 20; };
+  FakeSocket big_socket;
+  auto big = std::make_unique<HttpConnection>(
+      f.settings, f.fake.app, big_socket, [](uint64_t) { return [](ApiReply) {}; }, f.now);
+  f.fake.app.reserve_body = [&](size_t n) {
+    if (held + n > 200000) return false;
+    held += n;
+    return true;
+  };
+  big->OnInput("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 150000\r\n\r\n", f.now);
+  EXPECT_EQ(held, 150000u);
+  f.Send("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
+  EXPECT_EQ(f.socket.sent.rfind("HTTP/1.1 503 ", 0), 0u) << f.socket.sent;
+  EXPECT_NE(f.socket.sent.find("Retry-After: 1"), std::string::npos);
+  big.reset();  // a connection that goes away gives its reservation back
+  EXPECT_EQ(held, 0u);
+}
+
+TEST(HttpConnection, EmptyLinesDoNotKeepAConnectionAlive) {
+  Fixture f;
+  for (int i = 0; i < 20; ++i) {
+    f.now += 5s;
+    f.Send("\r\n");
+    f.conn->OnTick(f.now);
+  }
+  EXPECT_TRUE(f.socket.closed);
+}
+
+TEST(HttpConnection, ARefusalAfterAPipelinedRequestHasItsOwnRequestId) {
+  Fixture f;
+  f.fake.answer_at_once = true;
+  f.Send("GET /a HTTP/1.1\r\nHost: a\r\nX-Request-Id: first-request\r\n\r\n"
+         "GET /a\x01 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(CountOf(f.socket.sent, "X-Request-Id: first-request"), 1) << f.socket.sent;
+  EXPECT_EQ(CountOf(f.socket.sent, "X-Request-Id: "), 2);
 }
 
 TEST(HttpConnection, TranslatesTheTarget) {

@@ -71,7 +71,9 @@ TEST(HttpRequestParser, ParsesByteByByte) {
     size_t used = 0;
     last = parser.Feed(std::string_view(text).substr(pos, 1), &used);
     pos += used;
-    if (last == Event::kHead) ASSERT_FALSE(parser.SetBodyLimit(100));
+    if (last == Event::kHead) {
+      ASSERT_FALSE(parser.SetBodyLimit(100));
+    }
     ASSERT_NE(last, Event::kError) << parser.error().message;
   }
   EXPECT_EQ(last, Event::kRequest);
@@ -137,12 +139,40 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"no host", "GET / HTTP/1.1\r\n\r\n", 400, "Host"},
         Refusal{"not http", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "malformed"},
         Refusal{"unknown expectation", Head("Expect: something\r\n"), 417, "100-continue"},
-        Refusal{"http 2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "malformed"}),
+        Refusal{"http 2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "malformed"},
+        // What http_parser lets through unless built strict (found by playing the attacker).
+        Refusal{"space before the colon", Head("Content-Length : 5\r\n") + "hello", 400,
+                "header name"},
+        Refusal{"space inside a name", Head("Content Length: 5\r\n") + "hello", 400,
+                "header name"},
+        Refusal{"folded line", Head("Transfer-Encoding:\r\n chunked\r\n"), 400, "folded"},
+        Refusal{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Host"},
+        Refusal{"empty host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, "Host"},
+        Refusal{"unknown version", "GET / HTTP/1.9\r\nHost: a\r\n\r\n", 505, "HTTP/1.1"},
+        Refusal{"chunked in http 1.0",
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+                "HTTP/1.0"},
+        Refusal{"bare LF in the head", "GET / HTTP/1.1\nHost: a\n\n", 400, "CR"},
+        Refusal{"chunk data without its CRLF",
+                Head("Transfer-Encoding: chunked\r\n") + "5\r\nhelloXX0\r\n\r\n", 400,
+                "CRLF"},
+        Refusal{"LF in a chunk extension",
+                Head("Transfer-Encoding: chunked\r\n") +
+                    "5;a=\"x\nGET /smuggled HTTP/1.1\r\nhello\r\n0\r\n\r\n",
+                400, "chunk"}),
     [](const auto& info) {
       std::string name = info.param.name;
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
+
+TEST(HttpRequestParser, AcceptsChunkExtensionsAndTrailers) {
+  HttpRequestParser parser;
+  Outcome out = Parse(parser, Head("Transfer-Encoding: chunked\r\n") +
+                                  "3;name=value\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n");
+  ASSERT_EQ(out.event, Event::kRequest) << parser.error().message;
+  EXPECT_EQ(parser.body(), "abc");
+}
 
 TEST(HttpRequestParser, ReportsTheHeadBeforeTheBody) {
   HttpRequestParser parser;
