@@ -49,6 +49,18 @@ void ExpectJsonError(const RawResponse& r, int status) {
   EXPECT_LE(message.size(), 400u) << message;
 }
 
+// Sends `bytes` on a new connection; expects one JSON error of `status` and returns the
+// connection, for what the test checks next.
+std::unique_ptr<RawConnection> ExpectRefusal(uint16_t port, const std::string& bytes,
+                                             int status) {
+  auto c = std::make_unique<RawConnection>(port);
+  c->Send(bytes);
+  auto answers = c->Read(1, kAnswerWithin);
+  EXPECT_EQ(answers.size(), 1u) << "no answer to " << bytes.substr(0, 80);
+  if (!answers.empty()) ExpectJsonError(answers[0], status);
+  return c;
+}
+
 long VmSizeKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -145,32 +157,19 @@ TEST_F(HostileHttp, HugeHeadersAreRefusedWithoutStallingGoodRequests) {
 }
 
 TEST_F(HostileHttp, AHugeHeaderGets431AndTheConnectionCloses) {
-  RawConnection c(gateway_->port());
-  c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') +
-         "\r\n\r\n");
-  auto answers = c.Read(1, kAnswerWithin);
-  ASSERT_EQ(answers.size(), 1u);
-  ExpectJsonError(answers[0], 431);
-  EXPECT_TRUE(c.Closed(kAnswerWithin));
+  auto c = ExpectRefusal(gateway_->port(),
+                         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                             std::string(70 * 1024, 'a') + "\r\n\r\n",
+                         431);
+  EXPECT_TRUE(c->Closed(kAnswerWithin));
 }
 
 TEST_F(HostileHttp, ALongRequestLineGets414AndTooManyHeaders431) {
-  {
-    RawConnection c(gateway_->port());
-    c.Send("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
-    auto answers = c.Read(1, kAnswerWithin);
-    ASSERT_EQ(answers.size(), 1u);
-    ExpectJsonError(answers[0], 414);
-  }
-  {
-    RawConnection c(gateway_->port());
-    std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
-    for (int i = 0; i < 101; ++i) head += "X-H" + std::to_string(i) + ": v\r\n";
-    c.Send(head + "\r\n");
-    auto answers = c.Read(1, kAnswerWithin);
-    ASSERT_EQ(answers.size(), 1u);
-    ExpectJsonError(answers[0], 431);
-  }
+  ExpectRefusal(gateway_->port(),
+                "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414);
+  std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 101; ++i) head += "X-H" + std::to_string(i) + ": v\r\n";
+  ExpectRefusal(gateway_->port(), head + "\r\n", 431);
 }
 
 // Case 1, second half: a body above the limit kept a network thread busy for 52 s.
@@ -263,15 +262,11 @@ TEST_F(HostileHttp, FramingErrorsAreJson400sAndCloseTheConnection) {
   };
   for (const Framing& f : cases) {
     SCOPED_TRACE(f.name);
-    RawConnection c(gateway_->port());
-    c.Send(f.request);
-    auto answers = c.Read(1, kAnswerWithin);
-    ASSERT_EQ(answers.size(), 1u);
-    ExpectJsonError(answers[0], f.status);
+    auto c = ExpectRefusal(gateway_->port(), f.request, f.status);
     // A later request on that connection is not answered: the connection is closed.
-    c.Send(Get("/healthz"));
-    EXPECT_TRUE(c.Closed(kAnswerWithin));
-    EXPECT_TRUE(c.Read(1, 100ms).empty());
+    c->Send(Get("/healthz"));
+    EXPECT_TRUE(c->Closed(kAnswerWithin));
+    EXPECT_TRUE(c->Read(1, 100ms).empty());
   }
   ASSERT_TRUE(gateway_->Running());
 }
@@ -371,11 +366,9 @@ TEST_F(HostileHttp, SlowHeadersGet408AndIdleConnectionsClose) {
 // Found by playing the attacker: any /hooks/ path took the 25 MiB webhook limit, unknown hosts
 // included, so an unauthenticated client could hold 25 MiB per connection.
 TEST_F(HostileHttp, AnUnknownHookHostHasTheGatewaysBodyLimit) {
-  RawConnection c(gateway_->port());
-  c.Send("POST /hooks/nonexistent-host HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
-  auto answers = c.Read(1, kAnswerWithin);
-  ASSERT_EQ(answers.size(), 1u);
-  ExpectJsonError(answers[0], 413);
+  ExpectRefusal(gateway_->port(),
+                "POST /hooks/nonexistent-host HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
+                413);
 }
 
 // Found by playing the attacker: one connection pipelining GETs as fast as it could kept its
