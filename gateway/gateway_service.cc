@@ -67,6 +67,7 @@ struct PendingCreate {
   Status error;
   ReplyFn reply;
   Execution execution;
+  std::string request_id;
 };
 
 }  // namespace
@@ -290,6 +291,7 @@ void GatewayService::CreateExecution(const ApiRequest& request,
   auto pending = std::make_shared<PendingCreate>();
   pending->reply = std::move(reply);
   pending->execution = std::move(execution);
+  pending->request_id = request.request_id;
   in_flight_.fetch_add(1);
 
   auto on_delivery = [this, pending](const Status& s) {
@@ -306,7 +308,11 @@ void GatewayService::CreateExecution(const ApiRequest& request,
     in_flight_.fetch_sub(1);
     if (!error.ok()) {
       LogWarn(kComponent,
-              "trigger " + pending->execution.id + " not accepted: " + error.ToString());
+              "trigger " + pending->execution.id + " not accepted: " + error.ToString(),
+              {{"execution_id", pending->execution.id},
+               {"job", pending->execution.job_name},
+               {"client", pending->execution.client},
+               {"request_id", pending->request_id}});
       Status answer = Unavailable(
                           "Kafka did not accept the trigger in time; it may or may not "
                           "run. Retry with the same Idempotency-Key to be safe.")
@@ -335,8 +341,13 @@ void GatewayService::CreateExecution(const ApiRequest& request,
       reply_now = std::move(pending->reply);
     }
     in_flight_.fetch_sub(1);
-    LogWarn(kComponent, "trigger " + pending->execution.id + " not acknowledged by Kafka within " +
-                            FormatDuration(config_.gateway.request_timeout));
+    LogWarn(kComponent,
+            "trigger " + pending->execution.id + " not acknowledged by Kafka within " +
+                FormatDuration(config_.gateway.request_timeout),
+            {{"execution_id", pending->execution.id},
+             {"job", pending->execution.job_name},
+             {"client", pending->execution.client},
+             {"request_id", pending->request_id}});
     reply_now(ErrorReply(Unavailable("Kafka did not accept the trigger in time; it may or may not "
                                      "run. Retry with the same Idempotency-Key to be safe.")
                              .WithRetryAfter(kUnavailableRetryAfterSeconds)));
