@@ -111,7 +111,7 @@ std::string Run(std::string_view stream, Chunks* chunks) {
       case HttpRequestParser::Event::kError: {
         int status = parser.error().status;
         Check(status == 400 || status == 408 || status == 413 || status == 414 || status == 417 ||
-              status == 431 || status == 501);
+              status == 431 || status == 501 || status == 505);
         Check(!parser.error().message.empty());
         // A refused stream stays refused: nothing more is taken.
         std::string more = buffer.empty() ? std::string("GET / HTTP/1.1\r\n") : buffer;
