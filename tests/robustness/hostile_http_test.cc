@@ -393,7 +393,8 @@ TEST_F(HostileHttp, AFloodOfPipelinedRequestsDoesNotStallOtherConnections) {
   done = true;
   a.join();
   b.join();
-  std::printf("[robustness] pipelining floods sent %ld MiB\n", flooded.load() >> 20);
+  std::printf("[robustness] pipelining floods wrote %ld MiB into their sockets\n",
+              flooded.load() >> 20);
   ExpectAllAnswered(latencies, "two pipelining floods");
 }
 
