@@ -51,7 +51,9 @@ TEST(FaultsBrokerKilled, EveryAcceptedTriggerRunsExactlyOnceAndEveryRefusalIs503
   FaultFigures f = Tally(outcomes, ReadRuns(runs_log), statuses);
   PrintFigures("broker_killed", f);
 
-  EXPECT_GE(f.accepted, 400);
+  // Enough load to cross the fault, not a speed: on a busy 2-core machine the accepted count
+  // varies by half from run to run (printed above; speed is measured in bench/).
+  EXPECT_GE(f.accepted, 100);
   EXPECT_EQ(f.stuck, 0);
   EXPECT_EQ(f.not_success, 0);
   EXPECT_EQ(f.ran, f.accepted) << "an accepted trigger never ran";

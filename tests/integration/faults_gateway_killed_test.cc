@@ -68,7 +68,9 @@ TEST(FaultsGatewayKilled, NewGatewayIsReadyOnlyOnceEveryEarlierExecutionIsReadab
       not_ready_answers, unreadable, accepted.size());
   std::fflush(stdout);
 
-  EXPECT_GE(f.accepted, 300);
+  // Enough load to cross the fault, not a speed: on a busy 2-core machine the accepted count
+  // varies by half from run to run (printed above; speed is measured in bench/).
+  EXPECT_GE(f.accepted, 100);
   EXPECT_EQ(unreadable, 0) << "/readyz said ready before the status view had caught up";
   EXPECT_EQ(unexpected_ready_answers, 0);
   EXPECT_EQ(f.stuck, 0) << LogTails({&new_gateway, &first_worker, &second_worker});

@@ -92,7 +92,9 @@ TEST(FaultsScaledTopology, TwoGatewaysAndThreeWorkersShareTheLoadAndAnyGatewayAn
   std::printf(" unanswered=%d disagreeing=%d\n", unanswered, disagreeing);
   std::fflush(stdout);
 
-  EXPECT_GE(f.accepted, 400);
+  // Enough load to cross the fault, not a speed: on a busy 2-core machine the accepted count
+  // varies by half from run to run (printed above; speed is measured in bench/).
+  EXPECT_GE(f.accepted, 100);
   EXPECT_GT(accepted_by_gateway[a.url()], 0);
   EXPECT_GT(accepted_by_gateway[b.url()], 0);
   EXPECT_EQ(f.stuck, 0) << LogTails(workers);

