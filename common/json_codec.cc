@@ -2,6 +2,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include <cmath>
+
 #include "common/utf8.h"
 
 namespace sluice {
@@ -154,11 +156,13 @@ void PrependPath(std::string head, std::string* path) {
   *path = head + *path;
 }
 
-// Whether some member name or string in v is not valid UTF-8; *path is then where, spelled as
-// messages spell fields ("refs.pulls[0].sha"), empty for v itself. Recursion is bounded by
-// ParseJson's depth limit.
+// Whether some member name or string in v is not valid UTF-8, or some number is beyond a
+// double's range (RapidJSON 1.1 reads "1e400" as infinity, which no writer can put back);
+// *path is then where, spelled as messages spell fields ("refs.pulls[0].sha"), empty for v
+// itself. Recursion is bounded by ParseJson's depth limit.
 bool FindInvalidUtf8(const rapidjson::Value& v, std::string* path) {
   if (v.IsString()) return !IsValidUtf8(std::string_view(v.GetString(), v.GetStringLength()));
+  if (v.IsDouble()) return !std::isfinite(v.GetDouble());
   if (v.IsObject()) {
     for (const auto& m : v.GetObject()) {
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
@@ -185,7 +189,7 @@ bool FindInvalidUtf8(const rapidjson::Value& v, std::string* path) {
 Status InvalidUtf8(const std::string& path) {
   return InvalidArgument((path.empty() ? std::string("request body") : path) +
                          ": not valid UTF-8 text (invalid bytes, or an escaped lone surrogate "
-                         "such as \\udc00); send text as UTF-8");
+                         "such as \\udc00), or a number out of range; send text as UTF-8");
 }
 
 }  // namespace
