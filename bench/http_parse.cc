@@ -85,8 +85,8 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
-  std::printf("%-22s %8s %14s %16s %10s\n", "input", "MiB", "sluice ms/MiB",
-              "pistache ms/MiB", "ratio");
+  std::printf("%-22s %8s %14s %16s %10s\n", "input", "MiB", "sluice ms/MiB", "pistache ms/MiB",
+              "ratio");
   struct Case {
     const char* name;
     std::vector<std::string> requests;

@@ -9,12 +9,11 @@ namespace config_parse {
 namespace {
 
 void ParseGateway(const YAML::Node& node, Errors& errors, GatewayConfig* out) {
-  MapReader map(
-      node, "gateway",
-      {"listen", "public_url", "max_body_bytes", "request_timeout", "threads", "max_in_flight",
-       "header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_env_value_bytes",
-       "max_env_total_bytes"},
-      errors);
+  MapReader map(node, "gateway",
+                {"listen", "public_url", "max_body_bytes", "request_timeout", "threads",
+                 "max_in_flight", "header_timeout", "body_timeout", "idle_timeout",
+                 "max_connections", "max_env_value_bytes", "max_env_total_bytes"},
+                errors);
   if (!map.valid()) return;
   if (map.String("listen", &out->listen)) {
     std::string problem = ListenProblem(out->listen);

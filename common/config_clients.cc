@@ -1,5 +1,4 @@
 #include "common/config_parse.h"
-
 #include "common/crypto.h"
 
 // clients: tokens and rate limits.

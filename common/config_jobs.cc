@@ -1,6 +1,6 @@
-#include "common/config_parse.h"
-
 #include <regex>
+
+#include "common/config_parse.h"
 
 // jobs: what the workers run, and the rules of who may start them how.
 namespace sluice::config_parse {
@@ -146,6 +146,5 @@ void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vecto
     out->push_back(std::move(job));
   }
 }
-
 
 }  // namespace sluice::config_parse

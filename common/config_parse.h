@@ -115,7 +115,9 @@ inline std::string UnknownKeyMessage(std::string_view key, Keys known) {
   return message;
 }
 
-inline bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+inline bool IsEnvNameStart(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
 inline bool IsEnvNameChar(char c) { return IsEnvNameStart(c) || (c >= '0' && c <= '9'); }
 inline bool IsAlnum(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -229,7 +231,8 @@ class Errors {
 // Scalar readers. Each returns true when it stored a valid value and false after reporting why
 // not; *out is left alone on failure.
 
-inline bool ReadString(const YAML::Node& node, const std::string& path, Errors& errors, std::string* out) {
+inline bool ReadString(const YAML::Node& node, const std::string& path, Errors& errors,
+                       std::string* out) {
   if (!node.IsScalar()) {
     errors.Add(path, "expected a string, got " + Describe(node));
     return false;
@@ -239,7 +242,7 @@ inline bool ReadString(const YAML::Node& node, const std::string& path, Errors& 
 }
 
 inline bool ReadInt(const YAML::Node& node, const std::string& path, int64_t min, int64_t max,
-             Errors& errors, int64_t* out) {
+                    Errors& errors, int64_t* out) {
   if (!node.IsScalar()) {
     errors.Add(path, "expected an integer, got " + Describe(node));
     return false;
@@ -269,7 +272,8 @@ inline bool ReadInt(const YAML::Node& node, const std::string& path, int64_t min
   return true;
 }
 
-inline bool ReadInt(const YAML::Node& node, const std::string& path, int min, Errors& errors, int* out) {
+inline bool ReadInt(const YAML::Node& node, const std::string& path, int min, Errors& errors,
+                    int* out) {
   int64_t value;
   if (!ReadInt(node, path, min, INT_MAX, errors, &value)) return false;
   *out = static_cast<int>(value);
@@ -277,7 +281,7 @@ inline bool ReadInt(const YAML::Node& node, const std::string& path, int min, Er
 }
 
 inline bool ReadNumber(const YAML::Node& node, const std::string& path, double min, Errors& errors,
-                double* out) {
+                       double* out) {
   if (!node.IsScalar()) {
     errors.Add(path, "expected a number, got " + Describe(node));
     return false;
@@ -318,7 +322,8 @@ inline bool ReadBool(const YAML::Node& node, const std::string& path, Errors& er
   return false;
 }
 
-inline bool ReadDuration(const YAML::Node& node, const std::string& path, Errors& errors, Duration* out) {
+inline bool ReadDuration(const YAML::Node& node, const std::string& path, Errors& errors,
+                         Duration* out) {
   std::optional<Duration> value;
   if (node.IsScalar()) value = ParseDuration(node.Scalar());
   if (!value) {
@@ -335,7 +340,7 @@ inline bool ReadDuration(const YAML::Node& node, const std::string& path, Errors
 
 // A list of scalars; a null value is an empty list.
 inline bool ReadStringList(const YAML::Node& node, const std::string& path, Errors& errors,
-                    std::vector<std::string>* out) {
+                           std::vector<std::string>* out) {
   if (node.IsNull()) {
     out->clear();
     return true;
@@ -361,7 +366,7 @@ inline bool ReadStringList(const YAML::Node& node, const std::string& path, Erro
 
 // A map from names to scalars, each stored as its text; a null value is an empty map.
 inline bool ReadScalarMap(const YAML::Node& node, const std::string& path, Errors& errors,
-                   std::map<std::string, std::string>* out) {
+                          std::map<std::string, std::string>* out) {
   if (node.IsNull()) {
     out->clear();
     return true;
@@ -484,7 +489,7 @@ class MapReader {
 // removed) or token_env (the variable's value); nullopt, with the error recorded, otherwise.
 // Messages never quote the secret.
 inline std::optional<std::string> ReadSecret(const MapReader& map, std::string_view source,
-                                      Errors& errors) {
+                                             Errors& errors) {
   if (source == "token_file") {
     std::string path;
     if (!map.NonEmptyString("token_file", &path)) return std::nullopt;

@@ -1,5 +1,4 @@
 #include "common/config_parse.h"
-
 #include "common/url.h"
 
 // projects: GitLab-style projects and their pipelines.
@@ -165,6 +164,5 @@ void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clie
     out->push_back(std::move(project));
   }
 }
-
 
 }  // namespace sluice::config_parse

@@ -1,6 +1,5 @@
-#include "common/config_parse.h"
-
 #include "common/clock.h"
+#include "common/config_parse.h"
 
 // webhooks: the Git hosts, their secrets and limits.
 namespace sluice::config_parse {
@@ -83,6 +82,5 @@ void ParseWebhooks(const YAML::Node& node, Errors& errors, WebhooksConfig* out) 
     out->hosts[host] = std::move(config);
   }
 }
-
 
 }  // namespace sluice::config_parse

@@ -201,10 +201,14 @@ FieldSize LargestTriggerField(const Trigger& t) {
   };
   if (t.refs) {
     const Refs& r = *t.refs;
-    const std::pair<const char*, const std::string*> fields[] = {
-        {"org", &r.org},           {"repo", &r.repo},           {"repo_link", &r.repo_link},
-        {"base_ref", &r.base_ref}, {"base_sha", &r.base_sha},   {"base_link", &r.base_link},
-        {"path_alias", &r.path_alias}, {"clone_uri", &r.clone_uri}};
+    const std::pair<const char*, const std::string*> fields[] = {{"org", &r.org},
+                                                                 {"repo", &r.repo},
+                                                                 {"repo_link", &r.repo_link},
+                                                                 {"base_ref", &r.base_ref},
+                                                                 {"base_sha", &r.base_sha},
+                                                                 {"base_link", &r.base_link},
+                                                                 {"path_alias", &r.path_alias},
+                                                                 {"clone_uri", &r.clone_uri}};
     for (const auto& [name, value] : fields) {
       consider({std::string("refs.") + name, value->size()});
     }
@@ -265,9 +269,9 @@ std::string ErrorJson(const Status& status) {
   w.Int(static_cast<int>(status.code()));
   // The last guard of "nothing served that is not UTF-8": a message that quoted caller bytes
   // without EchoValue still reads as text.
-  WriteStringField(w, "message", IsValidUtf8(status.message())
-                                     ? status.message()
-                                     : ReplaceInvalidUtf8(status.message()));
+  WriteStringField(
+      w, "message",
+      IsValidUtf8(status.message()) ? status.message() : ReplaceInvalidUtf8(status.message()));
   w.Key("details");
   w.StartArray();
   w.EndArray();

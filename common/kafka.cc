@@ -270,18 +270,18 @@ StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConf
                                                                  Duration message_timeout,
                                                                  size_t max_message_bytes) {
   auto conf = MakeKafkaConf(
-      kafka, {
-                 // A 2xx promises the trigger is stored: every in-sync replica has it, and a
-                 // retried send cannot duplicate or reorder it.
-                 {"enable.idempotence", "true"},
-                 {"acks", "all"},
-                 // librdkafka 2.0.2 leaves Nagle on; a lone trigger would wait for the ACK timer.
-                 {"socket.nagle.disable", "true"},
-                 {"linger.ms", "2"},
-                 {"message.timeout.ms", std::to_string(message_timeout.count())},
-                 {"message.max.bytes",
-                  std::to_string(std::max(max_message_bytes, kMaxRecordBytes))},
-             });
+      kafka,
+      {
+          // A 2xx promises the trigger is stored: every in-sync replica has it, and a
+          // retried send cannot duplicate or reorder it.
+          {"enable.idempotence", "true"},
+          {"acks", "all"},
+          // librdkafka 2.0.2 leaves Nagle on; a lone trigger would wait for the ACK timer.
+          {"socket.nagle.disable", "true"},
+          {"linger.ms", "2"},
+          {"message.timeout.ms", std::to_string(message_timeout.count())},
+          {"message.max.bytes", std::to_string(std::max(max_message_bytes, kMaxRecordBytes))},
+      });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), DeliveryReport);
   char err[512];

@@ -23,8 +23,8 @@ Status CheckRecordFits(std::string_view what, size_t record_bytes, size_t reserv
                         std::to_string(kMaxRecordBytes) +
                         " less room for Kafka's overhead and later records)";
   if (!field.path.empty()) {
-    message += "; the largest field is " + field.path + " (" + std::to_string(field.bytes) +
-               " bytes)";
+    message +=
+        "; the largest field is " + field.path + " (" + std::to_string(field.bytes) + " bytes)";
   }
   return Status(Code::kInvalidArgument, message).WithHttpStatus(413);
 }

@@ -444,8 +444,7 @@ Status ValidateEnvs(const std::map<std::string, std::string>& envs, const JobCon
                                EchoValue(name) + "; the job allows no environment overrides");
       }
       return InvalidArgument(path + ": job " + Quote(job.name) + " does not allow overriding " +
-                             EchoValue(name) + " (allowed: " + Join(job.allow_env_override) +
-                             ")");
+                             EchoValue(name) + " (allowed: " + Join(job.allow_env_override) + ")");
     }
   }
   return Status::Ok();

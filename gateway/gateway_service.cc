@@ -174,9 +174,8 @@ void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
     if (m == "GET") return reply(GetLog(request, parts[2]));
     return reply(MethodNotAllowed(m, request.path, "GET"));
   }
-  reply(ErrorReply(
-      NotFound("no such endpoint: " + EchoValue(m) + " " + EchoValue(request.path) +
-               " (see the README for the API)")));
+  reply(ErrorReply(NotFound("no such endpoint: " + EchoValue(m) + " " + EchoValue(request.path) +
+                            " (see the README for the API)")));
 }
 
 size_t GatewayService::MaxBodyBytes(std::string_view path) const {
@@ -281,9 +280,8 @@ void GatewayService::CreateExecution(const ApiRequest& request,
       !s.ok()) {
     return reply(ErrorReply(s));
   }
-  if (Status s = CheckRecordFits("the execution's status record",
-                                 id.size() + result_record.size(), kWorkerRecordReserveBytes,
-                                 largest);
+  if (Status s = CheckRecordFits("the execution's status record", id.size() + result_record.size(),
+                                 kWorkerRecordReserveBytes, largest);
       !s.ok()) {
     return reply(ErrorReply(s));
   }
@@ -307,8 +305,7 @@ void GatewayService::CreateExecution(const ApiRequest& request,
     }
     in_flight_.fetch_sub(1);
     if (!error.ok()) {
-      LogWarn(kComponent,
-              "trigger " + pending->execution.id + " not accepted: " + error.ToString(),
+      LogWarn(kComponent, "trigger " + pending->execution.id + " not accepted: " + error.ToString(),
               {{"execution_id", pending->execution.id},
                {"job", pending->execution.job_name},
                {"client", pending->execution.client},

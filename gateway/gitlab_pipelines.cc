@@ -255,9 +255,9 @@ JobVariables ReadJobVariables(const ApiRequest& request) {
   for (const auto& [key, value] : entries) {
     // Form fields are percent-decoded bytes; the variables are stored and served as text.
     if ((key && !IsValidUtf8(*key)) || !IsValidUtf8(value)) {
-      out.error = GitLabParamError(std::string(kField) +
-                                   (key && !IsValidUtf8(*key) ? "[key]" : "[value]") +
-                                   " is not valid UTF-8");
+      out.error =
+          GitLabParamError(std::string(kField) + (key && !IsValidUtf8(*key) ? "[key]" : "[value]") +
+                           " is not valid UTF-8");
       return out;
     }
     if (!key) {
@@ -294,9 +294,9 @@ FieldSize LargestPipelineField(const Pipeline& p) {
 // pipeline. A 413 in GitLab's shape otherwise.
 std::optional<ApiReply> PipelineRecordTooLarge(const Pipeline& pipeline) {
   std::string record = EncodePipeline(pipeline);
-  Status s = CheckRecordFits("the pipeline's record",
-                             std::to_string(pipeline.id).size() + record.size(), 0,
-                             [&pipeline] { return LargestPipelineField(pipeline); });
+  Status s =
+      CheckRecordFits("the pipeline's record", std::to_string(pipeline.id).size() + record.size(),
+                      0, [&pipeline] { return LargestPipelineField(pipeline); });
   if (s.ok()) return std::nullopt;
   return GitLabMessage(413, s.message());
 }
@@ -600,8 +600,7 @@ void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,
     if (vars.error) return reply(*vars.error);
     if (vars.variables) {
       if (Status s = CheckEnvSizes(*vars.variables, config_.gateway.max_env_value_bytes,
-                                   config_.gateway.max_env_total_bytes,
-                                   "job_variables_attributes");
+                                   config_.gateway.max_env_total_bytes, "job_variables_attributes");
           !s.ok()) {
         return reply(GitLabParamError(s.message()));
       }

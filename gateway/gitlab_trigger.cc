@@ -9,8 +9,8 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "common/status.h"
-#include "common/utf8.h"
 #include "common/url.h"
+#include "common/utf8.h"
 #include "gateway/auth.h"
 
 namespace sluice {

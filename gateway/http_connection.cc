@@ -67,31 +67,56 @@ std::string Serialize(const ApiReply& reply, bool head_only, bool keep_alive, in
 
 const char* HttpReason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
 }
 
@@ -273,8 +298,8 @@ void HttpConnection::OnHead(MonoTime now) {
   }
   // A large body is held whole until its request is handed on: count it against the server's
   // budget before reading it, so that many slow large bodies cannot exhaust memory.
-  size_t expected = head.content_length ? static_cast<size_t>(*head.content_length)
-                                        : (head.chunked ? limit : 0);
+  size_t expected =
+      head.content_length ? static_cast<size_t>(*head.content_length) : (head.chunked ? limit : 0);
   if (expected > 64 * 1024 && app_.reserve_body) {
     if (!app_.reserve_body(expected)) {
       return Answer(ErrorReply(Unavailable("the gateway is receiving as many large bodies as it "
@@ -422,13 +447,13 @@ void HttpConnection::OnTick(MonoTime now) {
   if (awaiting_reply_ || close_after_flush_) return;
   if (parser_.InRequest()) {
     if (!parser_.HeadComplete() && now - request_started_ >= settings_.header_timeout) {
-      return Fail({408, "request headers not received within " +
-                            FormatDuration(settings_.header_timeout)},
-                  now);
+      return Fail(
+          {408, "request headers not received within " + FormatDuration(settings_.header_timeout)},
+          now);
     }
     if (parser_.HeadComplete() && now - head_done_ >= settings_.body_timeout) {
-      return Fail({408, "request body not received within " + FormatDuration(settings_.body_timeout)},
-                  now);
+      return Fail(
+          {408, "request body not received within " + FormatDuration(settings_.body_timeout)}, now);
     }
     return;
   }

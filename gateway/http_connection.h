@@ -133,11 +133,11 @@ class HttpConnection {
 
   uint64_t seq_ = 0;
   bool awaiting_reply_ = false;
-  bool dispatching_ = false;   // inside app_.handle: a reply now is kept for after it returns
+  bool dispatching_ = false;  // inside app_.handle: a reply now is kept for after it returns
   bool reply_ready_ = false;
   ApiReply ready_reply_;
   std::string request_id_;
-  std::string method_;          // of the request being answered (HEAD gets no body)
+  std::string method_;  // of the request being answered (HEAD gets no body)
   bool request_keep_alive_ = true;
   int version_minor_ = 1;
 

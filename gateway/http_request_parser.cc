@@ -50,8 +50,9 @@ HttpError FromParserError(http_errno error) {
     case HPE_INVALID_CONTENT_LENGTH:
       return {400, "Content-Length or a chunk size is not a valid length"};
     case HPE_UNEXPECTED_CONTENT_LENGTH:
-      return {400,
-              "Content-Length is repeated or sent with Transfer-Encoding; send exactly one of them"};
+      return {
+          400,
+          "Content-Length is repeated or sent with Transfer-Encoding; send exactly one of them"};
     case HPE_INVALID_CHUNK_SIZE:
       return {400, "malformed chunked body: bad chunk size"};
     case HPE_CLOSED_CONNECTION:
@@ -75,7 +76,9 @@ const std::string* HttpHead::Find(std::string_view name) const {
 // http_parser's callbacks. A non-zero return stops the parser with an error; Fail() has then
 // recorded the answer.
 struct HttpRequestParser::Callbacks {
-  static HttpRequestParser& Self(http_parser* p) { return *static_cast<HttpRequestParser*>(p->data); }
+  static HttpRequestParser& Self(http_parser* p) {
+    return *static_cast<HttpRequestParser*>(p->data);
+  }
 
   static int OnMessageBegin(http_parser* p) {
     HttpRequestParser& self = Self(p);
@@ -122,9 +125,9 @@ struct HttpRequestParser::Callbacks {
       self.Fail(431, "more than " + std::to_string(self.limits_.max_headers) + " request headers");
       return false;
     }
-    if (self.field_.empty() ||
-        !std::all_of(self.field_.begin(), self.field_.end(),
-                     [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); })) {
+    if (self.field_.empty() || !std::all_of(self.field_.begin(), self.field_.end(), [](char c) {
+          return IsTokenChar(static_cast<unsigned char>(c));
+        })) {
       self.Fail(400, "malformed header name (only token characters, no space before the colon)");
       return false;
     }
@@ -318,8 +321,8 @@ std::optional<HttpError> HttpRequestParser::SetBodyLimit(size_t max_body_bytes) 
                   " bytes");
     return error_;
   }
-  if (head_.content_length) body_.reserve(static_cast<size_t>(
-                                std::min<uint64_t>(*head_.content_length, 64 * 1024)));
+  if (head_.content_length)
+    body_.reserve(static_cast<size_t>(std::min<uint64_t>(*head_.content_length, 64 * 1024)));
   return std::nullopt;
 }
 

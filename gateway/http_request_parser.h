@@ -15,20 +15,20 @@ namespace sluice {
 
 // The front door's limits on one request's framing (README "Limits", docs/operations.md).
 struct HttpLimits {
-  size_t max_request_line = 8 * 1024;  // the request target; longer: 414
+  size_t max_request_line = 8 * 1024;   // the request target; longer: 414
   size_t max_header_bytes = 64 * 1024;  // names and values of all headers together; more: 431
   size_t max_headers = 100;             // more: 431
 };
 
 // What a request's head says, known before its body is read.
 struct HttpHead {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // the request target as sent: "/v1/executions?x=1"
+  std::string method;     // "GET", "POST", ...
+  std::string target;     // the request target as sent: "/v1/executions?x=1"
   int version_minor = 1;  // HTTP/1.<minor>
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
   std::optional<uint64_t> content_length;                    // as declared
   bool chunked = false;
-  bool keep_alive = true;       // what the client asked for (version and Connection header)
+  bool keep_alive = true;        // what the client asked for (version and Connection header)
   bool expect_continue = false;  // Expect: 100-continue
 
   // The value of the first header called `name` (lower case), or nullptr.
@@ -112,8 +112,19 @@ class HttpRequestParser {
   bool previous_was_lf_ = false;
   bool head_lf_pending_ = false;  // the head's last LF is still to be consumed
   // The chunked-framing check: where in a chunk's frame the next raw byte falls.
-  enum class Chunk { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,
-                     kTrailer, kTrailerLf, kEndLf, kDone };
+  enum class Chunk {
+    kSize,
+    kExtension,
+    kSizeLf,
+    kData,
+    kDataCr,
+    kDataLf,
+    kTrailerStart,
+    kTrailer,
+    kTrailerLf,
+    kEndLf,
+    kDone
+  };
   Chunk chunk_ = Chunk::kSize;
   uint64_t chunk_left_ = 0;
   bool chunk_has_digit_ = false;

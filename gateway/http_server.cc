@@ -281,8 +281,8 @@ class HttpTransport final : public Tcp::Transport {
       try {
         transport->reactor()->modifyFd(transport->key(), fd, interest, Polling::Mode::Edge);
       } catch (const std::exception& e) {
-        LogWarn("http", std::string("cannot change a connection's readiness interest: ") +
-                            e.what());
+        LogWarn("http",
+                std::string("cannot change a connection's readiness interest: ") + e.what());
       }
     }
     HttpTransport* transport;
@@ -295,9 +295,10 @@ class HttpTransport final : public Tcp::Transport {
     Connection(HttpTransport* transport, int fd, uint64_t serial)
         : serial(serial),
           socket(transport, fd),
-          http(transport->state_->settings, transport->state_->app, socket,
-               [transport, serial](uint64_t seq) { return transport->MakeReply(serial, seq); },
-               Now()) {}
+          http(
+              transport->state_->settings, transport->state_->app, socket,
+              [transport, serial](uint64_t seq) { return transport->MakeReply(serial, seq); },
+              Now()) {}
     uint64_t serial;
     PeerSocket socket;
     HttpConnection http;
@@ -429,8 +430,8 @@ Status HttpServer::Start() {
     return service->MaxBodyBytes(path);
   };
   // Room for eight of the largest bodies at once (200 MiB with GitHub's 25 MiB), at least 64 MiB.
-  state_->body_budget = std::max<size_t>(
-      8 * std::max(config_.max_body_bytes, webhook_body_bytes_), 64 * 1024 * 1024);
+  state_->body_budget =
+      std::max<size_t>(8 * std::max(config_.max_body_bytes, webhook_body_bytes_), 64 * 1024 * 1024);
   HttpServerState* state = state_.get();
   state_->app.reserve_body = [state](size_t n) {
     size_t held = state->body_bytes.fetch_add(n) + n;

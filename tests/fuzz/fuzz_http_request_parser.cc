@@ -20,9 +20,8 @@ namespace {
 
 using sluice::HttpRequestParser;
 
-constexpr sluice::HttpLimits kLimits = {.max_request_line = 256,
-                                        .max_header_bytes = 1024,
-                                        .max_headers = 8};
+constexpr sluice::HttpLimits kLimits = {
+    .max_request_line = 256, .max_header_bytes = 1024, .max_headers = 8};
 constexpr size_t kBodyLimit = 1024;
 
 void Check(bool condition) {

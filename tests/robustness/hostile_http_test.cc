@@ -22,8 +22,9 @@ constexpr auto kAnswerWithin = 5s;
 std::string Post(const std::string& path, const std::string& body,
                  const std::string& extra_headers = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
-         std::string(kAliceToken) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+         std::string(kAliceToken) +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + extra_headers + "\r\n" + body;
 }
 
 std::string Get(const std::string& path) {
@@ -51,8 +52,7 @@ void ExpectJsonError(const RawResponse& r, int status) {
 
 // Sends `bytes` on a new connection; expects one JSON error of `status` and returns the
 // connection, for what the test checks next.
-std::unique_ptr<RawConnection> ExpectRefusal(uint16_t port, const std::string& bytes,
-                                             int status) {
+std::unique_ptr<RawConnection> ExpectRefusal(uint16_t port, const std::string& bytes, int status) {
   auto c = std::make_unique<RawConnection>(port);
   c->Send(bytes);
   auto answers = c->Read(1, kAnswerWithin);
@@ -100,13 +100,14 @@ class HostileHttp : public ::testing::Test {
     for (int i = 0; i < rounds; ++i) {
       HttpClient http;
       auto start = std::chrono::steady_clock::now();
-      HttpResponse r = i % 2 == 0 ? http.Get(gateway_->url() + "/healthz", "")
-                                  : http.Post(gateway_->url() + "/v1/executions", kAliceToken,
-                                              kTrigger);
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            start)
-                      .count();
-      bool good = r.status == 200 && ms < std::chrono::duration<double, std::milli>(kAnswerWithin).count();
+      HttpResponse r = i % 2 == 0
+                           ? http.Get(gateway_->url() + "/healthz", "")
+                           : http.Post(gateway_->url() + "/v1/executions", kAliceToken, kTrigger);
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      bool good =
+          r.status == 200 && ms < std::chrono::duration<double, std::milli>(kAnswerWithin).count();
       latencies.push_back(good ? ms : -1);
     }
     return latencies;
@@ -115,8 +116,8 @@ class HostileHttp : public ::testing::Test {
   static void ExpectAllAnswered(const std::vector<double>& latencies, const char* what) {
     int failed = static_cast<int>(std::count(latencies.begin(), latencies.end(), -1.0));
     EXPECT_EQ(failed, 0) << what;
-    std::printf("[robustness] %s: %zu good requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-                what, latencies.size(), Percentile(latencies, 0.5), Percentile(latencies, 0.99),
+    std::printf("[robustness] %s: %zu good requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", what,
+                latencies.size(), Percentile(latencies, 0.5), Percentile(latencies, 0.99),
                 Percentile(latencies, 1.0));
   }
 
@@ -157,16 +158,16 @@ TEST_F(HostileHttp, HugeHeadersAreRefusedWithoutStallingGoodRequests) {
 }
 
 TEST_F(HostileHttp, AHugeHeaderGets431AndTheConnectionCloses) {
-  auto c = ExpectRefusal(gateway_->port(),
-                         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                             std::string(70 * 1024, 'a') + "\r\n\r\n",
-                         431);
+  auto c = ExpectRefusal(
+      gateway_->port(),
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n",
+      431);
   EXPECT_TRUE(c->Closed(kAnswerWithin));
 }
 
 TEST_F(HostileHttp, ALongRequestLineGets414AndTooManyHeaders431) {
-  ExpectRefusal(gateway_->port(),
-                "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414);
+  ExpectRefusal(gateway_->port(), "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                414);
   std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
   for (int i = 0; i < 101; ++i) head += "X-H" + std::to_string(i) + ": v\r\n";
   ExpectRefusal(gateway_->port(), head + "\r\n", 431);
@@ -182,8 +183,9 @@ TEST_F(HostileHttp, ABodyOverTheLimitIsRefusedBeforeItIsRead) {
     while (!done) {
       auto start = std::chrono::steady_clock::now();
       RawConnection c(gateway_->port());
-      c.Send("POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-             "Content-Length: 58720256\r\n\r\n");
+      c.Send(
+          "POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          "Content-Length: 58720256\r\n\r\n");
       std::string chunk(64 * 1024, 'a');
       // The refusal comes before the body; the gateway then drops the connection.
       for (int i = 0; i < 896 && c.Send(chunk); ++i) {
@@ -227,8 +229,8 @@ TEST_F(HostileHttp, DeclaredLengthsOverTheLimitAreAnswered413AtOnceAndReserveNot
     EXPECT_EQ(answers[0].headers["connection"], "close");
   }
   long after = VmSizeKb(gateway_->pid());
-  EXPECT_LT(after - before, 200 * 1024) << "VmSize grew from " << before << " kB to " << after
-                                        << " kB";
+  EXPECT_LT(after - before, 200 * 1024)
+      << "VmSize grew from " << before << " kB to " << after << " kB";
 }
 
 struct Framing {
@@ -332,8 +334,9 @@ TEST_F(HostileHttp, ExpectContinueIsAnsweredBeforeTheBodyOrRefusedAtOnce) {
   }
   {
     RawConnection c(gateway_->port());
-    c.Send("POST /v1/executions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong\r\n"
-           "Content-Type: application/json\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    c.Send(
+        "POST /v1/executions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong\r\n"
+        "Content-Type: application/json\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
     auto answers = c.Read(1, kAnswerWithin);
     ASSERT_EQ(answers.size(), 1u);
     ExpectJsonError(answers[0], 401);
@@ -366,9 +369,9 @@ TEST_F(HostileHttp, SlowHeadersGet408AndIdleConnectionsClose) {
 // Found by playing the attacker: any /hooks/ path took the 25 MiB webhook limit, unknown hosts
 // included, so an unauthenticated client could hold 25 MiB per connection.
 TEST_F(HostileHttp, AnUnknownHookHostHasTheGatewaysBodyLimit) {
-  ExpectRefusal(gateway_->port(),
-                "POST /hooks/nonexistent-host HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
-                413);
+  ExpectRefusal(
+      gateway_->port(),
+      "POST /hooks/nonexistent-host HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413);
 }
 
 // Found by playing the attacker: one connection pipelining GETs as fast as it could kept its

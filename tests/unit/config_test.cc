@@ -725,8 +725,8 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kBadConfigs),
 
 TEST_F(ConfigTest, TheLargestBodyWhoseRecordsFitKafkaIsAccepted) {
   size_t largest = kMaxRecordBytes - kRequestRecordReserveBytes;
-  auto config = LoadConfigText("gateway: {max_body_bytes: " + std::to_string(largest) + "}\n" +
-                                 kOneJob);
+  auto config =
+      LoadConfigText("gateway: {max_body_bytes: " + std::to_string(largest) + "}\n" + kOneJob);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->gateway.max_body_bytes, largest);
   EXPECT_LE(GatewayConfig().max_body_bytes, largest) << "the default must pass";

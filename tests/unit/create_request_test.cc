@@ -733,8 +733,8 @@ TEST(CheckEnvSizesTest, EchoesALongVariableNameShortly) {
 }
 
 TEST(ParseCreateRequestTest, EchoesAtMost200CharactersOfALongValue) {
-  std::string body = R"({"job_name":"a","job_execution_type":")" + std::string(900000, 'T') +
-                     R"("})";
+  std::string body =
+      R"({"job_name":"a","job_execution_type":")" + std::string(900000, 'T') + R"("})";
   Status s = ParseStatus(body);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find(std::string(200, 'T') + "\xE2\x80\xA6"), std::string::npos);

@@ -106,7 +106,8 @@ TEST(FuzzRegressions, ANumberBeyondADoublesRangeIsNotValidJson) {
 // written to the events topic as it came, and the record could not be read back (its reader
 // rejects invalid UTF-8): a delivery answered 2xx and then skipped by every reader.
 TEST(FuzzRegressions, DeliveryHeadersThatAreNotUtf8DoNotMakeAnUnreadableRecord) {
-  std::string body = R"({"ref": "refs/heads/main", "after": "28e1879d029cb852e4844d9c718537df08844e03",
+  std::string body =
+      R"({"ref": "refs/heads/main", "after": "28e1879d029cb852e4844d9c718537df08844e03",
                          "repository": {"full_name": "acme/widget"}, "pusher": {"login": "a"}})";
   HeaderMap headers = {{"x-gitea-event", "push"},
                        {"x-gitea-delivery", "72d3162e"},
@@ -137,8 +138,8 @@ TEST(FuzzRegressions, DeliveryIdOrEventTypeThatIsNotUtf8IsRefused) {
     EXPECT_NE(event.status().message().find("UTF-8"), std::string::npos)
         << event.status().message();
   }
-  StatusOr<GitEvent> event = ParseGitEvent(
-      GitHost::kGitHub, {{"x-github-event", "push"}}, "application/json; charset=\xff", body);
+  StatusOr<GitEvent> event = ParseGitEvent(GitHost::kGitHub, {{"x-github-event", "push"}},
+                                           "application/json; charset=\xff", body);
   EXPECT_EQ(event.status().code(), Code::kInvalidArgument);
 }
 

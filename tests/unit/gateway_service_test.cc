@@ -476,9 +476,9 @@ TEST_F(GatewayServiceTest, AnEnvValueThatIsNotUtf8Is400NamingTheVariable) {
   for (const std::string& body : bodies) {
     ApiReply reply = Call(Post("/v1/executions", body));
     ExpectError(reply, 400, Code::kInvalidArgument);
-    EXPECT_EQ(MessageOf(reply).rfind("pod_spec_options.envs.RELEASE_IMAGE_LATEST: not valid UTF-8",
-                                     0),
-              0u)
+    EXPECT_EQ(
+        MessageOf(reply).rfind("pod_spec_options.envs.RELEASE_IMAGE_LATEST: not valid UTF-8", 0),
+        0u)
         << reply.body;
   }
   EXPECT_EQ(publisher_.size(), 0u);
@@ -487,10 +487,10 @@ TEST_F(GatewayServiceTest, AnEnvValueThatIsNotUtf8Is400NamingTheVariable) {
 TEST_F(GatewayServiceTest, AnEnvValueOverTheLimitIs400NamingTheVariableAndTheLimit) {
   config_.gateway.max_body_bytes = 4 * 1024 * 1024;
   std::string value(config_.gateway.max_env_value_bytes + 1, 'x');
-  ApiReply reply = Call(Post("/v1/executions",
-                             R"({"job_name":"periodic-echo","job_execution_type":1,)"
-                             R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
-                                 value + R"("}}})"));
+  ApiReply reply =
+      Call(Post("/v1/executions", R"({"job_name":"periodic-echo","job_execution_type":1,)"
+                                  R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                      value + R"("}}})"));
   ExpectError(reply, 400, Code::kInvalidArgument);
   std::string message = MessageOf(reply);
   EXPECT_EQ(message.rfind("pod_spec_options.envs.RELEASE_IMAGE_LATEST:", 0), 0u) << message;
@@ -512,17 +512,17 @@ TEST_F(GatewayServiceTest, TheIssuesJustUnderTheBodyLimitEnvValueIs400NotA200Tha
   // forever. Now the gateway refuses it, and nothing is published.
   config_.gateway.max_body_bytes = GatewayConfig().max_body_bytes;
   config_.jobs.push_back(Job("periodic-to-trigger", JobType::kPeriodic));
-  ApiReply reply = Call(Post("/v1/executions",
-                             R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
-                             R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
-                                 std::string(1048298, 'x') + R"("}}})"));
+  ApiReply reply =
+      Call(Post("/v1/executions", R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
+                                  R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                      std::string(1048298, 'x') + R"("}}})"));
   ExpectError(reply, 400, Code::kInvalidArgument);
   EXPECT_NE(MessageOf(reply).find("RELEASE_IMAGE_LATEST"), std::string::npos) << reply.body;
   for (size_t bytes : {200 * 1024, 990000}) {
-    reply = Call(Post("/v1/executions",
-                      R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
-                      R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
-                          std::string(bytes, 'x') + R"("}}})"));
+    reply =
+        Call(Post("/v1/executions", R"({"job_name":"periodic-to-trigger","job_execution_type":"1",)"
+                                    R"("pod_spec_options":{"envs":{"RELEASE_IMAGE_LATEST":")" +
+                                        std::string(bytes, 'x') + R"("}}})"));
     ExpectError(reply, 400, Code::kInvalidArgument);
   }
   EXPECT_EQ(publisher_.size(), 0u);
@@ -592,8 +592,8 @@ TEST_F(GatewayServiceTest, TheLargestAcceptedBodyMakesRecordsThatFit) {
 TEST_F(GatewayServiceTest, A900KbJobNameGetsAShort404) {
   config_.gateway.max_body_bytes = 1024 * 1024;
   std::string name = "periodic-" + std::string(900 * 1000, 'x');
-  ApiReply reply = Call(Post("/v1/executions", R"({"job_name":")" + name +
-                                                   R"(","job_execution_type":1})"));
+  ApiReply reply =
+      Call(Post("/v1/executions", R"({"job_name":")" + name + R"(","job_execution_type":1})"));
   ExpectError(reply, 404, Code::kNotFound);
   EXPECT_LT(reply.body.size(), 500u);
   EXPECT_NE(MessageOf(reply).find("periodic-xxx"), std::string::npos) << reply.body;

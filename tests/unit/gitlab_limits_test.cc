@@ -137,26 +137,29 @@ TEST_F(GitLabLimitsTest, AFormVariableThatIsNotUtf8Is400) {
               std::string("token=") + kTriggerToken + "&ref=main&variables[X]=%FF%FE%C0%AF");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400);
-  EXPECT_EQ(reply->body, R"({"error":"variables[X] is not valid UTF-8"})" "\n");
+  EXPECT_EQ(reply->body, R"({"error":"variables[X] is not valid UTF-8"})"
+                         "\n");
   EXPECT_EQ(publisher_.size(), 0u);
 }
 
 TEST_F(GitLabLimitsTest, AMultipartOrQueryRefOrInputThatIsNotUtf8Is400) {
   std::string boundary = "b0undary";
   std::string field = "\r\nContent-Disposition: form-data; name=";
-  std::string multipart = "--" + boundary + field + "\"token\"\r\n\r\n" + kTriggerToken +
-                          "\r\n--" + boundary + field + "\"ref\"\r\n\r\nma\xC0\xAFin\r\n--" +
-                          boundary + "--\r\n";
+  std::string multipart = "--" + boundary + field + "\"token\"\r\n\r\n" + kTriggerToken + "\r\n--" +
+                          boundary + field + "\"ref\"\r\n\r\nma\xC0\xAFin\r\n--" + boundary +
+                          "--\r\n";
   auto reply = Trigger("multipart/form-data; boundary=" + boundary, multipart);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400);
-  EXPECT_EQ(reply->body, R"({"error":"ref is not valid UTF-8"})" "\n");
+  EXPECT_EQ(reply->body, R"({"error":"ref is not valid UTF-8"})"
+                         "\n");
 
-  reply = Trigger("", "",
-                  {{"token", kTriggerToken}, {"ref", "main"}, {"inputs[env]", "\xED\xB0\x80"}});
+  reply =
+      Trigger("", "", {{"token", kTriggerToken}, {"ref", "main"}, {"inputs[env]", "\xED\xB0\x80"}});
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400);
-  EXPECT_EQ(reply->body, R"({"error":"inputs[env] is not valid UTF-8"})" "\n");
+  EXPECT_EQ(reply->body, R"({"error":"inputs[env] is not valid UTF-8"})"
+                         "\n");
   EXPECT_EQ(publisher_.size(), 0u);
 }
 
@@ -211,7 +214,8 @@ TEST_F(GitLabLimitsTest, PlayVariablesOverTheLimitAre400) {
                "job_variables_attributes[][key]=K&job_variables_attributes[][value]=%FF");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400);
-  EXPECT_EQ(reply->body, R"({"error":"job_variables_attributes[value] is not valid UTF-8"})" "\n");
+  EXPECT_EQ(reply->body, R"({"error":"job_variables_attributes[value] is not valid UTF-8"})"
+                         "\n");
   EXPECT_EQ(publisher_.size(), 0u);
 }
 

@@ -86,9 +86,10 @@ int CountOf(const std::string& text, const std::string& what) {
 
 TEST(HttpConnection, AnswersPipelinedRequestsInOrderWhateverOrderTheirRepliesCome) {
   Fixture f;
-  f.Send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
-         "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n"
-         "GET /third HTTP/1.1\r\nHost: a\r\n\r\n");
+  f.Send(
+      "POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}"
+      "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET /third HTTP/1.1\r\nHost: a\r\n\r\n");
   // The second request is not even parsed until the first is answered.
   ASSERT_EQ(f.fake.requests.size(), 1u);
   EXPECT_EQ(f.fake.requests[0].path, "/slow");
@@ -116,7 +117,8 @@ TEST(HttpConnection, AnswersSynchronousRepliesForEveryPipelinedRequest) {
   Fixture f;
   f.fake.answer_at_once = true;
   std::string three;
-  for (int i = 0; i < 3; ++i) three += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (int i = 0; i < 3; ++i)
+    three += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n";
   f.Send(three);
   EXPECT_EQ(f.fake.requests.size(), 3u);
   EXPECT_EQ(CountOf(f.socket.sent, "HTTP/1.1 200 OK"), 3);
@@ -161,8 +163,9 @@ TEST(HttpConnection, WebhookRoutesHaveTheirOwnLimit) {
 
 TEST(HttpConnection, AnswersExpectContinueWhenAdmitted) {
   Fixture f;
-  f.Send("POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  f.Send(
+      "POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+      "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(f.socket.sent, "HTTP/1.1 100 Continue\r\n\r\n");
   f.Send("{}");
   ASSERT_EQ(f.fake.requests.size(), 1u);
@@ -171,8 +174,9 @@ TEST(HttpConnection, AnswersExpectContinueWhenAdmitted) {
 TEST(HttpConnection, AnswersExpectContinueWithTheFinalErrorWhenRefused) {
   Fixture f;
   f.fake.admission = Unauthenticated("missing bearer token");
-  f.Send("POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  f.Send(
+      "POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+      "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(f.socket.sent.rfind("HTTP/1.1 401 ", 0), 0u) << f.socket.sent;
   EXPECT_EQ(f.socket.sent.find("100 Continue"), std::string::npos);
   EXPECT_TRUE(f.fake.requests.empty());
@@ -180,8 +184,9 @@ TEST(HttpConnection, AnswersExpectContinueWithTheFinalErrorWhenRefused) {
 
 TEST(HttpConnection, AnswersExpectContinueOverTheLimitWith413) {
   Fixture f;
-  f.Send("POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n"
-         "Expect: 100-continue\r\n\r\n");
+  f.Send(
+      "POST /v1/executions HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n"
+      "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(f.socket.sent.rfind("HTTP/1.1 413 ", 0), 0u) << f.socket.sent;
 }
 
@@ -352,8 +357,8 @@ TEST(HttpConnection, RefusesALargeBodyOverTheServersBudgetWith503) {
   };
   f.fake.app.release_body = [&](size_t n) { held -= n; };
   FakeSocket other_socket;
-  HttpConnection other(f.settings, f.fake.app, other_socket,
-                       [](uint64_t) { return [](ApiReply) {}; }, f.now);
+  HttpConnection other(
+      f.settings, f.fake.app, other_socket, [](uint64_t) { return [](ApiReply) {}; }, f.now);
   other.OnInput("POST /hooks/github HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\n", f.now);
   EXPECT_EQ(held, 0u);  // 64 KiB and below are not counted
   f.fake.app.max_body_bytes = [](std::string_view) -> size_t { return 1 << 20; };
@@ -387,8 +392,9 @@ TEST(HttpConnection, EmptyLinesDoNotKeepAConnectionAlive) {
 TEST(HttpConnection, ARefusalAfterAPipelinedRequestHasItsOwnRequestId) {
   Fixture f;
   f.fake.answer_at_once = true;
-  f.Send("GET /a HTTP/1.1\r\nHost: a\r\nX-Request-Id: first-request\r\n\r\n"
-         "GET /a\x01 HTTP/1.1\r\n\r\n");
+  f.Send(
+      "GET /a HTTP/1.1\r\nHost: a\r\nX-Request-Id: first-request\r\n\r\n"
+      "GET /a\x01 HTTP/1.1\r\n\r\n");
   EXPECT_EQ(CountOf(f.socket.sent, "X-Request-Id: first-request"), 1) << f.socket.sent;
   EXPECT_EQ(CountOf(f.socket.sent, "X-Request-Id: "), 2);
 }

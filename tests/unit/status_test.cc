@@ -186,7 +186,10 @@ TEST(EchoValueTest, CountsCharactersNotBytes) {
 }
 
 TEST(EchoValueTest, ReplacesBytesThatAreNotUtf8) {
-  EXPECT_EQ(EchoValue("a\xff\xfe" "b"), "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(EchoValue("a\xff\xfe"
+                      "b"),
+            "a\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(EchoValue("\xed\xb0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 

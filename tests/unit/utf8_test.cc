@@ -45,8 +45,10 @@ TEST(Utf8SequenceLengthTest, GivesTheLengthOfEachSequence) {
 
 TEST(ReplaceInvalidUtf8Test, ReplacesEachBadByteAndKeepsTheRest) {
   EXPECT_EQ(ReplaceInvalidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(ReplaceInvalidUtf8("a\xff\xfe\xc0\xaf" "b"),
-            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xff\xfe\xc0\xaf"
+                               "b"),
+            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
   EXPECT_TRUE(IsValidUtf8(ReplaceInvalidUtf8("\xED\xB0\x80\xF0\x9F")));
 }
 
