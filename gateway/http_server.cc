@@ -153,7 +153,6 @@ class HttpTransport final : public Tcp::Transport {
   }
 
   void onReady(const Aio::FdSet& fds) override {
-    reactor_thread_ = std::this_thread::get_id();
     ++turn_;
     std::vector<uint64_t> resume;
     resume.swap(deferred_);
@@ -213,7 +212,6 @@ class HttpTransport final : public Tcp::Transport {
   }
 
   void OnConnection(const std::shared_ptr<Tcp::Peer>& peer) {
-    reactor_thread_ = std::this_thread::get_id();
     int fd = peer->fd();
     uint64_t serial = state_->next_connection.fetch_add(1);
     auto c = std::make_unique<Connection>(this, fd, serial);
@@ -340,25 +338,24 @@ class HttpTransport final : public Tcp::Transport {
   std::shared_ptr<HttpServerState> state_;
   std::shared_ptr<ReplyMailbox> mailbox_;
   int timer_fd_ = -1;
-  std::thread::id reactor_thread_;
   uint64_t turn_ = 0;               // onReady calls so far: a connection's share is per turn
   std::vector<uint64_t> deferred_;  // serials of connections to resume next turn
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unordered_map<uint64_t, int> serials_;
 };
 
-HttpTransport& TransportOf(Tcp::Handler& handler, Tcp::Transport* transport) {
+HttpTransport& TransportOf(Tcp::Transport* transport) {
   return static_cast<HttpTransport&>(*transport);
 }
 
 void ByteHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
-  TransportOf(*this, transport()).OnInput(buffer, len, peer);
+  TransportOf(transport()).OnInput(buffer, len, peer);
 }
 void ByteHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
-  TransportOf(*this, transport()).OnConnection(peer);
+  TransportOf(transport()).OnConnection(peer);
 }
 void ByteHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
-  TransportOf(*this, transport()).OnDisconnection(peer);
+  TransportOf(transport()).OnDisconnection(peer);
 }
 
 // A slow client costs a descriptor: let the process have as many as the system allows.
