@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -316,9 +317,13 @@ TEST(RateLimit, ClientOverItsRateGets429WithRetryAfter) {
   }
 }
 
-// Its own deployment: the broker goes down.
+// Its own deployment and its own broker, which goes down. On the kafka tier that broker is a
+// one-broker cluster of this test's own: the tier's shared broker stays up for the tests that
+// ctest -j2 runs beside this one (stopping it once failed a worker-failover test running
+// alongside).
 TEST(KafkaUnavailable, TriggerGets503WithRetryAfterAndSucceedsOnceKafkaIsBack) {
-  Deployment d(kJobs, "", "  request_timeout: 3s\n");
+  std::unique_ptr<KafkaCluster> own = OwnKafkaOnTheKafkaTier();
+  Deployment d(kJobs, "", "  request_timeout: 3s\n", "", own.get());
   SluiceProcess& gateway = d.StartGateway();
   HttpClient http;
   ASSERT_EQ(PostExecution(http, gateway, Periodic("periodic-job")).status, 200);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -95,10 +96,12 @@ TEST(WorkerLimits, ARecordTooLargeForTheResultsTopicEndsTheExecutionError) {
 }
 
 TEST(WorkerLimits, SigtermEndsTheWorkerInTimeWithKafkaDownAndLeavesNoJobProcess) {
+  std::unique_ptr<KafkaCluster> own = OwnKafkaOnTheKafkaTier();
   Deployment d(
       "  - {name: stubborn, type: periodic,\n"
       "     command: [sh, -c, 'trap \"\" TERM; setsid sh -c \"echo \\$\\$ > $ARTIFACTS/daemon.pid;"
-      " exec sleep 300\" & sleep 300']}\n");
+      " exec sleep 300\" & sleep 300']}\n",
+      "", "", "", own.get());
   SluiceProcess& gateway = d.StartGateway();
   SluiceProcess& worker = d.StartWorker();
   HttpClient http;

@@ -371,9 +371,20 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
 void Deployment::SetKafkaDown(bool down) {
   if (broker_) return broker_->SetDown(down);
   ASSERT_NE(cluster_, nullptr);
+  ASSERT_EQ(tier_cluster_, nullptr)
+      << "the kafka tier's broker is shared by the tests running beside this one; pass "
+         "OwnKafkaOnTheKafkaTier() to this deployment";
   for (int i = 1; i <= cluster_->brokers(); ++i) {
     EXPECT_TRUE(down ? cluster_->Kill(i) : cluster_->Restart(i)) << cluster_->Logs();
   }
+}
+
+std::unique_ptr<KafkaCluster> OwnKafkaOnTheKafkaTier() {
+  const char* tier = std::getenv("SLUICE_TEST_KAFKA_BROKERS");
+  if (tier == nullptr || *tier == '\0') return nullptr;
+  auto own = std::make_unique<KafkaCluster>(1);
+  EXPECT_TRUE(own->ok()) << own->Logs();
+  return own;
 }
 
 Deployment::~Deployment() {

@@ -138,7 +138,9 @@ class Deployment {
   // The Kafka this deployment uses, as its config names it.
   const KafkaConfig& kafka() const { return kafka_; }
   bool embedded() const { return broker_ != nullptr; }
-  // Makes Kafka unreachable (every broker down) or reachable again, embedded or real.
+  // Makes Kafka unreachable (every broker down) or reachable again, embedded or real. Never the
+  // kafka tier's shared broker (a test failure): other tests use it at the same time; a test
+  // that stops Kafka passes OwnKafkaOnTheKafkaTier() as its deployment's cluster.
   void SetKafkaDown(bool down);
 
  private:
@@ -150,6 +152,10 @@ class Deployment {
   std::string config_path_;
   std::vector<std::unique_ptr<SluiceProcess>> processes_;
 };
+
+// On the kafka tier (SLUICE_TEST_KAFKA_BROKERS set), a one-broker cluster of the caller's own, for
+// a test that stops Kafka; elsewhere nullptr (the deployment's embedded broker is its own anyway).
+std::unique_ptr<KafkaCluster> OwnKafkaOnTheKafkaTier();
 
 // Triggers `job` (periodic) through `gateway` as alice and returns the execution id ("" and a
 // test failure when the gateway does not answer 200).
