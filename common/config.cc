@@ -97,10 +97,12 @@ void ParseKafka(const YAML::Node& node, Errors& errors, KafkaConfig* out) {
 }
 
 void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
-  MapReader map(node, "worker",
-                {"max_concurrency", "workspace", "artifacts", "heartbeat", "lease",
-                 "shutdown_grace", "kill_grace"},
-                errors);
+  MapReader map(
+      node, "worker",
+      {"max_concurrency", "workspace", "artifacts", "heartbeat", "lease", "shutdown_grace",
+       "kill_grace", "executor", "limits", "max_log_bytes", "keep_failed_workspaces",
+       "artifacts_retention", "job_uid_base", "bwrap", "podman"},
+      errors);
   if (!map.valid()) return;
   map.Int("max_concurrency", 1, &out->max_concurrency);
   map.NonEmptyString("workspace", &out->workspace);
@@ -109,6 +111,43 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
   bool lease_ok = map.Duration("lease", &out->lease);
   map.Duration("shutdown_grace", &out->shutdown_grace);
   map.Duration("kill_grace", &out->kill_grace);
+  if (map.Has("executor")) {
+    const YAML::Node node = map.Get("executor");
+    std::optional<ExecutorKind> kind;
+    if (node.IsScalar()) kind = ExecutorFromName(node.Scalar());
+    if (!kind) {
+      errors.Add(map.PathOf("executor"),
+                 "expected sandbox, container or process, got " + Describe(node));
+    } else if (*kind == ExecutorKind::kContainer) {
+      errors.Add(map.PathOf("executor"),
+                 "container needs an image per job: name it on the jobs that run in one");
+    } else {
+      out->executor = kind;
+    }
+  }
+  if (map.Has("limits")) {
+    JobLimits limits;
+    ParseLimits(map.Get("limits"), map.PathOf("limits"), errors, &limits);
+    out->limits = limits.Over(out->limits);
+  }
+  if (map.Has("max_log_bytes")) {
+    ReadBytes(map.Get("max_log_bytes"), map.PathOf("max_log_bytes"), errors, &out->max_log_bytes);
+  }
+  map.Int("keep_failed_workspaces", 0, &out->keep_failed_workspaces);
+  if (map.Duration("artifacts_retention", &out->artifacts_retention) &&
+      out->artifacts_retention < std::chrono::hours(1)) {
+    errors.Add(map.PathOf("artifacts_retention"), "must be at least 1h");
+  }
+  if (map.Has("job_uid_base")) {
+    int64_t base = 0;
+    // Room above it for every slot; uid 0xffffffff is "no user".
+    if (ReadInt(map.Get("job_uid_base"), map.PathOf("job_uid_base"), 1000, 4000000000, errors,
+                &base)) {
+      out->job_uid_base = static_cast<uint32_t>(base);
+    }
+  }
+  map.NonEmptyString("bwrap", &out->bwrap);
+  map.NonEmptyString("podman", &out->podman);
   // A worker stops a job whose claim it could not renew for half the lease, so a heartbeat
   // must fit in there with room to spare for Kafka's acknowledgement.
   if (heartbeat_ok && lease_ok && out->heartbeat * 3 > out->lease) {

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -54,6 +56,51 @@ struct KafkaConfig {
   std::string EventsTopic() const { return topic_prefix + "events"; }
 };
 
+// --- How a job runs (issue 12; worker/executor.h) ---
+
+// What isolates a job from the worker and from other jobs:
+//   sandbox:   bubblewrap; new user, PID, mount, IPC and UTS namespaces, the host's system
+//              directories read-only, its own workspace and artifacts, nothing else;
+//   container: podman; the job's `image`, its workspace and artifacts mounted;
+//   process:   a plain child process of the worker, which can read the worker's secrets; only
+//              when named explicitly, and the worker warns at start-up.
+enum class ExecutorKind { kSandbox, kContainer, kProcess };
+const char* ExecutorName(ExecutorKind kind);  // "sandbox", "container", "process"
+std::optional<ExecutorKind> ExecutorFromName(std::string_view name);
+
+// Resource limits of one job. Unset fields of a job's limits take the worker's; unset fields of
+// the worker's are not limited.
+struct JobLimits {
+  std::optional<uint64_t> memory_bytes;  // the job's memory (per process under rlimits)
+  std::optional<int> processes;          // processes and threads of the job
+  std::optional<Duration> cpu_time;      // CPU time (per process under rlimits)
+  std::optional<int> open_files;         // open file descriptors per process
+  std::optional<uint64_t> file_bytes;    // the largest file the job may write (output size)
+
+  // This job's limits, with the unset ones taken from `defaults`.
+  JobLimits Over(const JobLimits& defaults) const;
+  bool operator==(const JobLimits&) const = default;
+};
+
+// Where a job's secret comes from: the worker's environment variable or a file on the worker's
+// host (trailing whitespace removed). Read by the worker when the job starts, never by gateways.
+struct SecretSource {
+  std::string token_env;
+  std::string token_file;
+  std::string Describe() const;  // "token_env X" / "token_file F", for messages; never the value
+  bool operator==(const SecretSource&) const = default;
+};
+
+// How one job runs: the same keys on a job and on a pipeline job.
+struct JobRuntime {
+  std::optional<ExecutorKind> executor;  // unset: worker.executor
+  std::string image;                     // container: the image podman runs (required there)
+  bool network = true;                   // false: the job has no network, loopback included
+  JobLimits limits;
+  // Secrets the job gets as environment variables; their values are masked in its log.
+  std::map<std::string, SecretSource> secret_env;
+};
+
 struct WorkerConfig {
   int max_concurrency = 4;
   std::string workspace = "/var/lib/sluice/work";
@@ -62,6 +109,25 @@ struct WorkerConfig {
   Duration lease = std::chrono::seconds(30);
   Duration shutdown_grace = std::chrono::seconds(30);
   Duration kill_grace = std::chrono::seconds(10);  // SIGTERM to SIGKILL on timeout or abort
+  // The executor of jobs that name none. Unset means sandbox; process must be named.
+  std::optional<ExecutorKind> executor;
+  // Defaults of every job's limits.
+  JobLimits limits = {.memory_bytes = 4ull << 30,
+                      .processes = 1024,
+                      .cpu_time = std::nullopt,
+                      .open_files = 4096,
+                      .file_bytes = 8ull << 30};
+  // A job's log: past this many bytes it says so once and drops the rest (GitLab's default).
+  uint64_t max_log_bytes = 4ull << 20;
+  // Workspaces of failed executions kept (the newest N); the others go when the execution ends.
+  int keep_failed_workspaces = 0;
+  // Artifacts (logs included) older than this are removed by the worker that finds them.
+  Duration artifacts_retention = std::chrono::hours(7 * 24);
+  // A worker running as root runs each sandboxed job as an unprivileged user of its own:
+  // job_uid_base + the job's slot (0 .. max_concurrency-1), never a user of the host.
+  uint32_t job_uid_base = 2100000000;
+  std::string bwrap = "bwrap";    // the bubblewrap program
+  std::string podman = "podman";  // the podman program
 };
 
 struct RateLimit {
@@ -97,6 +163,7 @@ struct JobConfig {
   // Where a `clone: true` job may fetch from: globs over the clone URI the worker derives from
   // the request's refs (clone_uri, else repo_link, else https://github.com/<org>/<repo>).
   std::vector<std::string> allow_clone_uri = {"https://github.com/*"};
+  JobRuntime runtime;  // executor, image, network, limits, secret_env
 };
 
 // --- GitLab-style projects and their pipelines ---
@@ -117,6 +184,7 @@ struct PipelineJobConfig {
   std::vector<std::string> command;
   std::map<std::string, std::string> env;
   Duration timeout = std::chrono::hours(1);
+  JobRuntime runtime;  // executor, image, network, limits, secret_env
 };
 
 struct ProjectConfig {
@@ -127,6 +195,10 @@ struct ProjectConfig {
   std::vector<std::string> tags;
   std::string repository;  // optional: where jobs check the ref out from
   std::map<std::string, std::string> variables;
+  // Variables declared `masked: true`: their values are replaced by [MASKED] in job logs.
+  std::set<std::string> masked_variables;
+  // Secrets every job of the project gets (a job's own secret_env wins), masked in its log.
+  std::map<std::string, SecretSource> secret_env;
   std::map<std::string, ProjectRole> members;  // client name -> role
   std::vector<std::string> stages;
   std::vector<PipelineJobConfig> jobs;

@@ -111,6 +111,7 @@ void ParseJob(const MapReader& map, Errors& errors, JobConfig* job) {
     }
   }
 
+  ParseRuntime(map, errors, &job->runtime);
   if (map.Bool("clone", &job->clone) && type_ok && job->clone && job->type == JobType::kPeriodic) {
     errors.Add(map.PathOf("clone"), "only postsubmit and presubmit jobs can clone a repository");
   }
@@ -128,11 +129,11 @@ void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vecto
   }
   std::map<std::string, size_t> first_index;
   for (size_t i = 0; i < node.size(); ++i) {
-    MapReader map(
-        node[i], Index("jobs", i),
-        {"name", "type", "command", "env", "allow_env_override", "timeout", "max_attempts", "repo",
-         "branches", "skip_branches", "tags", "clone", "allow_clone_uri"},
-        errors);
+    MapReader map(node[i], Index("jobs", i),
+                  WithRuntimeKeys({"name", "type", "command", "env", "allow_env_override",
+                                   "timeout", "max_attempts", "repo", "branches", "skip_branches",
+                                   "tags", "clone", "allow_clone_uri"}),
+                  errors);
     if (!map.valid()) continue;
     JobConfig job;
     ParseJob(map, errors, &job);

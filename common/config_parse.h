@@ -34,7 +34,8 @@ constexpr size_t kMaxReportedErrors = 20;
 // Kafka topic names are at most 249 characters; the longest suffix Sluice appends is "requests".
 constexpr size_t kMaxTopicPrefixLength = 249 - 8;
 
-using Keys = std::initializer_list<std::string_view>;
+// A section's known keys (a braced list converts).
+using Keys = std::vector<std::string_view>;
 
 inline std::string Child(const std::string& path, std::string_view key) {
   if (path.empty()) return std::string(key);
@@ -98,7 +99,7 @@ inline size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-inline std::string UnknownKeyMessage(std::string_view key, Keys known) {
+inline std::string UnknownKeyMessage(std::string_view key, const Keys& known) {
   std::string message = "unknown key";
   std::string_view best;
   size_t best_distance = SIZE_MAX;
@@ -407,7 +408,7 @@ inline bool ReadScalarMap(const YAML::Node& node, const std::string& path, Error
 // keys are known strings without repeats, then hands out its values with their paths.
 class MapReader {
  public:
-  MapReader(const YAML::Node& node, std::string path, Keys known, Errors& errors)
+  MapReader(const YAML::Node& node, std::string path, const Keys& known, Errors& errors)
       : node_(node), path_(std::move(path)), errors_(errors) {
     if (node_.IsNull()) return;
     if (!node_.IsMap()) {
@@ -537,5 +538,17 @@ void ParseJobName(const MapReader& map, Errors& errors, std::string* name);
 void ParseCommand(const MapReader& map, Errors& errors, std::vector<std::string>* command);
 void ParseEnv(const MapReader& map, std::string_view key, Errors& errors,
               std::map<std::string, std::string>* env);
+// How a job runs: executor, image, network, limits, secret_env (common/config_runtime.cc).
+inline const Keys kRuntimeKeys = {"executor", "image", "network", "limits", "secret_env"};
+void ParseRuntime(const MapReader& map, Errors& errors, JobRuntime* out);
+void ParseLimits(const YAML::Node& node, const std::string& path, Errors& errors, JobLimits* out);
+void ParseSecretEnv(const MapReader& parent, std::string_view key, Errors& errors,
+                    std::map<std::string, SecretSource>* out);
+bool ReadBytes(const YAML::Node& node, const std::string& path, Errors& errors, uint64_t* out);
+// The keys of a section, with kRuntimeKeys after them.
+inline Keys WithRuntimeKeys(Keys all) {
+  all.insert(all.end(), kRuntimeKeys.begin(), kRuntimeKeys.end());
+  return all;
+}
 
 }  // namespace sluice::config_parse

@@ -30,6 +30,7 @@ void ParsePipelineJob(const MapReader& map, const std::set<std::string>& stages,
   ParseCommand(map, errors, &job->command);
   ParseEnv(map, "env", errors, &job->env);
   map.Duration("timeout", &job->timeout);
+  ParseRuntime(map, errors, &job->runtime);
 }
 
 void ParsePipeline(const YAML::Node& node, const std::string& path, Errors& errors,
@@ -62,9 +63,10 @@ void ParsePipeline(const YAML::Node& node, const std::string& path, Errors& erro
   }
   std::set<std::string> names;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    MapReader job_map(jobs[i], Index(map.PathOf("jobs"), i),
-                      {"name", "stage", "when", "allow_failure", "command", "env", "timeout"},
-                      errors);
+    MapReader job_map(
+        jobs[i], Index(map.PathOf("jobs"), i),
+        WithRuntimeKeys({"name", "stage", "when", "allow_failure", "command", "env", "timeout"}),
+        errors);
     if (!job_map.valid()) continue;
     PipelineJobConfig job;
     ParsePipelineJob(job_map, stages, errors, &job);
@@ -72,6 +74,56 @@ void ParsePipeline(const YAML::Node& node, const std::string& path, Errors& erro
       errors.Add(job_map.PathOf("name"), "duplicate job name " + Quote(job.name));
     }
     project->jobs.push_back(std::move(job));
+  }
+}
+
+// `variables`: NAME: value, or NAME: {value: v, masked: true} as GitLab's masked variables,
+// whose values are replaced by [MASKED] in job logs.
+void ParseVariables(const MapReader& map, Errors& errors, ProjectConfig* project) {
+  if (!map.Has("variables")) return;
+  const YAML::Node node = map.Get("variables");
+  const std::string path = map.PathOf("variables");
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    errors.Add(path, "expected a map, got " + Describe(node));
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar() || !IsEnvName(it->first.Scalar())) {
+      errors.Add(path, "keys must be environment variable names, got " + Describe(it->first));
+      continue;
+    }
+    const std::string name = it->first.Scalar();
+    const std::string value_path = Child(path, name);
+    if (project->variables.count(name)) {
+      errors.Add(value_path, "duplicate key");
+      continue;
+    }
+    // The value itself is never quoted: it may be a password.
+    if (it->second.IsScalar()) {
+      project->variables[name] = it->second.Scalar();
+      continue;
+    }
+    MapReader variable(it->second, value_path, {"value", "masked"}, errors);
+    if (!variable.valid() || it->second.IsNull()) {
+      if (it->second.IsNull()) errors.Add(value_path, "expected a value or {value, masked}");
+      continue;
+    }
+    if (!variable.Has("value") || !variable.Get("value").IsScalar()) {
+      errors.Add(variable.PathOf("value"), "is required: a string, number or boolean");
+      continue;
+    }
+    bool masked = false;
+    variable.Bool("masked", &masked);
+    std::string value = variable.Get("value").Scalar();
+    // GitLab masks only values of 8 characters or more: a shorter one would mask every
+    // occurrence of a common word.
+    if (masked && value.size() < 8) {
+      errors.Add(variable.PathOf("masked"), "a masked value needs at least 8 characters");
+      continue;
+    }
+    project->variables[name] = std::move(value);
+    if (masked) project->masked_variables.insert(name);
   }
 }
 
@@ -116,7 +168,8 @@ void ParseProject(const MapReader& map, const std::set<std::string>& clients, Er
     }
   }
   map.String("repository", &project->repository);
-  ParseEnv(map, "variables", errors, &project->variables);
+  ParseVariables(map, errors, project);
+  ParseSecretEnv(map, "secret_env", errors, &project->secret_env);
   std::map<std::string, std::string> members;
   if (map.ScalarMap("members", &members)) {
     for (const auto& [client, role_name] : members) {
@@ -150,8 +203,10 @@ void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clie
   std::set<int64_t> ids;
   std::set<std::string> paths;
   for (size_t i = 0; i < node.size(); ++i) {
-    MapReader map(node[i], Index("projects", i),
-                  {"id", "path", "refs", "repository", "variables", "members", "pipeline"}, errors);
+    MapReader map(
+        node[i], Index("projects", i),
+        {"id", "path", "refs", "repository", "variables", "secret_env", "members", "pipeline"},
+        errors);
     if (!map.valid()) continue;
     ProjectConfig project;
     ParseProject(map, client_names, errors, &project);
