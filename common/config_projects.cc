@@ -89,12 +89,16 @@ void ParseVariables(const MapReader& map, Errors& errors, ProjectConfig* project
     return;
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar() || !IsEnvName(it->first.Scalar())) {
-      errors.Add(path, "keys must be environment variable names, got " + Describe(it->first));
+    if (!it->first.IsScalar() || it->first.Scalar().empty()) {
+      errors.Add(path, "keys must be non-empty strings");
       continue;
     }
     const std::string name = it->first.Scalar();
     const std::string value_path = Child(path, name);
+    if (!IsEnvName(name)) {
+      errors.Add(value_path, "not a valid environment variable name");
+      continue;
+    }
     if (project->variables.count(name)) {
       errors.Add(value_path, "duplicate key");
       continue;
