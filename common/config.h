@@ -128,6 +128,10 @@ struct WorkerConfig {
   uint32_t job_uid_base = 2100000000;
   std::string bwrap = "bwrap";    // the bubblewrap program
   std::string podman = "podman";  // the podman program
+  // Global flags put before `run` on every podman command line (worker/container_executor.h),
+  // e.g. ["--runtime", "runc"] where crun cannot run (a cgroup v1 hybrid host) or
+  // ["--root", DIR, "--runroot", DIR] for a private image store.
+  std::vector<std::string> podman_args;
 };
 
 struct RateLimit {
