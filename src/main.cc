@@ -197,6 +197,7 @@ struct WorkerParts {
   std::unique_ptr<KafkaAbortRegistry> aborts;
   std::unique_ptr<KafkaPipelines> pipelines;
   PosixProcessRunner runner;
+  Executors executors;
   std::unique_ptr<Worker> worker;
   std::unique_ptr<DeliveryDispatcher> dispatcher;
   std::thread thread;
@@ -204,7 +205,8 @@ struct WorkerParts {
   std::atomic<bool> finished{false};
   Duration exit_within{};
 
-  Status Start(const Config& config) {
+  // `config_path`: the file the configuration came from, which no job may see.
+  Status Start(const Config& config, const std::string& config_path) {
     // The worker's own schedule (PlanShutdown) ends by shutdown_grace + kill_grace; a tenth of
     // the kill_grace is left for the process to exit.
     exit_within =
@@ -225,9 +227,15 @@ struct WorkerParts {
     std::filesystem::create_directories(config.worker.artifacts, ec);
     if (ec)
       return InvalidArgument("worker.artifacts " + config.worker.artifacts + ": " + ec.message());
+    std::error_code canonical_error;
+    // The configuration file and the directory it lies in (where its secret files usually are).
+    auto file = std::filesystem::absolute(config_path, canonical_error);
+    auto made = MakeExecutors(config, runner, {file.string(), file.parent_path().string()});
+    if (!made.ok()) return made.status();
+    executors = std::move(*made);
     std::string id = NewWorkerId();
     worker = std::make_unique<Worker>(config, *publisher, *view, *aborts, pipelines->store(),
-                                      runner, SystemClock::Instance(), id);
+                                      executors, SystemClock::Instance(), id);
     if (Status s = worker->Start(); !s.ok()) return s;
     dispatcher = std::make_unique<DeliveryDispatcher>(config, *publisher, *view,
                                                       SystemClock::Instance(), id);
@@ -314,7 +322,7 @@ int RunWorker(const Args& args) {
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   WorkerParts worker;
-  if (Status s = worker.Start(*config); !s.ok()) return Fail(s);
+  if (Status s = worker.Start(*config, args.flags.at("config")); !s.ok()) return Fail(s);
   WaitForStopSignal(signals, &worker.finished);
   worker.Stop();
   return 0;
@@ -381,7 +389,7 @@ int RunDev(const Args& args, const char* argv0) {
   GatewayParts gateway;
   WorkerParts worker;
   if (Status s = gateway.Start(c); !s.ok()) return Fail(s);
-  if (Status s = worker.Start(c); !s.ok()) return Fail(s);
+  if (Status s = worker.Start(c, config_path); !s.ok()) return Fail(s);
 
   std::string url = c.gateway.public_url;
   std::string first_job = c.jobs.empty() ? "JOB" : c.jobs.front().name;

@@ -61,3 +61,14 @@ struct Executors {
 };
 
 }  // namespace sluice
+
+namespace sluice {
+
+// The executors this worker's jobs need, each checked on this host: the sandbox by a trial
+// sandbox, the container executor by its program. Fails, naming the jobs, when a needed one
+// cannot run here; warns (log) when jobs run as plain processes. `hidden`: host paths no sandbox
+// may show (the configuration file; secret files are added from the config).
+StatusOr<Executors> MakeExecutors(const Config& config, ProcessRunner& runner,
+                                  std::vector<std::string> hidden);
+
+}  // namespace sluice

@@ -1,24 +1,92 @@
 #include "worker/job_run.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "common/log.h"
 #include "worker/checkout.h"
 #include "worker/job_environment.h"
+#include "worker/job_secrets.h"
 
 namespace sluice {
 namespace fs = std::filesystem;
 
-JobRun::JobRun(Params params, ProcessRunner& runner)
-    : params_(std::move(params)), runner_(runner) {}
+namespace {
 
-JobRun::~JobRun() { KillNow(); }
+// A checkout of a local repository (file:// or a path) reads it: the sandbox shows it read-only.
+std::vector<std::string> LocalRepository(const std::string& uri) {
+  std::string path = uri.rfind("file://", 0) == 0 ? uri.substr(7) : uri;
+  if (path.empty() || path.front() != '/') return {};
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  return {path};
+}
+
+}  // namespace
+
+JobRun::JobRun(Params params, Executor& executor, Executor& checkout)
+    : params_(std::move(params)), executor_(executor), checkout_(checkout) {
+  runtime_ = params_.job->runtime;
+  runtime_.limits = runtime_.limits.Over(params_.worker.limits);
+}
+
+JobRun::~JobRun() {
+  KillNow();
+  if (output_fd_ >= 0) ::close(output_fd_);
+}
 
 void JobRun::AppendToLog(const std::string& line) {
-  std::ofstream out(log_path_, std::ios::app);
-  out << "[sluice] " << line << "\n";
+  if (log_) log_->Note(line);
+}
+
+void JobRun::DrainOutput(bool until_end) {
+  if (output_fd_ < 0) return;
+  char buffer[64 * 1024];
+  // A step's output arrives while the worker's loop turns; one turn takes at most this much, so
+  // that a chatty job cannot hold the loop (the pipe holds the rest).
+  size_t budget = until_end ? SIZE_MAX : 4u << 20;
+  while (budget > 0) {
+    ssize_t n = ::read(output_fd_, buffer, sizeof buffer);
+    if (n > 0) {
+      if (log_) log_->Output(std::string_view(buffer, static_cast<size_t>(n)));
+      budget -= std::min(budget, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // EOF: every writer is gone. EAGAIN at the end: a writer the tree kill did not reach (it
+    // cannot write to the log any more once the descriptor is closed).
+    if (n == 0 || until_end) {
+      ::close(output_fd_);
+      output_fd_ = -1;
+      if (log_) log_->Flush();
+    }
+    return;
+  }
+}
+
+JobStep JobRun::StepFor(const Step& step) const {
+  JobStep s;
+  s.argv = step.argv;
+  s.env = env_;
+  s.working_dir = step.working_dir;
+  s.workspace_dir = workspace_dir_;
+  s.artifacts_dir = artifacts_dir_;
+  s.log_path = log_path_;
+  s.read_only_paths = step.read_only_paths;
+  s.name =
+      params_.trigger.id + "-" + std::to_string(params_.attempt) + "-" + std::to_string(next_step_);
+  s.slot = params_.slot;
+  s.runtime = runtime_;
+  if (step.checkout) {
+    s.runtime.network = true;  // a checkout fetches; the job's own step may not
+    s.runtime.image.clear();
+  }
+  return s;
 }
 
 std::string JobRun::LogTailSince(long long offset) const {
@@ -66,9 +134,30 @@ void JobRun::Start(TimePoint now) {
   if (ec)
     return Finish(now, JobStatus::kError,
                   "cannot create artifacts directory " + artifacts_dir_ + ": " + ec.message());
+  // The job's secrets, read now on this worker; their values, and the project's masked
+  // variables, never reach the log.
+  auto secrets =
+      ResolveJobSecrets(runtime_, params_.pipeline ? params_.pipeline->project : nullptr);
+  std::map<std::string, std::string> secret_values;
+  if (secrets.ok()) {
+    secret_values = std::move(secrets->env);
+    masked_ = std::move(secrets->masked_values);
+  }
+  auto log = JobLog::Open(log_path_, params_.worker.max_log_bytes, masked_);
+  if (!log.ok()) {
+    return Finish(now, JobStatus::kError, "cannot open the job's log: " + log.status().message());
+  }
+  log_ = std::move(*log);
   AppendToLog("attempt " + std::to_string(params_.attempt) + " of " + t.job_name + " (" + t.id +
               ") on worker " + params_.worker_id);
-  AppendToLog("the job's process tree ends with it by " + runner_.TreeMechanism());
+  if (!secrets.ok()) {
+    return Finish(now, JobStatus::kError,
+                  "cannot give the job its secrets: " + secrets.status().message());
+  }
+  for (const std::string& name : secrets->unmasked_names) {
+    AppendToLog("secret " + name + " is shorter than " + std::to_string(kMinMaskedBytes) +
+                " bytes: it is not masked in this log");
+  }
 
   if (params_.pipeline) {
     auto& pipeline = *params_.pipeline;
@@ -81,6 +170,7 @@ void JobRun::Start(TimePoint now) {
   } else {
     env_ = BuildJobEnvironment(job, t, workspace_dir_, artifacts_dir_, params_.inherited_path);
   }
+  for (auto& [name, value] : secret_values) env_[name] = std::move(value);
   std::string command_dir = workspace_dir_;
   if (job.clone) {
     if (!t.refs)
@@ -91,10 +181,19 @@ void JobRun::Start(TimePoint now) {
     auto commands = CheckoutCommands(*t.refs, src);
     if (!commands.ok())
       return Finish(now, JobStatus::kError, "cannot check out: " + commands.status().message());
-    for (auto& argv : *commands) steps_.push_back({std::move(argv), src, true});
+    for (auto& argv : *commands) {
+      steps_.push_back({std::move(argv), src, true, LocalRepository(CloneUri(*t.refs))});
+    }
     command_dir = src;
   }
-  steps_.push_back({job.command, command_dir, false});
+  steps_.push_back({job.command, command_dir, false, {}});
+  // The log's head says what isolates the job and which limits apply, as each executor has it.
+  if (steps_.front().checkout && &checkout_ != &executor_) {
+    for (const std::string& line : checkout_.Describe(StepFor(steps_.front()))) {
+      AppendToLog("checkout " + line);
+    }
+  }
+  for (const std::string& line : executor_.Describe(StepFor(steps_.back()))) AppendToLog(line);
   StartStep(now);
 }
 
@@ -114,13 +213,25 @@ void JobRun::StartStep(TimePoint now) {
       env_.erase("CI_COMMIT_SHA");
     }
   }
-  ProcessSpec spec{step.argv, env_, step.working_dir, log_path_};
+  JobStep spec = StepFor(step);
   if (step.checkout)
     spec.env["GIT_TERMINAL_PROMPT"] = "0";  // fail instead of asking for a password
   if (step.checkout)
     AppendToLog("checkout: " + step.argv[0] + " " + (step.argv.size() > 1 ? step.argv[1] : ""));
-  auto process = runner_.Start(spec);
+  // The step's output reaches the log through a pipe the worker reads (masking, the cap).
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return Finish(now, JobStatus::kError,
+                  std::string("cannot create the job's output pipe: ") + std::strerror(errno));
+  }
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // a larger buffer where allowed; not needed
+  spec.output_fd = fds[1];
+  auto process = (step.checkout ? checkout_ : executor_).Start(spec);
+  ::close(fds[1]);
+  output_fd_ = fds[0];
   if (!process.ok()) {
+    DrainOutput(true);
     return Finish(now, JobStatus::kError,
                   (step.checkout ? "checkout failed: " : "cannot start the job's command: ") +
                       process.status().message());
@@ -131,8 +242,10 @@ void JobRun::StartStep(TimePoint now) {
 bool JobRun::Tick(TimePoint now) {
   if (finished_) return true;
   if (!process_) return finished_;
+  DrainOutput(false);
   if (auto exit = process_->Poll()) {
     process_.reset();
+    DrainOutput(true);
     const Step& step = steps_[next_step_];
     if (stop_status_) {
       Finish(now, *stop_status_, stop_reason_);
@@ -141,7 +254,10 @@ bool JobRun::Tick(TimePoint now) {
         Finish(now, JobStatus::kError,
                "checkout failed (" + exit->Describe() + "): " + LogTailSince(step_log_offset_));
       } else {
-        Finish(now, JobStatus::kFailure, "the job's command ended with " + exit->Describe());
+        std::string hit = executor_.LimitHit(StepFor(step), *exit);
+        Finish(
+            now, JobStatus::kFailure,
+            "the job's command ended with " + exit->Describe() + (hit.empty() ? "" : ": " + hit));
       }
     } else if (++next_step_ < steps_.size()) {
       StartStep(now);
@@ -186,10 +302,10 @@ void JobRun::Finish(TimePoint now, JobStatus status, std::string message) {
   status_ = status;
   message_ = std::move(message);
   completion_time_ = now;
-  if (!log_path_.empty() && fs::exists(fs::path(log_path_).parent_path())) {
-    AppendToLog(std::string("finished: ") + JobStatusName(status) +
-                (message_.empty() ? "" : " (" + message_ + ")"));
-  }
+  DrainOutput(true);
+  AppendToLog(std::string("finished: ") + JobStatusName(status) +
+              (message_.empty() ? "" : " (" + message_ + ")"));
+  log_.reset();
   // The workspace is scratch space; the log stays in artifacts.
   std::error_code ec;
   if (!workspace_dir_.empty()) fs::remove_all(workspace_dir_, ec);

@@ -8,7 +8,9 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/execution.h"
+#include "worker/executor.h"
 #include "worker/job_environment.h"
+#include "worker/job_log.h"
 #include "worker/process_runner.h"
 
 namespace sluice {
@@ -35,9 +37,13 @@ class JobRun {
       std::string payload;
     };
     std::optional<Pipeline> pipeline;
+    // 0 .. max_concurrency-1, unique among this worker's running jobs (the sandbox's user).
+    int slot = 0;
   };
 
-  JobRun(Params params, ProcessRunner& runner);
+  // `executor` runs the job's command; `checkout` its checkout steps (git, on the host's tools:
+  // the sandbox for jobs in a sandbox or a container, else the process executor).
+  JobRun(Params params, Executor& executor, Executor& checkout);
   ~JobRun();
 
   // Prepares the workspace and the log and starts the first step. It may finish at once (e.g.
@@ -65,14 +71,23 @@ class JobRun {
     std::vector<std::string> argv;
     std::string working_dir;
     bool checkout = false;
+    std::vector<std::string> read_only_paths;  // a local repository a checkout fetches from
   };
   void StartStep(TimePoint now);
   void Finish(TimePoint now, JobStatus status, std::string message);
   void AppendToLog(const std::string& line);
   std::string LogTailSince(long long offset) const;
+  // Moves what the step has written so far into the log; at its end, everything.
+  void DrainOutput(bool until_end);
+  JobStep StepFor(const Step& step) const;
 
   Params params_;
-  ProcessRunner& runner_;
+  Executor& executor_;
+  Executor& checkout_;
+  JobRuntime runtime_;  // the job's, limits merged with the worker's
+  std::vector<std::string> masked_;
+  std::unique_ptr<JobLog> log_;
+  int output_fd_ = -1;  // read end of the running step's output pipe
   std::string workspace_dir_;
   std::string artifacts_dir_;
   std::string log_path_;

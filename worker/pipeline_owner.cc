@@ -19,6 +19,10 @@ JobConfig PipelineJobRunConfig(const ProjectConfig& project, const PipelineJobCo
   run.max_attempts = kPipelineJobAttempts;
   run.clone = !project.repository.empty();
   run.allow_clone_uri = {project.repository};
+  run.runtime = job.runtime;
+  // The project's secrets, where the job does not name its own of the same name.
+  for (const auto& [name, source] : project.secret_env)
+    run.runtime.secret_env.emplace(name, source);
   return run;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,8 +157,8 @@ void ReapStrays(const std::vector<ProcInfo>& table) {
   }
 }
 
-void SignalTree(pid_t leader, const std::string& tag, int sig) {
-  ::kill(-leader, sig);
+void SignalTree(pid_t leader, const std::string& tag, int sig, bool spare_leader = false) {
+  if (!spare_leader) ::kill(-leader, sig);
   for (pid_t pid : TreeMembers(ReadProcessTable(), leader, tag)) ::kill(pid, sig);
 }
 
@@ -188,6 +189,7 @@ class UniqueFd {
   explicit UniqueFd(int fd = -1) : fd_(fd) {}
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   ~UniqueFd() { Reset(); }
   int get() const { return fd_; }
   void Reset(int fd = -1) {
@@ -202,9 +204,9 @@ class UniqueFd {
 // Moves fd above the standard descriptors, so that the child's dup2 onto 0, 1 and 2 cannot
 // overwrite it (a worker started with a closed stdin would otherwise get 0 from open()). The
 // result is close-on-exec. Returns -1 with errno set on failure.
-int MoveAboveStdio(int fd) {
-  if (fd < 0 || fd > STDERR_FILENO) return fd;
-  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+int MoveAboveStdio(int fd, int first_free = STDERR_FILENO + 1) {
+  if (fd < 0 || fd >= first_free) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, first_free);
   int saved_errno = errno;
   ::close(fd);
   errno = saved_errno;
@@ -212,7 +214,7 @@ int MoveAboveStdio(int fd) {
 }
 
 // Where the child failed; sent over the error pipe together with errno.
-enum class ChildStage : int { kChdir = 1, kRedirect = 2, kExec = 3 };
+enum class ChildStage : int { kChdir = 1, kRedirect = 2, kExec = 3, kLimits = 4, kUser = 5 };
 struct ChildError {
   ChildStage stage;
   int err;
@@ -231,6 +233,11 @@ struct ExecPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::vector<std::vector<char*>> sh_argvs;  // "/bin/sh" + candidate + args, for ENOEXEC
+  std::vector<ProcessSpec::ResourceLimit> rlimits;
+  std::vector<int> pass_fds;  // the caller's, moved above the targets 3 .. 3+n-1
+  bool set_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
 };
 
 void FillExecPlan(const ProcessSpec& spec, const std::string& tree_tag, ExecPlan& plan) {
@@ -255,6 +262,12 @@ void FillExecPlan(const ProcessSpec& spec, const std::string& tree_tag, ExecPlan
     if (key != kProcessTreeVariable) plan.env_storage.push_back(key + "=" + value);
   }
   plan.env_storage.push_back(std::string(kProcessTreeVariable) + "=" + tree_tag);
+  plan.rlimits = spec.rlimits;
+  if (spec.uid) {
+    plan.set_user = true;
+    plan.uid = *spec.uid;
+    plan.gid = spec.gid.value_or(*spec.uid);
+  }
 
   for (const std::string& arg : spec.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
   plan.argv.push_back(nullptr);
@@ -301,7 +314,9 @@ void CloseRange(int first, unsigned last, int fallback_last) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for libc-reserved signals
   }
-  ::setpgid(0, 0);
+  // A session of its own: the job has no controlling terminal (no TIOCSTI into the worker's),
+  // and leads its own process group.
+  if (::setsid() < 0) ::setpgid(0, 0);
   // A worker that dies (SIGKILL, crash) takes its jobs' leaders with it, so that a job is not
   // still running when another worker takes over its execution after the lease. The parent's
   // pid is checked after the call: the worker may already be gone. Descendants of the job are
@@ -312,6 +327,21 @@ void CloseRange(int first, unsigned last, int fallback_last) {
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
 
+  for (const ProcessSpec::ResourceLimit& limit : plan.rlimits) {
+    struct rlimit value {
+      static_cast<rlim_t>(limit.value), static_cast<rlim_t>(limit.value)
+    };
+    if (::setrlimit(static_cast<__rlimit_resource_t>(limit.resource), &value) != 0) {
+      ReportAndExit(error_fd, ChildStage::kLimits, errno);
+    }
+  }
+  // Raw system calls: the child of a multi-threaded process must not use glibc's set*id, which
+  // would try to reach the parent's other threads.
+  if (plan.set_user && (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+                        ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
+                        ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)) {
+    ReportAndExit(error_fd, ChildStage::kUser, errno);
+  }
   if (working_dir[0] != '\0' && ::chdir(working_dir) != 0) {
     ReportAndExit(error_fd, ChildStage::kChdir, errno);
   }
@@ -319,9 +349,16 @@ void CloseRange(int first, unsigned last, int fallback_last) {
       ::dup2(log_fd, STDERR_FILENO) < 0) {
     ReportAndExit(error_fd, ChildStage::kRedirect, errno);
   }
+  // Every source is above the targets (Start moved them), so no dup2 overwrites a later source.
+  const int first_free = STDERR_FILENO + 1 + static_cast<int>(plan.pass_fds.size());
+  for (size_t i = 0; i < plan.pass_fds.size(); ++i) {
+    if (::dup2(plan.pass_fds[i], STDERR_FILENO + 1 + static_cast<int>(i)) < 0) {
+      ReportAndExit(error_fd, ChildStage::kRedirect, errno);
+    }
+  }
   // Close everything else, in case another thread of the worker opened a descriptor without
-  // O_CLOEXEC. error_fd > 2 (MoveAboveStdio) and is close-on-exec.
-  CloseRange(STDERR_FILENO + 1, error_fd - 1, max_fd);
+  // O_CLOEXEC. error_fd >= first_free (MoveAboveStdio) and is close-on-exec.
+  CloseRange(first_free, error_fd - 1, max_fd);
   CloseRange(error_fd + 1, ~0U, max_fd);
 
   // As execvp: a candidate that is missing or not executable does not end the search, but if
@@ -358,7 +395,8 @@ ProcessExit ExitFromWaitStatus(int status) {
 
 class PosixProcess final : public Process {
  public:
-  PosixProcess(pid_t pid, std::string tree_tag) : pid_(pid), tree_tag_(std::move(tree_tag)) {}
+  PosixProcess(pid_t pid, std::string tree_tag, bool leader_supervises)
+      : pid_(pid), tree_tag_(std::move(tree_tag)), leader_supervises_(leader_supervises) {}
   PosixProcess(const PosixProcess&) = delete;
   PosixProcess& operator=(const PosixProcess&) = delete;
 
@@ -409,12 +447,13 @@ class PosixProcess final : public Process {
   void SignalGroup(int sig) override {
     // Until Poll() has reaped the leader, its pid (and so the group id) cannot be reused.
     if (exit_.has_value()) return;
-    SignalTree(pid_, tree_tag_, sig);
+    SignalTree(pid_, tree_tag_, sig, leader_supervises_ && sig != SIGKILL);
   }
 
  private:
   const pid_t pid_;
   const std::string tree_tag_;
+  const bool leader_supervises_;
   std::optional<ProcessExit> exit_;
 };
 
@@ -459,18 +498,32 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   }
   const std::string& command = spec.argv[0];
 
+  // Every descriptor the child uses lies above the passed descriptors' targets 3 .. 3+n-1.
+  const int first_free = STDERR_FILENO + 1 + static_cast<int>(spec.pass_fds.size());
+  std::vector<UniqueFd> passed;
+  for (int fd : spec.pass_fds) {
+    passed.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, first_free));
+    if (passed.back().get() < 0) return StatusFromErrno(errno, "cannot pass a descriptor");
+  }
   // Opened here rather than in the child so that the error is precise and the child does less.
   std::string log_path = spec.log_path.empty() ? "/dev/null" : spec.log_path;
-  UniqueFd log_fd(
-      MoveAboveStdio(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)));
-  if (log_fd.get() < 0) return StatusFromErrno(errno, "cannot open log file \"" + log_path + "\"");
-  UniqueFd stdin_fd(MoveAboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  UniqueFd log_fd(MoveAboveStdio(
+      spec.output_fd >= 0
+          ? ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, first_free)
+          : ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644),
+      first_free));
+  if (log_fd.get() < 0) {
+    return StatusFromErrno(errno, spec.output_fd >= 0
+                                      ? std::string("cannot use the output descriptor")
+                                      : "cannot open log file \"" + log_path + "\"");
+  }
+  UniqueFd stdin_fd(MoveAboveStdio(::open("/dev/null", O_RDONLY | O_CLOEXEC), first_free));
   if (stdin_fd.get() < 0) return StatusFromErrno(errno, "cannot open /dev/null");
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return StatusFromErrno(errno, "cannot create pipe");
-  UniqueFd error_read(MoveAboveStdio(pipe_fds[0]));
-  UniqueFd error_write(MoveAboveStdio(pipe_fds[1]));
+  UniqueFd error_read(MoveAboveStdio(pipe_fds[0], first_free));
+  UniqueFd error_write(MoveAboveStdio(pipe_fds[1], first_free));
   if (error_read.get() < 0 || error_write.get() < 0) {
     return StatusFromErrno(errno, "cannot create pipe");
   }
@@ -478,6 +531,7 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   ExecPlan plan;
   std::string tree_tag = NextTreeTag();
   FillExecPlan(spec, tree_tag, plan);
+  for (const UniqueFd& fd : passed) plan.pass_fds.push_back(fd.get());
   // Upper bound for closing descriptors one by one when close_range(2) is missing.
   struct rlimit nofile {};
   int max_fd = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
@@ -507,9 +561,8 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
   ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   if (pid < 0) return StatusFromErrno(fork_errno, "cannot fork to run \"" + command + "\"");
 
-  // Also set here, so that the group exists when Start() returns whichever side runs first.
-  // EACCES once the child has exec'd is fine: it did it itself.
-  ::setpgid(pid, pid);
+  // The group exists when Start() returns: the child formed it (setsid) before its exec closed
+  // the error pipe, which the read below waits for.
   error_write.Reset();
 
   ChildError report{};
@@ -521,7 +574,9 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
     if (n <= 0) break;
     received += static_cast<size_t>(n);
   }
-  if (received == 0) return std::unique_ptr<Process>(new PosixProcess(pid, tree_tag));
+  if (received == 0) {
+    return std::unique_ptr<Process>(new PosixProcess(pid, tree_tag, spec.leader_supervises));
+  }
 
   // The child failed before or at exec and has exited (127); reap it.
   int status = 0;
@@ -535,6 +590,12 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
                              "cannot change to working directory \"" + spec.working_dir + "\"");
     case ChildStage::kRedirect:
       return StatusFromErrno(report.err, "cannot redirect output of \"" + command + "\"");
+    case ChildStage::kLimits:
+      return StatusFromErrno(report.err, "cannot set the resource limits of \"" + command + "\"");
+    case ChildStage::kUser:
+      return StatusFromErrno(report.err, "cannot switch to user " +
+                                             std::to_string(spec.uid.value_or(0)) + " to run \"" +
+                                             command + "\"");
     case ChildStage::kExec:
       break;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,27 @@ struct ProcessSpec {
   // stdout and stderr are both appended to this file (created 0644 if missing); empty discards
   // them. stdin is /dev/null.
   std::string log_path;
+  // When >= 0, stdout and stderr go to this descriptor instead (a pipe the caller reads); the
+  // caller keeps and closes its own copy.
+  int output_fd = -1;
+  // Resource limits set in the child before exec, soft and hard alike (RLIMIT_DATA, ...).
+  struct ResourceLimit {
+    int resource = 0;
+    uint64_t value = 0;
+    bool operator==(const ResourceLimit&) const = default;
+  };
+  std::vector<ResourceLimit> rlimits;
+  // When set, the child drops to this user and group, with no supplementary groups, before it
+  // execs (a worker running as root runs jobs as users of their own).
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  // The program supervises the job it starts (bwrap): a signal other than SIGKILL goes to the
+  // rest of its tree but not to it, so that the job may end gracefully while its supervisor
+  // stays; SIGKILL goes to all.
+  bool leader_supervises = false;
+  // Descriptors the child gets as 3, 4, 5, ... in this order (bwrap --bind-fd 3 ...); every
+  // other descriptor above 2 is closed in the child. The caller keeps and closes its own.
+  std::vector<int> pass_fds;
 };
 
 // How a process ended.

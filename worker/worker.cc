@@ -92,14 +92,14 @@ std::string NewWorkerId() {
 }
 
 Worker::Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
-               PipelineStore& pipelines, ProcessRunner& runner, const Clock& clock,
+               PipelineStore& pipelines, const Executors& executors, const Clock& clock,
                std::string worker_id)
     : config_(config),
       publisher_(publisher),
       view_(view),
       aborts_(aborts),
       pipelines_(pipelines),
-      runner_(runner),
+      executors_(executors),
       clock_(clock),
       pipeline_owner_(config, publisher, view, pipelines, clock),
       worker_id_(std::move(worker_id)) {
@@ -403,7 +403,27 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   p.worker_id = worker_id_;
   p.worker = config_.worker;
   p.inherited_path = inherited_path_;
-  entry.run = std::make_unique<JobRun>(std::move(p), runner_);
+  ExecutorKind kind = entry.job->runtime.executor.value_or(
+      config_.worker.executor.value_or(ExecutorKind::kSandbox));
+  Executor* executor = executors_.Get(kind);
+  // Checkouts run git on the host's tools: in a sandbox, unless the job runs as a process.
+  Executor* checkout =
+      kind == ExecutorKind::kProcess ? executor : executors_.Get(ExecutorKind::kSandbox);
+  if (executor == nullptr || checkout == nullptr) {
+    return Report(entry, JobStatus::kError,
+                  std::string("executor ") +
+                      ExecutorName(executor == nullptr ? kind : ExecutorKind::kSandbox) +
+                      " is not available on worker " + worker_id_,
+                  now);
+  }
+  std::set<int> taken;
+  for (const auto& [key, other] : entries_) {
+    if (other.state == State::kRunning && other.run) taken.insert(other.slot);
+  }
+  entry.slot = 0;
+  while (taken.count(entry.slot)) ++entry.slot;
+  p.slot = entry.slot;
+  entry.run = std::make_unique<JobRun>(std::move(p), *executor, *checkout);
   entry.state = State::kRunning;
   entry.next_heartbeat = now + config_.worker.heartbeat;
   LogInfo(kComponent, "running " + entry.trigger->job_name + " " + entry.trigger->id + " attempt " +

@@ -18,7 +18,7 @@
 #include "common/status_view.h"
 #include "worker/job_run.h"
 #include "worker/pipeline_owner.h"
-#include "worker/process_runner.h"
+#include "worker/executor.h"
 #include "worker/trigger_decision.h"
 
 namespace sluice {
@@ -33,7 +33,7 @@ class Worker {
   // `pipelines`: the pipelines topic's view, for the pipeline commands and pipeline jobs met on
   // the requests topic.
   Worker(const Config& config, Publisher& publisher, StatusView& view, AbortRegistry& aborts,
-         PipelineStore& pipelines, ProcessRunner& runner, const Clock& clock,
+         PipelineStore& pipelines, const Executors& executors, const Clock& clock,
          std::string worker_id);
   ~Worker();
 
@@ -66,6 +66,7 @@ class Worker {
     State state = State::kDeciding;
     int attempt = 0;
     std::unique_ptr<JobRun> run;
+    int slot = 0;      // of the run: 0 .. max_concurrency-1 (a sandbox's user)
     Execution report;  // the terminal record being reported
     bool publish_in_flight = false;
     TimePoint retry_at;
@@ -121,7 +122,7 @@ class Worker {
   StatusView& view_;
   AbortRegistry& aborts_;
   PipelineStore& pipelines_;
-  ProcessRunner& runner_;
+  const Executors& executors_;
   const Clock& clock_;
   PipelineOwner pipeline_owner_;
   std::string worker_id_;

@@ -5,7 +5,11 @@
 // does only what a test tells it to, records what it was asked, and never touches a broker, the
 // network or a real process.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -193,9 +197,31 @@ struct FakeProcessState {
   std::vector<int> signals;         // every SignalGroup call, in order
   std::set<int> fatal_signals;      // signals that end the process, as killed by that signal
   bool destroyed = false;           // the Process object was destroyed
+  // The process's copy of ProcessSpec::output_fd, as a real child's stdout; closed at its end.
+  int output_fd = -1;
 
-  void Exit(int code) { exit = ProcessExit{false, code, 0}; }
-  void Kill(int sig) { exit = ProcessExit{true, 0, sig}; }
+  ~FakeProcessState() { CloseOutput(); }
+  // The process writes to its stdout (the output descriptor, else the log file).
+  void Print(const std::string& text) {
+    if (output_fd >= 0) {
+      ssize_t written = ::write(output_fd, text.data(), text.size());
+      (void)written;
+    } else if (!spec.log_path.empty()) {
+      std::ofstream(spec.log_path, std::ios::app) << text;
+    }
+  }
+  void CloseOutput() {
+    if (output_fd >= 0) ::close(output_fd);
+    output_fd = -1;
+  }
+  void Exit(int code) {
+    exit = ProcessExit{false, code, 0};
+    CloseOutput();
+  }
+  void Kill(int sig) {
+    exit = ProcessExit{true, 0, sig};
+    CloseOutput();
+  }
   bool running() const { return !exit.has_value(); }
 };
 
@@ -234,6 +260,7 @@ class FakeProcessRunner final : public ProcessRunner {
     }
     auto state = std::make_shared<FakeProcessState>();
     state->spec = spec;
+    if (spec.output_fd >= 0) state->output_fd = ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, 3);
     state->pid = next_pid_++;
     state->fatal_signals = fatal_signals_;
     processes_.push_back(state);

@@ -14,6 +14,7 @@
 #include "fakes.h"
 #include "process_tree_helpers.h"
 #include "worker/checkout.h"
+#include "worker/process_executor.h"
 
 namespace sluice {
 namespace {
@@ -101,11 +102,12 @@ class JobRunTest : public ::testing::Test {
   JobConfig job_;
   Trigger trigger_;
   FakeProcessRunner runner_;
+  ProcessExecutor executor_{WorkerConfig{}, runner_};
   const TimePoint t0_ = TestEpoch();
 };
 
 TEST_F(JobRunTest, ExitZeroIsSuccess) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   ASSERT_EQ(runner_.started(), 1u);
   EXPECT_FALSE(run.finished());
@@ -135,7 +137,8 @@ TEST_F(JobRunTest, AnUnsuccessfulExitIsFailureNamingHowItEnded) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     FakeProcessRunner runner;
-    JobRun run(Params(), runner);
+    ProcessExecutor executor(WorkerConfig{}, runner);
+    JobRun run(Params(), executor, executor);
     run.Start(t0_);
     ASSERT_EQ(runner.started(), 1u);
     if (c.exit_code) {
@@ -151,7 +154,7 @@ TEST_F(JobRunTest, AnUnsuccessfulExitIsFailureNamingHowItEnded) {
 
 TEST_F(JobRunTest, ACommandThatCannotStartIsError) {
   runner_.FailNextStart(InvalidArgument("cannot run \"sh\": No such file or directory"));
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   EXPECT_TRUE(run.finished()) << "finished by Start itself";
   EXPECT_EQ(run.status(), JobStatus::kError);
@@ -161,7 +164,7 @@ TEST_F(JobRunTest, ACommandThatCannotStartIsError) {
 }
 
 TEST_F(JobRunTest, TimeoutSendsSigtermToTheGroupThenSigkillAfterTheGrace) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   FakeProcessState& p = runner_.process(0);  // ignores SIGTERM: no fatal signals
 
@@ -192,7 +195,7 @@ TEST_F(JobRunTest, TheLongestTimeoutDoesNotWrapIntoAnImmediateOne) {
   std::optional<Duration> century = ParseDuration("36500d");
   ASSERT_TRUE(century.has_value());
   job_.timeout = *century;
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   EXPECT_FALSE(run.Tick(t0_ + seconds(1)));
   EXPECT_TRUE(runner_.process(0).signals.empty()) << "stopped one second into a century timeout";
@@ -200,7 +203,7 @@ TEST_F(JobRunTest, TheLongestTimeoutDoesNotWrapIntoAnImmediateOne) {
 
 TEST_F(JobRunTest, AJobThatHonoursSigtermOnTimeoutIsNotKilled) {
   runner_.SetFatalSignals({SIGTERM});
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   EXPECT_FALSE(run.Tick(t0_ + minutes(10)));
   ASSERT_TRUE(run.Tick(t0_ + minutes(10) + seconds(1)));
@@ -211,7 +214,7 @@ TEST_F(JobRunTest, AJobThatHonoursSigtermOnTimeoutIsNotKilled) {
 
 TEST_F(JobRunTest, StopAbortsWithTheReason) {
   runner_.SetFatalSignals({SIGTERM});
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   run.Stop(t0_ + seconds(5), JobStatus::kAborted, "aborted on request");
   EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGTERM});
@@ -222,7 +225,7 @@ TEST_F(JobRunTest, StopAbortsWithTheReason) {
 }
 
 TEST_F(JobRunTest, StopKillsAJobThatIgnoresSigtermAfterTheGrace) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   run.Stop(t0_ + seconds(5), JobStatus::kAborted, "aborted on request");
   EXPECT_FALSE(run.Tick(t0_ + seconds(14)));
@@ -235,7 +238,7 @@ TEST_F(JobRunTest, StopKillsAJobThatIgnoresSigtermAfterTheGrace) {
 }
 
 TEST_F(JobRunTest, ShutdownMayStopWithAShorterKillGrace) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   run.Stop(t0_ + seconds(5), JobStatus::kAborted, "worker shut down", seconds(2));
   EXPECT_FALSE(run.Tick(t0_ + seconds(6)));
@@ -259,7 +262,8 @@ bool TickUntilFinished(JobRun& run, TimePoint from) {
 TEST_F(JobRunTest, ADescendantThatCalledSetsidDoesNotOutliveTheJob) {
   PosixProcessRunner real_runner;
   job_.command = {"sh", "-c", "setsid sh -c \"sleep 300\" & echo started"};
-  JobRun run(Params(), real_runner);
+  ProcessExecutor executor(WorkerConfig{}, real_runner);
+  JobRun run(Params(), executor, executor);
   run.Start(t0_);
   ASSERT_TRUE(TickUntilFinished(run, t0_));
   EXPECT_EQ(run.status(), JobStatus::kSuccess) << run.message();
@@ -275,7 +279,8 @@ TEST_F(JobRunTest, AnAbortEndsADoubleForkedDaemonOfTheJob) {
   job_.command = {"sh", "-c",
                   "(setsid sh -c 'echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " +
                       pid_file + "; exec sleep 300' &); sleep 300"};
-  JobRun run(Params(), real_runner);
+  ProcessExecutor executor(WorkerConfig{}, real_runner);
+  JobRun run(Params(), executor, executor);
   run.Start(t0_);
   auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline) {
@@ -291,7 +296,7 @@ TEST_F(JobRunTest, AnAbortEndsADoubleForkedDaemonOfTheJob) {
 }
 
 TEST_F(JobRunTest, AStoppedJobEndsAbortedEvenIfItExitsCleanly) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   run.Stop(t0_ + seconds(5), JobStatus::kAborted, "aborted on request");
   runner_.process(0).Exit(0);
@@ -300,7 +305,7 @@ TEST_F(JobRunTest, AStoppedJobEndsAbortedEvenIfItExitsCleanly) {
 }
 
 TEST_F(JobRunTest, StopAfterTheJobEndedChangesNothing) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   runner_.process(0).Exit(0);
   ASSERT_TRUE(run.Tick(t0_ + seconds(1)));
@@ -311,14 +316,14 @@ TEST_F(JobRunTest, StopAfterTheJobEndedChangesNothing) {
 
 TEST_F(JobRunTest, KillNowAndDestructionKillTheGroupAtOnce) {
   {
-    JobRun run(Params(), runner_);
+    JobRun run(Params(), executor_, executor_);
     run.Start(t0_);
     run.KillNow();
     EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGKILL});
     EXPECT_TRUE(runner_.process(0).destroyed);
   }
   {
-    JobRun run(Params(), runner_);
+    JobRun run(Params(), executor_, executor_);
     run.Start(t0_);
   }
   EXPECT_EQ(runner_.process(1).signals, std::vector<int>{SIGKILL});
@@ -328,7 +333,7 @@ TEST_F(JobRunTest, KillNowAndDestructionKillTheGroupAtOnce) {
 TEST_F(JobRunTest, TheCommandGetsTheJobEnvironmentWithOverridesWinning) {
   ASSERT_EQ(setenv("SLUICE_WORKER_ONLY_SECRET", "do-not-leak", 1), 0);
   trigger_.pod_spec_options.envs = {{"RELEASE_IMAGE_LATEST", "quay.io/override:1"}};
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   unsetenv("SLUICE_WORKER_ONLY_SECRET");
   ASSERT_EQ(runner_.started(), 1u);
@@ -352,7 +357,7 @@ TEST_F(JobRunTest, TheCommandGetsTheJobEnvironmentWithOverridesWinning) {
 TEST_F(JobRunTest, EachAttemptGetsAFreshWorkspaceThatIsRemovedAfterwards) {
   fs::create_directories(Workspace(2));
   std::ofstream(Workspace(2) + "/left-over-from-a-lost-worker") << "x";
-  JobRun run(Params(2), runner_);
+  JobRun run(Params(2), executor_, executor_);
   run.Start(t0_);
   ASSERT_EQ(runner_.started(), 1u);
   EXPECT_EQ(runner_.process(0).spec.working_dir, Workspace(2));
@@ -364,7 +369,7 @@ TEST_F(JobRunTest, EachAttemptGetsAFreshWorkspaceThatIsRemovedAfterwards) {
 }
 
 TEST_F(JobRunTest, TheLogStartsWithTheAttemptHeaderAndEndsWithTheOutcome) {
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   std::string log = ReadFile(LogPath());
   EXPECT_EQ(log.substr(0, log.find('\n')),
@@ -379,7 +384,7 @@ TEST_F(JobRunTest, TheLogStartsWithTheAttemptHeaderAndEndsWithTheOutcome) {
 }
 
 TEST_F(JobRunTest, ASecondAttemptSaysSoInTheLog) {
-  JobRun run(Params(2), runner_);
+  JobRun run(Params(2), executor_, executor_);
   run.Start(t0_);
   std::string log = ReadFile(LogPath());
   EXPECT_TRUE(log.starts_with("[sluice] attempt 2 of periodic-echo")) << log;
@@ -392,7 +397,7 @@ TEST_F(JobRunTest, ACloneJobChecksOutBeforeRunningTheCommand) {
   ASSERT_TRUE(checkout.ok()) << checkout.status().ToString();
   ASSERT_GE(checkout->size(), 3u);
 
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   TimePoint now = t0_;
   for (size_t i = 0; i < checkout->size(); ++i) {
@@ -420,15 +425,14 @@ TEST_F(JobRunTest, ACloneJobChecksOutBeforeRunningTheCommand) {
 
 TEST_F(JobRunTest, AFailingCheckoutStepIsErrorWithGitsMessageAndTheCommandNeverRuns) {
   MakeCloneJob();
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   ASSERT_EQ(runner_.started(), 1u);
   runner_.process(0).Exit(0);
   ASSERT_FALSE(run.Tick(t0_ + seconds(1)));
   ASSERT_EQ(runner_.started(), 2u);
   // git writes its complaint to the log, as the real process would.
-  std::ofstream(runner_.process(1).spec.log_path, std::ios::app)
-      << "fatal: couldn't find remote ref main\n";
+  runner_.process(1).Print("fatal: couldn't find remote ref main\n");
   runner_.process(1).Exit(128);
   ASSERT_TRUE(run.Tick(t0_ + seconds(2)));
   EXPECT_EQ(run.status(), JobStatus::kError);
@@ -442,7 +446,7 @@ TEST_F(JobRunTest, AFailingCheckoutStepIsErrorWithGitsMessageAndTheCommandNeverR
 TEST_F(JobRunTest, ACheckoutThatCannotStartIsError) {
   MakeCloneJob();
   runner_.FailNextStart(InvalidArgument("cannot run \"git\": No such file or directory"));
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   ASSERT_TRUE(run.finished());
   EXPECT_EQ(run.status(), JobStatus::kError);
@@ -453,7 +457,7 @@ TEST_F(JobRunTest, ACheckoutThatCannotStartIsError) {
 TEST_F(JobRunTest, ACloneJobWithoutRefsIsErrorWithoutRunningAnything) {
   MakeCloneJob();
   trigger_.refs.reset();
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   ASSERT_TRUE(run.finished());
   EXPECT_EQ(run.status(), JobStatus::kError);
@@ -464,7 +468,7 @@ TEST_F(JobRunTest, ACloneJobWithoutRefsIsErrorWithoutRunningAnything) {
 TEST_F(JobRunTest, ATimeoutDuringCheckoutStopsTheCheckout) {
   MakeCloneJob();
   runner_.SetFatalSignals({SIGTERM});
-  JobRun run(Params(), runner_);
+  JobRun run(Params(), executor_, executor_);
   run.Start(t0_);
   EXPECT_FALSE(run.Tick(t0_ + minutes(10)));
   EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGTERM});
