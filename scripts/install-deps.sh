@@ -8,6 +8,8 @@ packages=(
   libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libcurl4-openssl-dev openssl libhttp-parser-dev
   clang libclang-rt-14-dev
+  # The sandbox executor, every job's default: bubblewrap (unprivileged user namespaces).
+  bubblewrap
   # The container executor: podman, runc (crun 1.8 refuses cgroup v1 hybrid hosts), catatonit
   # (podman run --init), and busybox-static for scripts/container-image.sh's test image.
   podman runc catatonit busybox-static
