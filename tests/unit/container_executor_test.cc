@@ -1,0 +1,412 @@
+#include "worker/container_executor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "unit/fakes.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Contains(const std::vector<std::string>& argv, const std::string& item) {
+  return std::find(argv.begin(), argv.end(), item) != argv.end();
+}
+
+// Whether `first` is directly followed by `second` somewhere in argv.
+bool HasPair(const std::vector<std::string>& argv, const std::string& first,
+             const std::string& second) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == first && argv[i + 1] == second) return true;
+  }
+  return false;
+}
+
+std::string ValueAfter(const std::vector<std::string>& argv, const std::string& flag) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag) return argv[i + 1];
+  }
+  return "";
+}
+
+// A temporary directory the test owns, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "sluice-container-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs FakeProcesses; every `podman rm` ends at once with exit 0, as it does when the container
+// is gone, so that a kill does not wait for it.
+class RemovingRunner final : public ProcessRunner {
+ public:
+  StatusOr<std::unique_ptr<Process>> Start(const ProcessSpec& spec) override {
+    auto process = fake.Start(spec);
+    if (process.ok() && Contains(spec.argv, "rm")) fake.last().Exit(0);
+    return process;
+  }
+  FakeProcessRunner fake;
+};
+
+class ContainerCommandLineTest : public ::testing::Test {
+ protected:
+  ContainerCommandLineTest() {
+    workspace_ = dir_.path() + "/work";
+    artifacts_ = dir_.path() + "/artifacts";
+    fs::create_directories(workspace_ + "/src");
+    fs::create_directories(artifacts_);
+    step_.argv = {"sh", "-c", "make test"};
+    step_.env = {{"PATH", "/usr/bin:/bin"},
+                 {"HOME", workspace_},
+                 {"DEPLOY_TOKEN", "s3cret-value"},
+                 {"CI", "true"}};
+    step_.working_dir = workspace_ + "/src";
+    step_.workspace_dir = workspace_;
+    step_.artifacts_dir = artifacts_;
+    step_.log_path = artifacts_ + "/log.txt";
+    step_.name = "exec-42-1";
+    step_.slot = 2;
+    step_.runtime.image = "localhost/sluice-test:1";
+    step_.runtime.limits = {.memory_bytes = 512ull << 20,
+                            .processes = 100,
+                            .cpu_time = std::chrono::seconds(90),
+                            .open_files = 256,
+                            .file_bytes = 1ull << 30};
+    config_.podman = "/usr/bin/podman";
+    config_.podman_args = {"--runtime", "runc"};
+    config_.job_uid_base = 2100000000;
+  }
+
+  // The argv of podman run for the step as it is now.
+  std::vector<std::string> StartAndGetArgv() {
+    ContainerExecutor executor(config_, runner_);
+    auto process = executor.Start(step_);
+    EXPECT_TRUE(process.ok()) << process.status().message();
+    if (!process.ok()) return {};
+    return runner_.fake.process(runner_.fake.started() - 1).spec.argv;
+  }
+
+  TempDir dir_;
+  std::string workspace_;
+  std::string artifacts_;
+  JobStep step_;
+  WorkerConfig config_;
+  RemovingRunner runner_;
+};
+
+TEST_F(ContainerCommandLineTest, PodmanArgsComeBeforeRun) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  ASSERT_GE(argv.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(argv.begin(), argv.begin() + 4),
+            (std::vector<std::string>{"/usr/bin/podman", "--runtime", "runc", "run"}));
+}
+
+TEST_F(ContainerCommandLineTest, ImageThenTheJobsCommandEndTheCommandLine) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  ASSERT_GE(argv.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(argv.end() - 4, argv.end()),
+            (std::vector<std::string>{"localhost/sluice-test:1", "sh", "-c", "make test"}));
+}
+
+TEST_F(ContainerCommandLineTest, ContainerIsRemovedOnExitAndHasAnInit) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_TRUE(Contains(argv, "--rm"));
+  EXPECT_TRUE(Contains(argv, "--init"));
+}
+
+TEST_F(ContainerCommandLineTest, NameIsValidAndUniquePerStart) {
+  ContainerExecutor executor(config_, runner_);
+  ASSERT_TRUE(executor.Start(step_).ok());
+  ASSERT_TRUE(executor.Start(step_).ok());
+  std::string first = ValueAfter(runner_.fake.process(0).spec.argv, "--name");
+  std::string second = ValueAfter(runner_.fake.process(1).spec.argv, "--name");
+  EXPECT_EQ(first.rfind("sluice-exec-42-1-", 0), 0u) << first;
+  EXPECT_NE(first, second);
+  step_.name = "weird name/with:chars";
+  ASSERT_TRUE(executor.Start(step_).ok());
+  std::string third = ValueAfter(runner_.fake.process(2).spec.argv, "--name");
+  EXPECT_EQ(
+      third.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"),
+      std::string::npos)
+      << third;
+}
+
+TEST_F(ContainerCommandLineTest, NoEnvironmentValueOnTheCommandLineOrInPodmansEnvironment) {
+  ContainerExecutor executor(config_, runner_);
+  ASSERT_TRUE(executor.Start(step_).ok());
+  const ProcessSpec& spec = runner_.fake.process(0).spec;
+  for (const std::string& arg : spec.argv) {
+    EXPECT_EQ(arg.find("s3cret-value"), std::string::npos) << arg;
+    EXPECT_EQ(arg.find("DEPLOY_TOKEN"), std::string::npos) << arg;
+  }
+  EXPECT_EQ(spec.env.count("DEPLOY_TOKEN"), 0u);
+  EXPECT_EQ(spec.env.count("CI"), 0u);
+  // The values reach podman as a file it reads from descriptor 3 (in memory only).
+  EXPECT_TRUE(HasPair(spec.argv, "--env-file", "/dev/fd/3"));
+  EXPECT_EQ(spec.pass_fds.size(), 1u);
+  // Nothing of podman's defaults, the image's or the host's proxies.
+  EXPECT_TRUE(Contains(spec.argv, "--unsetenv-all"));
+  EXPECT_TRUE(Contains(spec.argv, "--http-proxy=false"));
+}
+
+TEST_F(ContainerCommandLineTest, WorkspaceAndArtifactsAreMountedAtTheirHostPaths) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_TRUE(HasPair(argv, "--volume", workspace_ + ":" + workspace_ + ":rw"));
+  EXPECT_TRUE(HasPair(argv, "--volume", artifacts_ + ":" + artifacts_ + ":rw"));
+  EXPECT_TRUE(HasPair(argv, "--workdir", workspace_ + "/src"));
+}
+
+TEST_F(ContainerCommandLineTest, ExistingLogIsMountedReadOnlyOverItself) {
+  std::ofstream(step_.log_path) << "header\n";
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_TRUE(HasPair(argv, "--volume", step_.log_path + ":" + step_.log_path + ":ro"));
+}
+
+TEST_F(ContainerCommandLineTest, MissingLogIsNotMounted) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  for (const std::string& arg : argv) EXPECT_EQ(arg.find("log.txt"), std::string::npos) << arg;
+}
+
+TEST_F(ContainerCommandLineTest, ReadOnlyPathsAreMountedReadOnly) {
+  step_.read_only_paths = {dir_.path() + "/repo.git"};
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_TRUE(HasPair(argv, "--volume", dir_.path() + "/repo.git:" + dir_.path() + "/repo.git:ro"));
+}
+
+TEST_F(ContainerCommandLineTest, LimitsArePodmans) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_TRUE(HasPair(argv, "--memory", std::to_string(512ull << 20)));
+  EXPECT_TRUE(HasPair(argv, "--memory-swap", std::to_string(512ull << 20)));
+  EXPECT_TRUE(HasPair(argv, "--pids-limit", "100"));
+  EXPECT_TRUE(HasPair(argv, "--ulimit", "nofile=256:256"));
+  EXPECT_TRUE(HasPair(argv, "--ulimit", "nproc=100:100"));
+  EXPECT_TRUE(HasPair(argv, "--ulimit", "cpu=90:90"));
+  EXPECT_TRUE(HasPair(argv, "--ulimit", "fsize=1073741824:1073741824"));
+}
+
+TEST_F(ContainerCommandLineTest, UnsetLimitsAreNotPassedExceptOpenFilesAndProcesses) {
+  step_.runtime.limits = {};
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_FALSE(Contains(argv, "--memory"));
+  EXPECT_FALSE(Contains(argv, "--pids-limit"));
+  // podman would raise these to its own defaults, which fails without CAP_SYS_RESOURCE.
+  int ulimits = 0;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] != "--ulimit") continue;
+    ++ulimits;
+    EXPECT_TRUE(argv[i + 1].rfind("nofile=", 0) == 0 || argv[i + 1].rfind("nproc=", 0) == 0)
+        << argv[i + 1];
+  }
+  EXPECT_EQ(ulimits, 2);
+}
+
+TEST_F(ContainerCommandLineTest, NoNetworkMeansNetworkNone) {
+  step_.runtime.network = false;
+  EXPECT_TRUE(HasPair(StartAndGetArgv(), "--network", "none"));
+}
+
+TEST_F(ContainerCommandLineTest, NetworkMeansPodmansDefaultNotTheHosts) {
+  step_.runtime.network = true;
+  std::vector<std::string> argv = StartAndGetArgv();
+  EXPECT_FALSE(Contains(argv, "--network"));
+  EXPECT_FALSE(Contains(argv, "--net"));
+}
+
+TEST_F(ContainerCommandLineTest, JobRunsUnprivilegedWithoutCapabilities) {
+  std::vector<std::string> argv = StartAndGetArgv();
+  if (::geteuid() == 0) {
+    EXPECT_TRUE(HasPair(argv, "--user", "2100000002:2100000002"));
+  } else {
+    EXPECT_TRUE(Contains(argv, "--userns=keep-id"));
+  }
+  EXPECT_TRUE(HasPair(argv, "--cap-drop", "all"));
+  EXPECT_TRUE(HasPair(argv, "--security-opt", "no-new-privileges"));
+  EXPECT_TRUE(Contains(argv, "--read-only"));
+  EXPECT_TRUE(HasPair(argv, "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777"));
+  EXPECT_FALSE(Contains(argv, "-i"));
+  EXPECT_FALSE(Contains(argv, "--interactive"));
+}
+
+TEST_F(ContainerCommandLineTest, RootWorkerGivesTheJobsDirectoriesToTheJobsUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  StartAndGetArgv();
+  struct stat st {};
+  ASSERT_EQ(::stat(workspace_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 2100000002u);
+  ASSERT_EQ(::stat(artifacts_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 2100000002u);
+}
+
+TEST_F(ContainerCommandLineTest, OutputGoesToTheStepsDescriptorOrLog) {
+  step_.output_fd = 7;
+  StartAndGetArgv();
+  EXPECT_EQ(runner_.fake.process(0).spec.output_fd, 7);
+  EXPECT_EQ(runner_.fake.process(0).spec.log_path, step_.log_path);
+}
+
+TEST_F(ContainerCommandLineTest, WhatPodmanWouldMisreadIsRefused) {
+  struct Case {
+    const char* what;
+    std::function<void(JobStep&)> change;
+  };
+  const Case cases[] = {
+      {"no image", [](JobStep& s) { s.runtime.image = ""; }},
+      {"image like a flag", [](JobStep& s) { s.runtime.image = "--privileged"; }},
+      {"workspace with a colon", [](JobStep& s) { s.workspace_dir += ":x"; }},
+      {"artifacts with a comma", [](JobStep& s) { s.artifacts_dir += ",x"; }},
+      {"relative working dir", [](JobStep& s) { s.working_dir = "src"; }},
+      {"empty command", [](JobStep& s) { s.argv.clear(); }},
+      {"value with a line break", [](JobStep& s) { s.env["X"] = "a\nb"; }},
+  };
+  for (const Case& c : cases) {
+    JobStep step = step_;
+    c.change(step);
+    ContainerExecutor executor(config_, runner_);
+    auto process = executor.Start(step);
+    ASSERT_FALSE(process.ok()) << c.what;
+    EXPECT_EQ(process.status().code(), Code::kInvalidArgument) << c.what;
+  }
+  EXPECT_EQ(runner_.fake.start_attempts().size(), 0u);
+}
+
+TEST(ContainerEnvFileTest, HoldsOneLinePerVariableWithValuesAsTheyAre) {
+  auto text = ContainerEnvFile({{"A", "1"},
+                                {"B", "  x y  "},
+                                {"C", "#not a comment"},
+                                {"D", ""},
+                                {"E", "a=b"},
+                                {"F", "\"quoted\""}});
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "A=1\nB=  x y  \nC=#not a comment\nD=\nE=a=b\nF=\"quoted\"\n");
+}
+
+TEST(ContainerEnvFileTest, RefusesWhatTheFileCannotCarryWithoutEchoingTheValue) {
+  const std::map<std::string, std::string> cases[] = {
+      {{"X", "line1\nline2-secret"}},
+      {{"X", "ends-in-cr-secret\r"}},
+      {{"PREFIX*", "v"}},
+      {{"A B", "v"}},
+      {{"#A", "v"}},
+      {{"", "v"}},
+      {{"X", std::string(kMaxContainerEnvLine - 1, 's')}},
+  };
+  for (const auto& env : cases) {
+    auto text = ContainerEnvFile(env);
+    ASSERT_FALSE(text.ok()) << env.begin()->first;
+    EXPECT_EQ(text.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(text.status().message().find("secret"), std::string::npos) << text.status().message();
+    EXPECT_EQ(text.status().message().find("sss"), std::string::npos);
+  }
+}
+
+TEST(ContainerEnvFileTest, LongestLinePodmanReadsIsAccepted) {
+  EXPECT_TRUE(ContainerEnvFile({{"X", std::string(kMaxContainerEnvLine - 2, 'v')}}).ok());
+}
+
+TEST_F(ContainerCommandLineTest, SigtermIsForwardedByTheClientAlone) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  (*process)->SignalGroup(SIGTERM);
+  EXPECT_EQ(runner_.fake.process(0).signals, std::vector<int>{SIGTERM});
+  EXPECT_EQ(runner_.fake.started(), 1u);
+}
+
+TEST_F(ContainerCommandLineTest, SigkillAlsoRemovesTheContainer) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  std::string name = ValueAfter(runner_.fake.process(0).spec.argv, "--name");
+  (*process)->SignalGroup(SIGKILL);
+  EXPECT_EQ(runner_.fake.process(0).signals, std::vector<int>{SIGKILL});
+  ASSERT_EQ(runner_.fake.started(), 2u);
+  EXPECT_EQ(runner_.fake.process(1).spec.argv,
+            (std::vector<std::string>{"/usr/bin/podman", "--runtime", "runc", "rm", "--force",
+                                      "--ignore", "--time", "0", name}));
+}
+
+TEST_F(ContainerCommandLineTest, DestroyingARunningProcessRemovesTheContainer) {
+  ContainerExecutor executor(config_, runner_);
+  {
+    auto process = executor.Start(step_);
+    ASSERT_TRUE(process.ok());
+  }
+  ASSERT_EQ(runner_.fake.started(), 2u);
+  EXPECT_TRUE(Contains(runner_.fake.process(1).spec.argv, "rm"));
+}
+
+TEST_F(ContainerCommandLineTest, SignalsAfterExitDoNothing) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  runner_.fake.process(0).Exit(0);
+  (*process)->SignalGroup(SIGKILL);
+  process->reset();
+  EXPECT_EQ(runner_.fake.started(), 1u);
+  EXPECT_TRUE(runner_.fake.process(0).signals.empty());
+}
+
+TEST_F(ContainerCommandLineTest, LimitHitNamesTheLimitThatExplainsTheEnd) {
+  ContainerExecutor executor(config_, runner_);
+  EXPECT_NE(executor.LimitHit(step_, {false, 137, 0}).find("memory limit 512 MiB"),
+            std::string::npos);
+  EXPECT_NE(executor.LimitHit(step_, {false, 128 + SIGXCPU, 0}).find("CPU time limit"),
+            std::string::npos);
+  EXPECT_NE(executor.LimitHit(step_, {false, 128 + SIGXFSZ, 0}).find("file size limit 1 GiB"),
+            std::string::npos);
+  EXPECT_EQ(executor.LimitHit(step_, {false, 1, 0}), "");
+  EXPECT_EQ(executor.LimitHit(step_, {false, 125, 0}), "");
+  step_.runtime.limits.memory_bytes.reset();
+  EXPECT_EQ(executor.LimitHit(step_, {false, 137, 0}), "");
+}
+
+TEST_F(ContainerCommandLineTest, LimitHitDoesNotBlameMemoryForTheWorkersKill) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  (*process)->SignalGroup(SIGKILL);
+  runner_.fake.process(0).Exit(137);
+  EXPECT_EQ(executor.LimitHit(step_, {false, 137, 0}), "");
+}
+
+TEST_F(ContainerCommandLineTest, DescribeSaysWhatIsolatesAndWhichLimitsApply) {
+  ContainerExecutor executor(config_, runner_);
+  step_.runtime.network = false;
+  std::vector<std::string> lines = executor.Describe(step_);
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  EXPECT_NE(text.find("container (podman)"), std::string::npos) << text;
+  EXPECT_NE(text.find("localhost/sluice-test:1"), std::string::npos) << text;
+  EXPECT_NE(text.find("network: none"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory 512 MiB"), std::string::npos) << text;
+  EXPECT_NE(text.find("cgroups"), std::string::npos) << text;
+  EXPECT_NE(text.find("125-127"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sluice
