@@ -408,5 +408,263 @@ TEST_F(ContainerCommandLineTest, DescribeSaysWhatIsolatesAndWhichLimitsApply) {
   EXPECT_NE(text.find("125-127"), std::string::npos) << text;
 }
 
+// --- The real podman, with scripts/container-image.sh's image ---
+
+// podman's global flags for the tests: runc where it is installed (scripts/install-deps.sh),
+// because crun 1.8 (Debian 12's) refuses a cgroup v1 hybrid host such as this project's CI
+// machine ("cgroups in hybrid mode not supported"); runc runs on hybrid and cgroup v2 hosts alike.
+std::vector<std::string> TestPodmanArgs() {
+  if (fs::exists("/usr/bin/runc")) return {"--runtime", "runc"};
+  return {};
+}
+
+struct Finished {
+  std::optional<ProcessExit> exit;  // unset: still running at the deadline (then killed)
+  std::string output;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Waits for `process` to end, polling, at most `limit`.
+std::optional<ProcessExit> WaitFor(Process& process, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto exit = process.Poll()) return exit;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+// Waits until `path` holds `text`, at most `limit`.
+bool WaitForText(const std::string& path, const std::string& text, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadFile(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Runs a host command through `runner` (argv[0] from the host's PATH), its output captured.
+Finished RunHost(ProcessRunner& runner, std::vector<std::string> argv, const std::string& out) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.env = {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};
+  if (const char* home = std::getenv("HOME")) spec.env["HOME"] = home;
+  std::error_code ec;
+  fs::remove(out, ec);
+  spec.log_path = out;
+  Finished result;
+  auto process = runner.Start(spec);
+  if (!process.ok()) {
+    result.output = process.status().message();
+    return result;
+  }
+  result.exit = WaitFor(**process, std::chrono::seconds(120));
+  result.output = ReadFile(out);
+  return result;
+}
+
+class RealPodmanTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    PosixProcessRunner runner;
+    TempDir dir;
+    Finished version = RunHost(runner, {"podman", "--version"}, dir.path() + "/out");
+    podman_present_ = version.exit && version.exit->success();
+    if (!podman_present_) return;
+    std::vector<std::string> argv = {
+        std::string(SLUICE_FIXTURES_DIR) + "/../../scripts/container-image.sh", "--podman-args"};
+    for (const std::string& arg : TestPodmanArgs()) argv.push_back(arg);
+    Finished image = RunHost(runner, argv, dir.path() + "/out");
+    image_ok_ = image.exit && image.exit->success();
+    image_output_ = image.output;
+  }
+
+  void SetUp() override {
+    if (!podman_present_) GTEST_SKIP() << "podman is not installed (scripts/install-deps.sh)";
+    ASSERT_TRUE(image_ok_) << "scripts/container-image.sh failed: " << image_output_;
+    workspace_ = dir_.path() + "/work";
+    artifacts_ = dir_.path() + "/artifacts";
+    fs::create_directories(workspace_);
+    fs::create_directories(artifacts_);
+    // The worker's directories are not for everyone; only the job's own user gets its own.
+    fs::permissions(dir_.path(), fs::perms::owner_all, fs::perm_options::replace);
+    ::chmod(dir_.path().c_str(), 0711);
+    step_.env = {{"PATH", "/bin"}, {"HOME", workspace_}, {"ARTIFACTS", artifacts_}};
+    step_.working_dir = workspace_;
+    step_.workspace_dir = workspace_;
+    step_.artifacts_dir = artifacts_;
+    step_.log_path = artifacts_ + "/log.txt";
+    std::ofstream(step_.log_path) << "";
+    step_.name = "unit-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    step_.runtime.image = "localhost/sluice-test:1";
+    step_.runtime.network = false;
+    step_.runtime.limits = WorkerConfig().limits;
+    config_.podman_args = TestPodmanArgs();
+  }
+
+  std::string Log() const { return ReadFile(step_.log_path); }
+
+  // Names of the containers podman knows, running or not.
+  std::vector<std::string> Containers() {
+    std::vector<std::string> argv = {"podman"};
+    for (const std::string& arg : TestPodmanArgs()) argv.push_back(arg);
+    for (const char* arg : {"ps", "--all", "--format", "{{.Names}}"}) argv.push_back(arg);
+    Finished ps = RunHost(runner_, argv, dir_.path() + "/ps.out");
+    EXPECT_TRUE(ps.exit && ps.exit->success()) << ps.output;
+    std::vector<std::string> names;
+    std::istringstream lines(ps.output);
+    for (std::string line; std::getline(lines, line);) names.push_back(line);
+    return names;
+  }
+
+  bool ContainerOfThisTestExists() {
+    for (const std::string& name : Containers()) {
+      if (name.rfind("sluice-" + step_.name + "-", 0) == 0) return true;
+    }
+    return false;
+  }
+
+  static inline bool podman_present_ = false;
+  static inline bool image_ok_ = false;
+  static inline std::string image_output_;
+  PosixProcessRunner runner_;
+  TempDir dir_;
+  std::string workspace_;
+  std::string artifacts_;
+  JobStep step_;
+  WorkerConfig config_;
+};
+
+TEST_F(RealPodmanTest, OutputReachesTheLogAndTheExitCodePassesThrough) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"sh", "-c", "echo hello from the container; echo to stderr >&2; exit 3"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(*exit, (ProcessExit{false, 3, 0})) << Log();
+  EXPECT_NE(Log().find("hello from the container\n"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("to stderr\n"), std::string::npos) << Log();
+  EXPECT_FALSE(ContainerOfThisTestExists());
+}
+
+TEST_F(RealPodmanTest, EnvironmentIsExactlyTheStepsPlusPodmansHostname) {
+  ContainerExecutor executor(config_, runner_);
+  step_.env["DEPLOY_TOKEN"] = "s3cret with  spaces='and quotes\"";
+  step_.env["EMPTY"] = "";
+  step_.argv = {"env"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  ASSERT_TRUE(exit && exit->success()) << Log();
+  std::set<std::string> got;
+  std::istringstream lines(Log());
+  for (std::string line; std::getline(lines, line);) {
+    // podman always sets HOSTNAME (the container's id); nothing else is added.
+    if (line.rfind("HOSTNAME=", 0) == 0) continue;
+    got.insert(line);
+  }
+  std::set<std::string> want;
+  for (const auto& [name, value] : step_.env) want.insert(name + "=" + value);
+  EXPECT_EQ(got, want) << Log();
+}
+
+TEST_F(RealPodmanTest, JobRunsAsItsOwnUserWritesItsWorkspaceButNotItsLog) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"sh", "-c",
+                "id -u; echo made > \"$HOME/file\" && echo wrote workspace; "
+                // Its artifacts directory is its own: without the read-only mount it could
+                // replace the log.
+                "rm -f \"$LOG\" 2>/dev/null; (echo forged >> \"$LOG\") 2>/dev/null || "
+                "echo log is read-only; "
+                "touch /etc/x 2>/dev/null || echo root is read-only; "
+                "touch /tmp/x && echo tmp is writable"};
+  step_.env["LOG"] = step_.log_path;
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  ASSERT_TRUE(exit.has_value());
+  std::string log = Log();
+  if (::geteuid() == 0) {
+    EXPECT_NE(log.find(std::to_string(config_.job_uid_base + step_.slot) + "\n"), std::string::npos)
+        << log;
+  }
+  EXPECT_NE(log.find("wrote workspace"), std::string::npos) << log;
+  EXPECT_EQ(ReadFile(workspace_ + "/file"), "made\n");
+  EXPECT_NE(log.find("log is read-only"), std::string::npos) << log;
+  EXPECT_EQ(log.find("forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("root is read-only"), std::string::npos) << log;
+  EXPECT_NE(log.find("tmp is writable"), std::string::npos) << log;
+}
+
+TEST_F(RealPodmanTest, NoNetworkLeavesOnlyLoopback) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"ls", "/sys/class/net"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  ASSERT_TRUE(exit && exit->success()) << Log();
+  EXPECT_EQ(Log(), "lo\n");
+}
+
+TEST_F(RealPodmanTest, SigtermReachesTheJob) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"sh", "-c",
+                "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
+  (*process)->SignalGroup(SIGTERM);
+  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  ASSERT_TRUE(exit.has_value()) << Log();
+  EXPECT_EQ(*exit, (ProcessExit{false, 42, 0})) << Log();
+  EXPECT_NE(Log().find("got TERM"), std::string::npos) << Log();
+}
+
+TEST_F(RealPodmanTest, SigtermEndsAJobThatDoesNotHandleIt) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"sh", "-c", "echo ready; sleep 1000"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
+  (*process)->SignalGroup(SIGTERM);
+  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  ASSERT_TRUE(exit.has_value()) << Log();
+  EXPECT_EQ(*exit, (ProcessExit{false, 128 + SIGTERM, 0})) << Log();
+}
+
+TEST_F(RealPodmanTest, KillLeavesNoContainer) {
+  ContainerExecutor executor(config_, runner_);
+  step_.argv = {"sh", "-c", "trap '' TERM; echo ready; sleep 1000"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
+  ASSERT_TRUE(ContainerOfThisTestExists());
+  (*process)->SignalGroup(SIGKILL);
+  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_FALSE(ContainerOfThisTestExists());
+  EXPECT_EQ(executor.LimitHit(step_, *exit), "");
+}
+
+TEST_F(RealPodmanTest, MemoryLimitEndsAMemoryHogAndIsNamed) {
+  ContainerExecutor executor(config_, runner_);
+  step_.runtime.limits.memory_bytes = 32ull << 20;
+  // Doubles a shell variable until the container's cgroup has no memory left for it.
+  step_.argv = {"sh", "-c", "x=x; while :; do x=\"$x$x\"; done"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  ASSERT_TRUE(exit.has_value()) << Log();
+  EXPECT_EQ(*exit, (ProcessExit{false, 128 + SIGKILL, 0})) << Log();
+  EXPECT_NE(executor.LimitHit(step_, *exit).find("memory limit 32 MiB"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice
