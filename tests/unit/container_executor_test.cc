@@ -510,6 +510,16 @@ class RealPodmanTest : public ::testing::Test {
 
   std::string Log() const { return ReadFile(step_.log_path); }
 
+  // Starts `script` in a container and waits until it has printed "ready"; null on failure.
+  std::unique_ptr<Process> StartUntilReady(ContainerExecutor& executor, const std::string& script) {
+    step_.argv = {"sh", "-c", script};
+    auto process = executor.Start(step_);
+    EXPECT_TRUE(process.ok()) << process.status().message();
+    if (!process.ok()) return nullptr;
+    EXPECT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
+    return std::move(*process);
+  }
+
   // Names of the containers podman knows, running or not.
   std::vector<std::string> Containers() {
     std::vector<std::string> argv = {"podman"};
@@ -615,13 +625,11 @@ TEST_F(RealPodmanTest, NoNetworkLeavesOnlyLoopback) {
 
 TEST_F(RealPodmanTest, SigtermReachesTheJob) {
   ContainerExecutor executor(config_, runner_);
-  step_.argv = {"sh", "-c",
-                "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done"};
-  auto process = executor.Start(step_);
-  ASSERT_TRUE(process.ok()) << process.status().message();
-  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
-  (*process)->SignalGroup(SIGTERM);
-  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  auto process = StartUntilReady(
+      executor, "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done");
+  ASSERT_TRUE(process);
+  process->SignalGroup(SIGTERM);
+  auto exit = WaitFor(*process, std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value()) << Log();
   EXPECT_EQ(*exit, (ProcessExit{false, 42, 0})) << Log();
   EXPECT_NE(Log().find("got TERM"), std::string::npos) << Log();
@@ -629,25 +637,21 @@ TEST_F(RealPodmanTest, SigtermReachesTheJob) {
 
 TEST_F(RealPodmanTest, SigtermEndsAJobThatDoesNotHandleIt) {
   ContainerExecutor executor(config_, runner_);
-  step_.argv = {"sh", "-c", "echo ready; sleep 1000"};
-  auto process = executor.Start(step_);
-  ASSERT_TRUE(process.ok()) << process.status().message();
-  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
-  (*process)->SignalGroup(SIGTERM);
-  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  auto process = StartUntilReady(executor, "echo ready; sleep 1000");
+  ASSERT_TRUE(process);
+  process->SignalGroup(SIGTERM);
+  auto exit = WaitFor(*process, std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value()) << Log();
   EXPECT_EQ(*exit, (ProcessExit{false, 128 + SIGTERM, 0})) << Log();
 }
 
 TEST_F(RealPodmanTest, KillLeavesNoContainer) {
   ContainerExecutor executor(config_, runner_);
-  step_.argv = {"sh", "-c", "trap '' TERM; echo ready; sleep 1000"};
-  auto process = executor.Start(step_);
-  ASSERT_TRUE(process.ok()) << process.status().message();
-  ASSERT_TRUE(WaitForText(step_.log_path, "ready", std::chrono::seconds(60))) << Log();
+  auto process = StartUntilReady(executor, "trap '' TERM; echo ready; sleep 1000");
+  ASSERT_TRUE(process);
   ASSERT_TRUE(ContainerOfThisTestExists());
-  (*process)->SignalGroup(SIGKILL);
-  auto exit = WaitFor(**process, std::chrono::seconds(30));
+  process->SignalGroup(SIGKILL);
+  auto exit = WaitFor(*process, std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value());
   EXPECT_FALSE(ContainerOfThisTestExists());
   EXPECT_EQ(executor.LimitHit(step_, *exit), "");
