@@ -33,8 +33,8 @@ namespace {
 
 // podman run exits with 128+N when the container's process died of signal N.
 constexpr int kSignalExitBase = 128;
-// How long a kill waits for `podman rm -f` before giving up on it.
-constexpr auto kRemoveTimeout = std::chrono::seconds(30);
+// How long a signal waits for `podman kill` or `podman rm` before giving up on it.
+constexpr auto kPodmanTimeout = std::chrono::seconds(30);
 // podman's own environment: what it needs to find its programs and the host's configuration of
 // podman (the operator's, not the job's), never a job's variable.
 constexpr const char* kPodmanEnvironment[] = {"HOME",
@@ -125,16 +125,21 @@ int MemoryFileWith(const std::string& text) {
   return fd;
 }
 
-// `podman run` of one step. Ends the container with the client on SIGKILL and on destruction.
+// `podman run` of one step. Signals reach the container through `podman kill`, not through the
+// client: signalling the client's process group also hits the `runc kill` the client starts to
+// forward the signal, which then fails (seen: "runc kill ... failed: signal: terminated", and
+// the container ran on).
 class ContainerProcess final : public Process {
  public:
   ContainerProcess(std::unique_ptr<Process> client, ProcessRunner& runner,
-                   std::vector<std::string> remove_argv, std::map<std::string, std::string> env,
-                   std::string step_name, std::shared_ptr<ContainerExecutor::Shared> shared)
+                   std::vector<std::string> podman, std::map<std::string, std::string> env,
+                   std::string container, std::string step_name,
+                   std::shared_ptr<ContainerExecutor::Shared> shared)
       : client_(std::move(client)),
         runner_(runner),
-        remove_argv_(std::move(remove_argv)),
+        podman_(std::move(podman)),
         env_(std::move(env)),
+        container_(std::move(container)),
         step_name_(std::move(step_name)),
         shared_(std::move(shared)) {}
 
@@ -143,14 +148,29 @@ class ContainerProcess final : public Process {
   }
 
   int pid() const override { return client_->pid(); }
-  std::optional<ProcessExit> Poll() override { return client_->Poll(); }
+
+  std::optional<ProcessExit> Poll() override {
+    std::optional<ProcessExit> exit = client_->Poll();
+    // A signal may have reached the container before the client could see it go (or the
+    // client died of it): make sure nothing of it is left.
+    if (exit && signalled_ && !removed_) Remove();
+    return exit;
+  }
 
   void SignalGroup(int sig) override {
     if (client_->Poll()) return;
+    signalled_ = true;
     if (sig == SIGKILL) {
       Kill();
-    } else {
-      client_->SignalGroup(sig);  // podman run forwards it into the container
+      return;
+    }
+    // Until the container exists (right after Start) `podman kill` fails: retry while the
+    // client runs, bounded.
+    auto deadline = std::chrono::steady_clock::now() + kPodmanTimeout;
+    while (!client_->Poll() && std::chrono::steady_clock::now() < deadline) {
+      std::optional<ProcessExit> kill = RunPodman({"kill", "--signal", std::to_string(sig)});
+      if (kill && kill->success()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
@@ -162,29 +182,44 @@ class ContainerProcess final : public Process {
       shared_->killed_steps.insert(step_name_);
     }
     client_->SignalGroup(SIGKILL);
+    Remove();
+    client_->Poll();  // reap the client if it is gone by now
+  }
+
+  void Remove() {
+    removed_ = true;
+    RunPodman({"rm", "--force", "--ignore", "--time", "0"});
+  }
+
+  // Runs `podman <global flags> <args> <container>` through the runner and waits for it,
+  // bounded; nullopt when it could not start or did not end in time (then it is killed).
+  std::optional<ProcessExit> RunPodman(std::initializer_list<std::string> args) {
     ProcessSpec spec;
-    spec.argv = remove_argv_;
+    spec.argv = podman_;
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.argv.push_back(container_);
     spec.env = env_;
     spec.working_dir = "/";
-    auto remover = runner_.Start(spec);
-    if (!remover.ok()) return;
-    auto deadline = std::chrono::steady_clock::now() + kRemoveTimeout;
-    while (!(*remover)->Poll()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        (*remover)->SignalGroup(SIGKILL);
-        break;
-      }
+    auto process = runner_.Start(spec);
+    if (!process.ok()) return std::nullopt;
+    auto deadline = std::chrono::steady_clock::now() + kPodmanTimeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::optional<ProcessExit> exit = (*process)->Poll()) return exit;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    client_->Poll();  // reap the client if it is gone by now
+    (*process)->SignalGroup(SIGKILL);
+    return std::nullopt;
   }
 
   std::unique_ptr<Process> client_;
   ProcessRunner& runner_;
-  const std::vector<std::string> remove_argv_;
+  const std::vector<std::string> podman_;  // the program and its global flags
   const std::map<std::string, std::string> env_;
+  const std::string container_;
   const std::string step_name_;
   std::shared_ptr<ContainerExecutor::Shared> shared_;
+  bool signalled_ = false;
+  bool removed_ = false;
 };
 
 std::string DescribeLimits(const JobLimits& limits, const ContainerRunOptions& options) {
@@ -261,7 +296,8 @@ StatusOr<std::vector<std::string>> PodmanRunArgv(const WorkerConfig& config, con
   auto add = [&argv](std::initializer_list<std::string> items) {
     argv.insert(argv.end(), items.begin(), items.end());
   };
-  add({"run", "--rm", "--init", "--name", options.name});
+  // Signals go through `podman kill` (ContainerProcess), so the client forwards none.
+  add({"run", "--rm", "--init", "--sig-proxy=false", "--name", options.name});
   if (!step.runtime.network) add({"--network", "none"});
   if (options.user.uid) {
     add({"--user", std::to_string(*options.user.uid) + ":" + std::to_string(*options.user.gid)});
@@ -356,13 +392,10 @@ StatusOr<std::unique_ptr<Process>> ContainerExecutor::Start(const JobStep& step)
   ::close(env_fd);
   if (!client.ok()) return client.status();
 
-  std::vector<std::string> remove_argv = {config_.podman};
-  remove_argv.insert(remove_argv.end(), config_.podman_args.begin(), config_.podman_args.end());
-  remove_argv.insert(remove_argv.end(), {"rm", "--force", "--ignore", "--time", "0", options.name});
-  std::map<std::string, std::string> podman_env = spec.env;
-  return std::unique_ptr<Process>(
-      std::make_unique<ContainerProcess>(std::move(*client), runner_, std::move(remove_argv),
-                                         std::move(podman_env), step.name, shared_));
+  std::vector<std::string> podman = {config_.podman};
+  podman.insert(podman.end(), config_.podman_args.begin(), config_.podman_args.end());
+  return std::unique_ptr<Process>(std::make_unique<ContainerProcess>(
+      std::move(*client), runner_, std::move(podman), spec.env, options.name, step.name, shared_));
 }
 
 std::vector<std::string> ContainerExecutor::Describe(const JobStep& step) const {
@@ -380,8 +413,8 @@ std::vector<std::string> ContainerExecutor::Describe(const JobStep& step) const 
           (step.runtime.network ? "podman's default network (not the host's loopback)" : "none"),
       DescribeLimits(step.runtime.limits, options),
       "the job's process tree ends with its container (PID namespace, catatonit as PID 1): "
-      "SIGTERM is forwarded into it, a kill removes it (podman rm --force); exit codes 125-127 "
-      "are podman's own failures",
+      "SIGTERM reaches it through podman kill, a kill removes it (podman rm --force); exit codes "
+      "125-127 are podman's own failures",
   };
 }
 

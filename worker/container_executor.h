@@ -69,10 +69,12 @@ StatusOr<std::vector<std::string>> PodmanRunArgv(const WorkerConfig& config, con
 // cgroup per container), the rest as rlimits.
 //
 // The returned Process is the `podman run` client, which exits with the container's exit code
-// (125-127: podman's own failures) and forwards SIGTERM (and other catchable signals) into the
-// container, where catatonit (--init) passes it on to the job. SIGKILL cannot be forwarded: it
-// kills the client and then removes the container with `podman rm -f --time 0` (through the
-// runner, waited for, bounded), as does destroying a Process that is still running.
+// (128+N when the job died of signal N; 125-127: podman's own failures). SignalGroup sends a
+// catchable signal with `podman kill --signal` (through the runner, waited for, bounded), and
+// catatonit, the container's PID 1 (--init), passes it on to the job. SIGKILL kills the client
+// and removes the container with `podman rm --force --time 0` (conmon, not the client, holds
+// it), as does destroying a Process that is still running; a container that a signal ended is
+// removed too when Poll() sees the client end.
 class ContainerExecutor final : public Executor {
  public:
   // `runner` starts every podman process and must outlive this executor and its Processes.

@@ -61,13 +61,15 @@ class TempDir {
   std::string path_;
 };
 
-// Runs FakeProcesses; every `podman rm` ends at once with exit 0, as it does when the container
-// is gone, so that a kill does not wait for it.
+// Runs FakeProcesses; every `podman rm` and `podman kill` ends at once with exit 0, so that a
+// signal does not wait for it.
 class RemovingRunner final : public ProcessRunner {
  public:
   StatusOr<std::unique_ptr<Process>> Start(const ProcessSpec& spec) override {
     auto process = fake.Start(spec);
-    if (process.ok() && Contains(spec.argv, "rm")) fake.last().Exit(0);
+    if (process.ok() && (Contains(spec.argv, "rm") || Contains(spec.argv, "kill"))) {
+      fake.last().Exit(0);
+    }
     return process;
   }
   FakeProcessRunner fake;
@@ -328,12 +330,40 @@ TEST(ContainerEnvFileTest, LongestLinePodmanReadsIsAccepted) {
   EXPECT_TRUE(ContainerEnvFile({{"X", std::string(kMaxContainerEnvLine - 2, 'v')}}).ok());
 }
 
-TEST_F(ContainerCommandLineTest, SigtermIsForwardedByTheClientAlone) {
+TEST_F(ContainerCommandLineTest, SigtermGoesToTheContainerWithPodmanKillNotToTheClient) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  std::string name = ValueAfter(runner_.fake.process(0).spec.argv, "--name");
+  EXPECT_TRUE(Contains(runner_.fake.process(0).spec.argv, "--sig-proxy=false"));
+  (*process)->SignalGroup(SIGTERM);
+  EXPECT_TRUE(runner_.fake.process(0).signals.empty());
+  ASSERT_EQ(runner_.fake.started(), 2u);
+  EXPECT_EQ(runner_.fake.process(1).spec.argv,
+            (std::vector<std::string>{"/usr/bin/podman", "--runtime", "runc", "kill", "--signal",
+                                      "15", name}));
+}
+
+TEST_F(ContainerCommandLineTest, ContainerEndedByASignalIsRemovedWhenTheClientEnds) {
   ContainerExecutor executor(config_, runner_);
   auto process = executor.Start(step_);
   ASSERT_TRUE(process.ok());
   (*process)->SignalGroup(SIGTERM);
-  EXPECT_EQ(runner_.fake.process(0).signals, std::vector<int>{SIGTERM});
+  runner_.fake.process(0).Exit(143);
+  EXPECT_EQ((*process)->Poll(), (ProcessExit{false, 143, 0}));
+  ASSERT_EQ(runner_.fake.started(), 3u);
+  EXPECT_TRUE(Contains(runner_.fake.process(2).spec.argv, "rm"));
+  (*process)->Poll();
+  EXPECT_EQ(runner_.fake.started(), 3u);  // once
+}
+
+TEST_F(ContainerCommandLineTest, ClientThatEndsUnsignalledStartsNoOtherPodman) {
+  ContainerExecutor executor(config_, runner_);
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok());
+  runner_.fake.process(0).Exit(0);
+  EXPECT_EQ((*process)->Poll(), (ProcessExit{false, 0, 0}));
+  process->reset();
   EXPECT_EQ(runner_.fake.started(), 1u);
 }
 
@@ -633,6 +663,7 @@ TEST_F(RealPodmanTest, SigtermReachesTheJob) {
   ASSERT_TRUE(exit.has_value()) << Log();
   EXPECT_EQ(*exit, (ProcessExit{false, 42, 0})) << Log();
   EXPECT_NE(Log().find("got TERM"), std::string::npos) << Log();
+  EXPECT_FALSE(ContainerOfThisTestExists());
 }
 
 TEST_F(RealPodmanTest, SigtermEndsAJobThatDoesNotHandleIt) {
@@ -643,6 +674,7 @@ TEST_F(RealPodmanTest, SigtermEndsAJobThatDoesNotHandleIt) {
   auto exit = WaitFor(*process, std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value()) << Log();
   EXPECT_EQ(*exit, (ProcessExit{false, 128 + SIGTERM, 0})) << Log();
+  EXPECT_FALSE(ContainerOfThisTestExists());
 }
 
 TEST_F(RealPodmanTest, KillLeavesNoContainer) {
