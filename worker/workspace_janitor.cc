@@ -320,10 +320,16 @@ StatusOr<std::vector<WorkspaceJanitor::Record>> WorkspaceJanitor::ReadRecords() 
     if (errno == ENOENT) return out;
     return ErrnoStatus("cannot open " + records, errno);
   }
+  Fd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd.valid()) return ErrnoStatus("cannot open " + root_, errno);
   StatusOr<std::vector<Entry>> entries = ListDirectory(records_fd.get());
   if (!entries.ok()) return entries.status();
   for (const Entry& entry : *entries) {
     Record r{entry.name, 0};
+    struct stat st;
+    r.present = entry.name[0] != '.' &&
+                !(::fstatat(root_fd.get(), entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+                  errno == ENOENT);
     Fd file(::openat(records_fd.get(), entry.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     char buffer[32];
     ssize_t n = file.valid() ? ::read(file.get(), buffer, sizeof buffer) : -1;
@@ -341,7 +347,9 @@ std::vector<std::string> WorkspaceJanitor::Kept() const {
   std::vector<std::string> names;
   StatusOr<std::vector<Record>> records = ReadRecords();
   if (!records.ok()) return names;
-  for (const Record& r : *records) names.push_back(r.name);
+  for (const Record& r : *records) {
+    if (r.present) names.push_back(r.name);
+  }
   return names;
 }
 
@@ -350,12 +358,15 @@ Status WorkspaceJanitor::Prune() {
   if (!records.ok()) return records.status();
   std::string records_dir = root_ + "/" + kRecordDir;
   Status first_error;
-  size_t keep = static_cast<size_t>(std::max(keep_failed_, 0));
-  for (size_t i = keep; i < records->size(); ++i) {
-    const std::string& name = (*records)[i].name;
-    // A record is only ever named after a workspace; one that is not names nothing to remove.
-    Status removed = name[0] == '.' ? Status::Ok() : RemoveEntryBelow(root_, name);
-    if (removed.ok()) removed = RemoveEntryBelow(records_dir, name);
+  size_t kept = 0;
+  for (const Record& record : *records) {
+    if (record.present && kept < static_cast<size_t>(std::max(keep_failed_, 0))) {
+      ++kept;
+      continue;
+    }
+    // A record of a workspace already gone (or of a name no workspace has) only goes itself.
+    Status removed = record.present ? RemoveEntryBelow(root_, record.name) : Status::Ok();
+    if (removed.ok()) removed = RemoveEntryBelow(records_dir, record.name);
     if (!removed.ok() && first_error.ok()) first_error = removed;
   }
   return first_error;

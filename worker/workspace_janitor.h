@@ -49,7 +49,7 @@ class WorkspaceJanitor {
   // 0). Call at start: the limit may have shrunk since the last run.
   Status Prune();
 
-  // The kept workspaces' names, newest first.
+  // The kept workspaces' names, newest first. A kept workspace removed by hand no longer counts.
   std::vector<std::string> Kept() const;
 
   static constexpr const char* kRecordDir = ".sluice-kept-failed";
@@ -58,6 +58,7 @@ class WorkspaceJanitor {
   struct Record {
     std::string name;
     long long ended_ms = 0;
+    bool present = true;  // the workspace is still there (someone may have removed it by hand)
   };
   StatusOr<std::vector<Record>> ReadRecords() const;
 

@@ -193,6 +193,22 @@ TEST_F(WorkspaceJanitorTest, ARestartedJanitorKeepsTheRule) {
   EXPECT_FALSE(Has("w-1"));
 }
 
+TEST_F(WorkspaceJanitorTest, AKeptWorkspaceRemovedByHandNoLongerCounts) {
+  WorkspaceJanitor janitor(root_, 2);
+  for (int i = 0; i < 2; ++i) {
+    std::string name = "w-" + std::to_string(i);
+    MakeWorkspace(name);
+    ASSERT_TRUE(janitor.RunEnded(name, JobStatus::kFailure, TestEpoch() + minutes(i)).ok());
+  }
+  fs::remove_all(root_ + "/w-1");  // an operator looked at it and cleaned up
+  MakeWorkspace("w-2");
+  ASSERT_TRUE(janitor.RunEnded("w-2", JobStatus::kFailure, TestEpoch() + minutes(2)).ok());
+  EXPECT_TRUE(Has("w-0"));
+  EXPECT_TRUE(Has("w-2"));
+  EXPECT_EQ(janitor.Kept(), (std::vector<std::string>{"w-2", "w-0"}));
+  EXPECT_FALSE(Exists(root_ + "/" + WorkspaceJanitor::kRecordDir + "/w-1"));
+}
+
 TEST_F(WorkspaceJanitorTest, ANameThatIsNotOneWorkspaceIsRefused) {
   MakeWorkspace("a-1");
   WorkspaceJanitor janitor(root_, 1);
