@@ -223,22 +223,21 @@ class ContainerProcess final : public Process {
 };
 
 std::string DescribeLimits(const JobLimits& limits, const ContainerRunOptions& options) {
-  std::string text = "limits (enforced by podman";
-  text += limits.memory_bytes || limits.processes ? " with the host's cgroups" : "";
-  text += "): memory ";
-  text += limits.memory_bytes ? FormatBytes(*limits.memory_bytes) + " for the container, no swap"
-                              : "unlimited";
-  text += ", processes ";
-  text += limits.processes
-              ? std::to_string(*limits.processes) + " (cgroup pids limit and RLIMIT_NPROC)"
-              : "unlimited";
-  text += ", open files ";
+  std::string text =
+      "limits (podman: memory and processes with the container's cgroup, the others as rlimits "
+      "per process): memory ";
+  text += limits.memory_bytes ? FormatBytes(*limits.memory_bytes) + ", no swap" : "unlimited";
+  text += "; processes ";
+  text += limits.processes ? std::to_string(*limits.processes) +
+                                 (options.user.uid ? " (also RLIMIT_NPROC of the job's user)" : "")
+                           : "unlimited";
+  text += "; open files ";
   text += limits.open_files ? std::to_string(*limits.open_files)
                             : options.default_nofile + " (the worker's)";
-  text += " per process, files up to ";
+  text += "; file size ";
   text += limits.file_bytes ? FormatBytes(*limits.file_bytes) : "unlimited";
-  text += ", CPU time ";
-  text += limits.cpu_time ? FormatDuration(*limits.cpu_time) + " per process" : "unlimited";
+  text += "; CPU time ";
+  text += limits.cpu_time ? FormatDuration(*limits.cpu_time) : "unlimited";
   return text;
 }
 
@@ -324,8 +323,11 @@ StatusOr<std::vector<std::string>> PodmanRunArgv(const WorkerConfig& config, con
   if (limits.processes) add({"--pids-limit", std::to_string(*limits.processes)});
   add({"--ulimit", Ulimit("nofile", limits.open_files ? std::to_string(*limits.open_files)
                                                       : options.default_nofile)});
-  add({"--ulimit", Ulimit("nproc", limits.processes ? std::to_string(*limits.processes)
-                                                    : options.default_nproc)});
+  // RLIMIT_NPROC counts every process of a user: it is the job's own only with a user of its
+  // own; a rootless job shares the worker's.
+  add({"--ulimit",
+       Ulimit("nproc", limits.processes && options.user.uid ? std::to_string(*limits.processes)
+                                                            : options.default_nproc)});
   if (limits.cpu_time) {
     auto seconds = std::chrono::ceil<std::chrono::seconds>(*limits.cpu_time).count();
     add({"--ulimit", Ulimit("cpu", std::to_string(seconds))});
@@ -401,6 +403,7 @@ StatusOr<std::unique_ptr<Process>> ContainerExecutor::Start(const JobStep& step)
 std::vector<std::string> ContainerExecutor::Describe(const JobStep& step) const {
   ContainerRunOptions options;
   options.default_nofile = OwnHardLimit(RLIMIT_NOFILE, "1024");
+  if (::geteuid() == 0) options.user.uid = config_.job_uid_base + static_cast<uid_t>(step.slot);
   std::string user = ::geteuid() == 0
                          ? "as user " + std::to_string(config_.job_uid_base + step.slot) +
                                " of its own (no user of the host)"
