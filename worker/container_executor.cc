@@ -125,6 +125,28 @@ int MemoryFileWith(const std::string& text) {
   return fd;
 }
 
+// Starts `spec` through `runner` and waits for it to end, at most `limit` (then kills it).
+StatusOr<ProcessExit> RunAndWait(ProcessRunner& runner, const ProcessSpec& spec, Duration limit) {
+  StatusOr<std::unique_ptr<Process>> process = runner.Start(spec);
+  if (!process.ok()) return process.status();
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::optional<ProcessExit> exit = (*process)->Poll()) return *exit;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*process)->SignalGroup(SIGKILL);
+  return DeadlineExceeded("did not end within " + FormatDuration(limit));
+}
+
+// podman's own environment (kPodmanEnvironment), from the worker's.
+std::map<std::string, std::string> PodmanEnvironment() {
+  std::map<std::string, std::string> env = {{"PATH", kPodmanPath}};
+  for (const char* name : kPodmanEnvironment) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+  return env;
+}
+
 // `podman run` of one step. Signals reach the container through `podman kill`, not through the
 // client: signalling the client's process group also hits the `runc kill` the client starts to
 // forward the signal, which then fails (seen: "runc kill ... failed: signal: terminated", and
@@ -191,8 +213,7 @@ class ContainerProcess final : public Process {
     RunPodman({"rm", "--force", "--ignore", "--time", "0"});
   }
 
-  // Runs `podman <global flags> <args> <container>` through the runner and waits for it,
-  // bounded; nullopt when it could not start or did not end in time (then it is killed).
+  // Runs `podman <global flags> <args> <container>` and waits for it, bounded.
   std::optional<ProcessExit> RunPodman(std::initializer_list<std::string> args) {
     ProcessSpec spec;
     spec.argv = podman_;
@@ -200,15 +221,9 @@ class ContainerProcess final : public Process {
     spec.argv.push_back(container_);
     spec.env = env_;
     spec.working_dir = "/";
-    auto process = runner_.Start(spec);
-    if (!process.ok()) return std::nullopt;
-    auto deadline = std::chrono::steady_clock::now() + kPodmanTimeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (std::optional<ProcessExit> exit = (*process)->Poll()) return exit;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    (*process)->SignalGroup(SIGKILL);
-    return std::nullopt;
+    StatusOr<ProcessExit> exit = RunAndWait(runner_, spec, kPodmanTimeout);
+    if (!exit.ok()) return std::nullopt;
+    return *exit;
   }
 
   std::unique_ptr<Process> client_;
@@ -375,10 +390,7 @@ StatusOr<std::unique_ptr<Process>> ContainerExecutor::Start(const JobStep& step)
 
   ProcessSpec spec;
   spec.argv = std::move(*argv);
-  spec.env["PATH"] = kPodmanPath;
-  for (const char* name : kPodmanEnvironment) {
-    if (const char* value = std::getenv(name)) spec.env[name] = value;
-  }
+  spec.env = PodmanEnvironment();
   spec.working_dir = "/";
   spec.log_path = step.log_path;
   spec.output_fd = step.output_fd;
@@ -398,6 +410,24 @@ StatusOr<std::unique_ptr<Process>> ContainerExecutor::Start(const JobStep& step)
   podman.insert(podman.end(), config_.podman_args.begin(), config_.podman_args.end());
   return std::unique_ptr<Process>(std::make_unique<ContainerProcess>(
       std::move(*client), runner_, std::move(podman), spec.env, options.name, step.name, shared_));
+}
+
+Status ContainerExecutor::Probe(const WorkerConfig& config, ProcessRunner& runner) {
+  ProcessSpec spec;
+  spec.argv = {config.podman};
+  spec.argv.insert(spec.argv.end(), config.podman_args.begin(), config.podman_args.end());
+  spec.argv.push_back("info");
+  spec.env = PodmanEnvironment();
+  spec.working_dir = "/";
+  // The first `podman info` on a host sets up its storage: give it time.
+  StatusOr<ProcessExit> exit = RunAndWait(runner, spec, std::chrono::seconds(60));
+  if (!exit.ok())
+    return Unavailable("podman (worker.podman) cannot run: " + exit.status().message());
+  if (!exit->success()) {
+    return Unavailable("podman info (worker.podman, worker.podman_args) ended with " +
+                       exit->Describe() + ": podman is not usable on this host");
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> ContainerExecutor::Describe(const JobStep& step) const {

@@ -85,6 +85,9 @@ class ContainerExecutor final : public Executor {
   StatusOr<std::unique_ptr<Process>> Start(const JobStep& step) override;
   std::vector<std::string> Describe(const JobStep& step) const override;
   std::string LimitHit(const JobStep& step, const ProcessExit& exit) const override;
+  // Whether podman runs on this host with the worker's flags (`podman info`; Unavailable, with
+  // why, when not). It runs no container: the images are the jobs', and pulling one is theirs.
+  static Status Probe(const WorkerConfig& config, ProcessRunner& runner);
 
   // Shared with the Processes this executor started (they may outlive it).
   struct Shared;

@@ -61,18 +61,17 @@ class TempDir {
   std::string path_;
 };
 
-// Runs FakeProcesses; every `podman rm` and `podman kill` ends at once with exit 0, so that a
-// signal does not wait for it.
+// Runs FakeProcesses; every podman command but `run` (rm, kill, info) ends at once with
+// `others_exit`, so that a signal or a probe does not wait for it.
 class RemovingRunner final : public ProcessRunner {
  public:
   StatusOr<std::unique_ptr<Process>> Start(const ProcessSpec& spec) override {
     auto process = fake.Start(spec);
-    if (process.ok() && (Contains(spec.argv, "rm") || Contains(spec.argv, "kill"))) {
-      fake.last().Exit(0);
-    }
+    if (process.ok() && !Contains(spec.argv, "run")) fake.last().Exit(others_exit);
     return process;
   }
   FakeProcessRunner fake;
+  int others_exit = 0;
 };
 
 class ContainerCommandLineTest : public ::testing::Test {
@@ -297,6 +296,27 @@ TEST_F(ContainerCommandLineTest, WhatPodmanWouldMisreadIsRefused) {
     EXPECT_EQ(process.status().code(), Code::kInvalidArgument) << c.what;
   }
   EXPECT_EQ(runner_.fake.start_attempts().size(), 0u);
+}
+
+TEST(ContainerProbeTest, PodmanThatRunsIsUsable) {
+  RemovingRunner runner;
+  WorkerConfig config;
+  config.podman_args = {"--runtime", "runc"};
+  EXPECT_TRUE(ContainerExecutor::Probe(config, runner).ok());
+  EXPECT_EQ(runner.fake.process(0).spec.argv,
+            (std::vector<std::string>{"podman", "--runtime", "runc", "info"}));
+}
+
+TEST(ContainerProbeTest, MissingOrFailingPodmanIsUnavailable) {
+  RemovingRunner runner;
+  runner.fake.FailNextStart(NotFound("cannot run \"podman\": No such file or directory"));
+  Status missing = ContainerExecutor::Probe(WorkerConfig(), runner);
+  EXPECT_EQ(missing.code(), Code::kUnavailable);
+  EXPECT_NE(missing.message().find("No such file"), std::string::npos) << missing.message();
+  runner.others_exit = 125;
+  Status failing = ContainerExecutor::Probe(WorkerConfig(), runner);
+  EXPECT_EQ(failing.code(), Code::kUnavailable);
+  EXPECT_NE(failing.message().find("exit code 125"), std::string::npos) << failing.message();
 }
 
 TEST(ContainerEnvFileTest, HoldsOneLinePerVariableWithValuesAsTheyAre) {
@@ -586,6 +606,11 @@ class RealPodmanTest : public ::testing::Test {
   JobStep step_;
   WorkerConfig config_;
 };
+
+TEST_F(RealPodmanTest, ProbeFindsPodmanUsable) {
+  Status probe = ContainerExecutor::Probe(config_, runner_);
+  EXPECT_TRUE(probe.ok()) << probe.message();
+}
 
 TEST_F(RealPodmanTest, OutputReachesTheLogAndTheExitCodePassesThrough) {
   ContainerExecutor executor(config_, runner_);
