@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
-#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -19,6 +19,8 @@ namespace {
 
 // Inside the sandbox the job is this user and group, whatever it is outside.
 constexpr char kSandboxUid[] = "1000";
+// util-linux's setpriv, in the host's /usr, which every sandbox sees.
+constexpr char kSetpriv[] = "/usr/bin/setpriv";
 
 // The host's system directories the sandbox sees read-only (those that exist). /bin, /sbin and
 // /lib* are links into /usr on merged-/usr hosts: they are recreated as links.
@@ -129,18 +131,13 @@ SandboxExecutor::SandboxExecutor(const WorkerConfig& worker, ProcessRunner& runn
       per_job_user_(::geteuid() == 0) {}
 
 std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) const {
-  std::vector<std::string> a = {"--unshare-user",
-                                "--unshare-pid",
-                                "--unshare-ipc",
-                                "--unshare-uts",
-                                "--unshare-cgroup-try",
-                                "--die-with-parent",
-                                "--uid",
-                                kSandboxUid,
-                                "--gid",
-                                kSandboxUid,
-                                "--hostname",
-                                "sluice-job"};
+  std::vector<std::string> a = {
+      "--unshare-pid",     "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+      "--die-with-parent", "--hostname",    "sluice-job"};
+  if (!per_job_user_) {
+    // An unprivileged worker: a user namespace maps its uid to kSandboxUid, without capabilities.
+    a.insert(a.end(), {"--unshare-user", "--uid", kSandboxUid, "--gid", kSandboxUid});
+  }
   if (!step.runtime.network) a.push_back("--unshare-net");
   std::error_code ec;
   for (const char* path : kSystemPaths) {
@@ -169,8 +166,9 @@ std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) co
       a.insert(a.end(), {"--ro-bind", "/dev/null", path});
     }
   }
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
-                     "--tmpfs", "/run"});
+  // /tmp and /var/tmp are the job's own and writable by whichever user it is, as on a host.
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+                     "--perms", "1777", "--tmpfs", "/var/tmp", "--tmpfs", "/run"});
   std::vector<Bind> binds = BindsFor(step);
   for (size_t i = 0; i < binds.size(); ++i) {
     a.insert(a.end(), {binds[i].writable ? "--bind-fd" : "--ro-bind-fd", std::to_string(3 + i),
@@ -179,6 +177,14 @@ std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) co
   // The runner's process-tree tag is for jobs it cannot contain; this one is contained by its
   // PID namespace, and its environment is exactly what it was given.
   a.insert(a.end(), {"--unsetenv", kProcessTreeVariable, "--chdir", step.working_dir, "--"});
+  if (per_job_user_) {
+    // A root worker's bwrap sets the sandbox up as root (it reaches the job's directories
+    // wherever they are) and the job then becomes a user of its own: a real, unprivileged uid
+    // the kernel counts and checks as such, with no capabilities and no way to gain any.
+    std::string user = std::to_string(worker_.job_uid_base + static_cast<uint32_t>(step.slot));
+    a.insert(a.end(), {kSetpriv, "--reuid=" + user, "--regid=" + user, "--clear-groups",
+                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"});
+  }
   a.insert(a.end(), step.argv.begin(), step.argv.end());
   return a;
 }
@@ -202,23 +208,20 @@ ProcessSpec SandboxExecutor::SpecFor(const JobStep& step) const {
   spec.log_path = step.log_path;
   spec.output_fd = step.output_fd;
   spec.rlimits = RlimitsFor(step.runtime.limits, per_job_user_);
-  if (per_job_user_) {
-    spec.uid = worker_.job_uid_base + static_cast<uint32_t>(step.slot);
-    spec.gid = spec.uid;
-  }
   spec.leader_supervises = true;
   return spec;
 }
 
 StatusOr<std::unique_ptr<Process>> SandboxExecutor::Start(const JobStep& step) {
   ProcessSpec spec = SpecFor(step);
-  if (spec.uid) {
+  if (per_job_user_) {
     // The job's own user owns its directories (not their contents: a retry reuses the
     // artifacts directory, whose log stays the worker's).
+    uint32_t user = worker_.job_uid_base + static_cast<uint32_t>(step.slot);
     for (const std::string& dir : {step.workspace_dir, step.artifacts_dir, step.working_dir}) {
-      if (::chown(dir.c_str(), *spec.uid, *spec.gid) != 0) {
-        return Internal("cannot give " + dir + " to the job's user " + std::to_string(*spec.uid) +
-                        ": " + std::strerror(errno));
+      if (::chown(dir.c_str(), user, user) != 0) {
+        return Internal("cannot give " + dir + " to the job's user " + std::to_string(user) + ": " +
+                        std::strerror(errno));
       }
     }
   }
@@ -233,14 +236,16 @@ StatusOr<std::unique_ptr<Process>> SandboxExecutor::Start(const JobStep& step) {
 }
 
 std::vector<std::string> SandboxExecutor::Describe(const JobStep& step) const {
-  std::string user = per_job_user_
-                         ? "as user " + std::to_string(worker_.job_uid_base + step.slot) +
-                               " of its own (uid " + kSandboxUid + " inside)"
-                         : "as the worker's user, mapped to uid " + std::string(kSandboxUid) +
-                               " inside, without its capabilities";
+  std::string network = step.runtime.network ? "" : ", network";
+  std::string user = per_job_user_ ? "PID, mount, IPC, UTS" + network + " namespaces, as user " +
+                                         std::to_string(worker_.job_uid_base + step.slot) +
+                                         " of its own without capabilities"
+                                   : "user, PID, mount, IPC, UTS" + network +
+                                         " namespaces, as the worker's user mapped to "
+                                         "uid " +
+                                         std::string(kSandboxUid) + " inside, without capabilities";
   return {
-      std::string("executor: sandbox (bubblewrap): new user, PID, mount, IPC, UTS") +
-          (step.runtime.network ? "" : " and network") + " namespaces, " + user +
+      "executor: sandbox (bubblewrap): new " + user +
           "; it sees the host's system directories read-only, its workspace and artifacts, a "
           "private /tmp and /proc" +
           (step.runtime.network ? "; network: the host's" : "; network: none"),
