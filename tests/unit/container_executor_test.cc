@@ -1,8 +1,12 @@
 #include "worker/container_executor.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -682,6 +686,38 @@ TEST_F(RealPodmanTest, NoNetworkLeavesOnlyLoopback) {
   auto exit = WaitFor(**process, std::chrono::seconds(60));
   ASSERT_TRUE(exit && exit->success()) << Log();
   EXPECT_EQ(Log(), "lo\n");
+}
+
+TEST_F(RealPodmanTest, NetworkIsPodmansNotTheHostsLoopback) {
+  // A listener on the host's loopback, as the worker's broker may be.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::string port = std::to_string(ntohs(address.sin_port));
+
+  ContainerExecutor executor(config_, runner_);
+  step_.runtime.network = true;
+  step_.argv = {"sh", "-c",
+                "ls /sys/class/net; timeout 5 nc 127.0.0.1 " + port +
+                    " </dev/null && echo connected || echo refused"};
+  auto process = executor.Start(step_);
+  ASSERT_TRUE(process.ok()) << process.status().message();
+  auto exit = WaitFor(**process, std::chrono::seconds(60));
+  // A connection that reached the listener waits in its backlog.
+  ::fcntl(listener, F_SETFL, O_NONBLOCK);
+  int accepted = ::accept(listener, nullptr, nullptr);
+  if (accepted >= 0) ::close(accepted);
+  ::close(listener);
+  EXPECT_LT(accepted, 0) << "the container reached the host's loopback";
+  ASSERT_TRUE(exit && exit->success()) << Log();
+  EXPECT_NE(Log().find("eth0\n"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("refused"), std::string::npos) << Log();
 }
 
 TEST_F(RealPodmanTest, SigtermReachesTheJob) {
