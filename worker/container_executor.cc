@@ -421,8 +421,9 @@ Status ContainerExecutor::Probe(const WorkerConfig& config, ProcessRunner& runne
   spec.working_dir = "/";
   // The first `podman info` on a host sets up its storage: give it time.
   StatusOr<ProcessExit> exit = RunAndWait(runner, spec, std::chrono::seconds(60));
-  if (!exit.ok())
+  if (!exit.ok()) {
     return Unavailable("podman (worker.podman) cannot run: " + exit.status().message());
+  }
   if (!exit->success()) {
     return Unavailable("podman info (worker.podman, worker.podman_args) ended with " +
                        exit->Describe() + ": podman is not usable on this host");
