@@ -178,6 +178,7 @@ void JobRun::Start(TimePoint now) {
                     "job " + job.name + " clones its repository but the trigger has no refs");
     std::string src = workspace_dir_ + "/src";
     fs::create_directories(src, ec);
+    std::ofstream(workspace_dir_ + "/.sluice-checkout.gitconfig") << "[safe]\n\tdirectory = *\n";
     auto commands = CheckoutCommands(*t.refs, src);
     if (!commands.ok())
       return Finish(now, JobStatus::kError, "cannot check out: " + commands.status().message());
@@ -214,8 +215,14 @@ void JobRun::StartStep(TimePoint now) {
     }
   }
   JobStep spec = StepFor(step);
-  if (step.checkout)
+  if (step.checkout) {
     spec.env["GIT_TERMINAL_PROMPT"] = "0";  // fail instead of asking for a password
+    // A local repository belongs to another user than the job's (its own, in a sandbox): git
+    // would refuse to fetch from it ("dubious ownership"). The checkout runs sandboxed, on
+    // directories of its own, so the check protects nothing here. Global config, since git
+    // clears command-line and environment config for a local fetch's upload-pack.
+    spec.env["GIT_CONFIG_GLOBAL"] = workspace_dir_ + "/.sluice-checkout.gitconfig";
+  }
   if (step.checkout)
     AppendToLog("checkout: " + step.argv[0] + " " + (step.argv.size() > 1 ? step.argv[1] : ""));
   // The step's output reaches the log through a pipe the worker reads (masking, the cap).

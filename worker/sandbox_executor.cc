@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 namespace sluice {
@@ -170,6 +171,25 @@ std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) co
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
                      "--perms", "1777", "--tmpfs", "/var/tmp", "--tmpfs", "/run"});
   std::vector<Bind> binds = BindsFor(step);
+  // The directories above each bound path exist in the sandbox only to reach it: searchable by
+  // the job's user (bwrap would copy the host's modes, 0700 for a private temporary directory).
+  std::set<std::string> made;
+  for (const Bind& bind : binds) {
+    std::vector<std::string> parents;
+    for (fs::path p = fs::path(bind.path).parent_path(); p.has_relative_path();
+         p = p.parent_path()) {
+      parents.push_back(p.string());
+    }
+    for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+      bool system = false;
+      for (const char* dir : kSystemPaths) system = system || IsUnder(*it, dir);
+      if (system || *it == "/tmp" || *it == "/var/tmp" || *it == "/run" || *it == "/var" ||
+          !made.insert(*it).second) {
+        continue;
+      }
+      a.insert(a.end(), {"--perms", "0755", "--dir", *it});
+    }
+  }
   for (size_t i = 0; i < binds.size(); ++i) {
     a.insert(a.end(), {binds[i].writable ? "--bind-fd" : "--ro-bind-fd", std::to_string(3 + i),
                        binds[i].path});

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/integration/harness/harness.h"
@@ -28,6 +29,8 @@ struct Repo {
   std::string base_sha;
   std::string pull_sha;
   Repo() {
+    // Readable by the sandboxed checkout's user, as a repository jobs clone from must be.
+    std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
     std::string g = "git -C " + dir.path() + " -c user.name=t -c user.email=t@t ";
     Sh("git init -q -b main " + dir.path());
     Sh("echo base > " + dir.path() + "/base.txt");

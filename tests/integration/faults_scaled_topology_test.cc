@@ -31,9 +31,8 @@ TEST(FaultsScaledTopology, TwoGatewaysAndThreeWorkersShareTheLoadAndAnyGatewayAn
   StopAtOnceAtTheEnd stop_at_once(cluster);
   TempDir scratch;
   const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d(
-      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log, 0.2) + "}\n",
-      "  max_concurrency: 8\n", "", "", &cluster);
+  Deployment d("  - {name: counted, type: periodic, " + CountedJob(runs_log, 0.2) + "}\n",
+               "  max_concurrency: 8\n", "", "", &cluster);
   SluiceProcess& a = d.StartGateway();
   SluiceProcess& b = d.StartGateway();
   std::vector<SluiceProcess*> workers = {&d.StartWorker(), &d.StartWorker(), &d.StartWorker()};

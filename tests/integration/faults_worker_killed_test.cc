@@ -47,10 +47,9 @@ TEST_F(FaultsWorkerKilled, LostExecutionsRunAttemptTwoOrEndErrorAndNeverRunTwice
   ASSERT_TRUE(cluster_->ok());
   TempDir scratch;
   const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d("  - {name: retried, type: periodic, max_attempts: 2, command: " +
-                   CountedCommand(runs_log, 0.2) + "}\n" +
-                   "  - {name: single, type: periodic, max_attempts: 1, command: " +
-                   CountedCommand(runs_log, 0.2) + "}\n",
+  Deployment d("  - {name: retried, type: periodic, max_attempts: 2, " + CountedJob(runs_log, 0.2) +
+                   "}\n" + "  - {name: single, type: periodic, max_attempts: 1, " +
+                   CountedJob(runs_log, 0.2) + "}\n",
                "  max_concurrency: 8\n", "", "", cluster_);
   SluiceProcess& gateway = d.StartGateway();
   SluiceProcess& doomed = d.StartWorker();
@@ -148,8 +147,8 @@ TEST_F(FaultsWorkerKilled, AttemptTwoDoesNotStartWhileTheKilledWorkersRunIsStill
   ASSERT_TRUE(cluster_->ok());
   TempDir scratch;
   const std::string runs_log = scratch.path() + "/runs.log";
-  Deployment d("  - {name: lengthy, type: periodic, max_attempts: 2, timeout: 120s, command: " +
-                   CountedCommand(runs_log, 12) + "}\n",
+  Deployment d("  - {name: lengthy, type: periodic, max_attempts: 2, timeout: 120s, " +
+                   CountedJob(runs_log, 12) + "}\n",
                "  max_concurrency: 8\n", "", "", cluster_);
   SluiceProcess& gateway = d.StartGateway();
   SluiceProcess& first = d.StartWorker();

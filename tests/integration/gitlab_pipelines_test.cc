@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -619,6 +620,8 @@ TEST(GitLabPipelineFailover, AWorkerKilledMidPipelineAndThePipelineCompletesAfte
 // commit it resolved to as CI_COMMIT_SHA.
 TEST(GitLabPipelineCheckout, JobsRunInACheckoutOfTheRefAndSeeItsSha) {
   TempDir repo;
+  // Readable by the sandboxed checkout's user, as a repository jobs clone from must be.
+  std::filesystem::permissions(repo.path(), std::filesystem::perms(0755));
   std::string git = "git -C " + repo.path() + " -c user.name=t -c user.email=t@t ";
   ASSERT_EQ(
       std::system(("git init -q -b main " + repo.path() + " && echo hello > " + repo.path() +

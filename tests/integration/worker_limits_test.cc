@@ -98,7 +98,9 @@ TEST(WorkerLimits, ARecordTooLargeForTheResultsTopicEndsTheExecutionError) {
 TEST(WorkerLimits, SigtermEndsTheWorkerInTimeWithKafkaDownAndLeavesNoJobProcess) {
   std::unique_ptr<KafkaCluster> own = OwnKafkaOnTheKafkaTier();
   Deployment d(
-      "  - {name: stubborn, type: periodic,\n"
+      // executor: process, so that the daemon's pid (written by the job) is the host's: the
+      // runner's process-tree kill is what ends it. job_isolation_test covers the sandbox's.
+      "  - {name: stubborn, type: periodic, executor: process,\n"
       "     command: [sh, -c, 'trap \"\" TERM; setsid sh -c \"echo \\$\\$ > $ARTIFACTS/daemon.pid;"
       " exec sleep 300\" & sleep 300']}\n",
       "", "", "", own.get());

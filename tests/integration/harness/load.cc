@@ -97,6 +97,10 @@ std::string CountedCommand(const std::string& runs_log, double seconds) {
          "; echo \"end " + fields + "\" >> " + runs_log + "']";
 }
 
+std::string CountedJob(const std::string& runs_log, double seconds) {
+  return "executor: process, command: " + CountedCommand(runs_log, seconds);
+}
+
 std::map<std::string, std::vector<JobRunRecord>> ReadRuns(const std::string& runs_log) {
   std::map<std::string, std::vector<JobRunRecord>> runs;
   // Ends are matched to starts by (id, shell pid): a pid is not reused within one test.
@@ -353,7 +357,7 @@ void PrintFigures(const std::string& scenario, const FaultFigures& f) {
 ::testing::AssertionResult CountedJobScene::Ready() {
   if (!cluster_.ok()) return ::testing::AssertionFailure() << "the Kafka cluster did not start";
   deployment_ = std::make_unique<Deployment>(
-      "  - {name: counted, type: periodic, command: " + CountedCommand(runs_log_, 0.2) + "}\n",
+      "  - {name: counted, type: periodic, " + CountedJob(runs_log_, 0.2) + "}\n",
       "  max_concurrency: 12\n", gateway_yaml_, "", &cluster_);
   gateway_ = &deployment_->StartGateway();
   workers_ = {&deployment_->StartWorker(), &deployment_->StartWorker()};

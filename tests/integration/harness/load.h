@@ -88,6 +88,10 @@ std::string PeriodicTriggerBody(const std::string& job);
 // The attempt comes from the workspace directory (<id>-<attempt>, the job's HOME) and the worker
 // pid is the job's parent: the worker forks the command itself.
 std::string CountedCommand(const std::string& runs_log, double seconds);
+// "executor: process, command: <CountedCommand>", a job's keys: the runs log is shared by every
+// job of a test and records the worker's pid, which a sandbox keeps from jobs by design (the
+// faults tier tests Kafka, leases and workers, not isolation).
+std::string CountedJob(const std::string& runs_log, double seconds);
 
 struct JobRunRecord {
   int attempt = 0;
