@@ -70,7 +70,8 @@ StatusOr<Executors> MakeExecutors(const Config& config, ProcessRunner& runner,
   for (const JobConfig& job : config.jobs) AddSecretFiles(job.runtime.secret_env, &hidden);
   for (const ProjectConfig& project : config.projects) {
     AddSecretFiles(project.secret_env, &hidden);
-    for (const PipelineJobConfig& job : project.jobs) AddSecretFiles(job.runtime.secret_env, &hidden);
+    for (const PipelineJobConfig& job : project.jobs)
+      AddSecretFiles(job.runtime.secret_env, &hidden);
   }
   JobsOf jobs = JobsByExecutor(config);
   Executors executors;
@@ -90,12 +91,18 @@ StatusOr<Executors> MakeExecutors(const Config& config, ProcessRunner& runner,
     executors.sandbox = std::make_unique<SandboxExecutor>(config.worker, runner, hidden);
   }
   if (names.count(ExecutorKind::kContainer)) {
+    if (Status probe = ContainerExecutor::Probe(config.worker, runner); !probe.ok()) {
+      return FailedPrecondition("the container executor cannot run here (" + probe.message() +
+                                "); it runs " + ListNames(names.at(ExecutorKind::kContainer)) +
+                                ". Install podman (Debian package podman)");
+    }
     executors.container = std::make_unique<ContainerExecutor>(config.worker, runner);
   }
   if (names.count(ExecutorKind::kProcess)) {
-    LogWarn("worker", "jobs that run as plain processes (executor: process) can read this "
-                      "worker's environment, configuration and secrets: " +
-                          ListNames(names.at(ExecutorKind::kProcess)));
+    LogWarn("worker",
+            "jobs that run as plain processes (executor: process) can read this "
+            "worker's environment, configuration and secrets: " +
+                ListNames(names.at(ExecutorKind::kProcess)));
     executors.process = std::make_unique<ProcessExecutor>(config.worker, runner);
   }
   return executors;

@@ -313,9 +313,17 @@ void JobRun::Finish(TimePoint now, JobStatus status, std::string message) {
   AppendToLog(std::string("finished: ") + JobStatusName(status) +
               (message_.empty() ? "" : " (" + message_ + ")"));
   log_.reset();
-  // The workspace is scratch space; the log stays in artifacts.
-  std::error_code ec;
-  if (!workspace_dir_.empty()) fs::remove_all(workspace_dir_, ec);
+  // The workspace is scratch space, kept only for a failure when the worker keeps some; the log
+  // stays in artifacts.
+  if (workspace_dir_.empty()) return;
+  if (params_.janitor != nullptr) {
+    Status kept =
+        params_.janitor->RunEnded(fs::path(workspace_dir_).filename().string(), status, now);
+    if (!kept.ok()) LogWarn("worker", "workspace " + workspace_dir_ + ": " + kept.message());
+  } else {
+    std::error_code ec;
+    fs::remove_all(workspace_dir_, ec);
+  }
 }
 
 }  // namespace sluice

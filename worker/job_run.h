@@ -12,6 +12,7 @@
 #include "worker/job_environment.h"
 #include "worker/job_log.h"
 #include "worker/process_runner.h"
+#include "worker/workspace_janitor.h"
 
 namespace sluice {
 
@@ -39,6 +40,9 @@ class JobRun {
     std::optional<Pipeline> pipeline;
     // 0 .. max_concurrency-1, unique among this worker's running jobs (the sandbox's user).
     int slot = 0;
+    // Decides whether the workspace stays when the run ends (keep_failed_workspaces); without
+    // one, the workspace is removed.
+    WorkspaceJanitor* janitor = nullptr;
   };
 
   // `executor` runs the job's command; `checkout` its checkout steps (git, on the host's tools:

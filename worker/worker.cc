@@ -102,7 +102,8 @@ Worker::Worker(const Config& config, Publisher& publisher, StatusView& view, Abo
       executors_(executors),
       clock_(clock),
       pipeline_owner_(config, publisher, view, pipelines, clock),
-      worker_id_(std::move(worker_id)) {
+      worker_id_(std::move(worker_id)),
+      janitor_(config.worker.workspace, config.worker.keep_failed_workspaces) {
   const char* path = std::getenv("PATH");
   inherited_path_ = path ? path : "/usr/local/bin:/usr/bin:/bin";
 }
@@ -409,6 +410,7 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   // Checkouts run git on the host's tools: in a sandbox, unless the job runs as a process.
   Executor* checkout =
       kind == ExecutorKind::kProcess ? executor : executors_.Get(ExecutorKind::kSandbox);
+  if (checkout == nullptr && !entry.job->clone) checkout = executor;  // never used
   if (executor == nullptr || checkout == nullptr) {
     return Report(entry, JobStatus::kError,
                   std::string("executor ") +
@@ -423,6 +425,7 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   entry.slot = 0;
   while (taken.count(entry.slot)) ++entry.slot;
   p.slot = entry.slot;
+  p.janitor = &janitor_;
   entry.run = std::make_unique<JobRun>(std::move(p), *executor, *checkout);
   entry.state = State::kRunning;
   entry.next_heartbeat = now + config_.worker.heartbeat;
@@ -677,6 +680,34 @@ void Worker::UpdatePause() {
   paused_ = want_pause;
 }
 
+void Worker::SweepArtifactsWhenDue(TimePoint now) {
+  if (!artifacts_sweep_.Due(now)) return;
+  artifacts_sweep_.Ran(now);
+  if (artifacts_sweep_first_) {
+    artifacts_sweep_first_ = false;
+    if (Status pruned = janitor_.Prune(); !pruned.ok()) {
+      LogWarn(kComponent, "kept failed workspaces: " + pruned.message());
+    }
+  }
+  std::unordered_set<std::string> running;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.trigger && entry.state != State::kDone) running.insert(entry.trigger->id);
+  }
+  auto report =
+      SweepArtifacts(config_.worker.artifacts, config_.worker.artifacts_retention, now, running);
+  if (!report.ok()) {
+    LogWarn(kComponent, "artifacts sweep: " + report.status().message());
+  } else if (report->executions_removed > 0 || report->failures > 0) {
+    LogInfo(kComponent,
+            "artifacts sweep: removed " + std::to_string(report->executions_removed) + " of " +
+                std::to_string(report->executions_seen) + " executions older than " +
+                FormatDuration(config_.worker.artifacts_retention) +
+                (report->failures > 0 ? "; could not remove " + std::to_string(report->failures) +
+                                            " (" + report->first_failure + ")"
+                                      : ""));
+  }
+}
+
 void Worker::Run(const std::atomic<bool>& stop) {
   std::optional<ShutdownSchedule> shutdown;
   bool stopped_jobs = false;
@@ -702,6 +733,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
       }
     }
     DrainEvents();
+    SweepArtifactsWhenDue(now);
     // Nothing is decided before the status view and the aborts are read to their end: a trigger
     // that looks new to an empty view may have run already.
     bool view_ready = view_.CaughtUp() && aborts_.CaughtUp();

@@ -16,10 +16,11 @@
 #include "common/pipeline.h"
 #include "common/publisher.h"
 #include "common/status_view.h"
+#include "worker/executor.h"
 #include "worker/job_run.h"
 #include "worker/pipeline_owner.h"
-#include "worker/executor.h"
 #include "worker/trigger_decision.h"
+#include "worker/workspace_janitor.h"
 
 namespace sluice {
 
@@ -134,6 +135,12 @@ class Worker {
   std::map<int32_t, int64_t> stored_offset_;  // per assigned partition: last offset stored
   // Ids of executions this worker claims, runs or reports, rebuilt every turn of Run().
   std::unordered_set<std::string> active_ids_;
+  WorkspaceJanitor janitor_;  // kept failed workspaces (keep_failed_workspaces)
+  SweepSchedule artifacts_sweep_{std::chrono::minutes(10)};  // artifacts_retention
+  bool artifacts_sweep_first_ = true;
+  // At start and then every 10 minutes: removes artifacts older than artifacts_retention (and,
+  // the first time, kept failed workspaces beyond keep_failed_workspaces).
+  void SweepArtifactsWhenDue(TimePoint now);
   bool paused_ = false;
   TimePoint next_summary_;
   bool intake_stopped_ = false;
