@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -29,6 +30,11 @@
 #include "common/crypto.h"
 #include "tests/integration/api_helpers.h"
 #include "tests/integration/harness/harness.h"
+
+namespace sluice {
+// Test names and failures show the executor by name.
+void PrintTo(ExecutorKind kind, std::ostream* out) { *out << ExecutorName(kind); }
+}  // namespace sluice
 
 namespace sluice::testing {
 namespace {
@@ -387,6 +393,10 @@ class JobIsolation : public ::testing::TestWithParam<ExecutorKind> {
         << LogOf(http_, gateway(), id) << worker().Log();
     return LogOf(http_, gateway(), id);
   }
+  bool Ended(const std::string& id) {
+    std::string status = StatusOf(http_, gateway(), id);
+    return status == "SUCCESS" || status == "FAILURE" || status == "ABORTED" || status == "ERROR";
+  }
   std::string MessageOf(const std::string& id) {
     return StringField(GetExecution(http_, gateway(), id), "message");
   }
@@ -452,7 +462,9 @@ TEST_P(JobIsolation, JobCannotReadAnotherJobsWorkspace) {
   ASSERT_FALSE(holder.empty());
   const std::string workspace = deployment().dir() + "/work/" + holder + "-1";
   const std::string artifacts = deployment().artifacts() + "/hold-workspace/" + holder;
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(workspace + "/mine.txt"); }, seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return fs::exists(workspace + "/mine.txt") || Ended(holder); }, seconds(60)) &&
+      !Ended(holder))
       << "the other job's workspace is not where this test looks: " << workspace << "\n"
       << LogOf(http_, gateway(), holder);
   ASSERT_TRUE(WaitFor([&] { return fs::exists(artifacts + "/mine.txt"); }, seconds(10)));
@@ -509,7 +521,8 @@ TEST_P(JobIsolation, SetsidDaemonEndsWithTheJobsAbort) {
   ASSERT_FALSE(id.empty());
   const std::string heartbeat =
       deployment().artifacts() + "/daemon-outlives-abort/" + id + "/heartbeat";
-  ASSERT_TRUE(WaitFor([&] { return FileSize(heartbeat) > 0; }, seconds(60)))
+  ASSERT_TRUE(WaitFor([&] { return FileSize(heartbeat) > 0 || Ended(id); }, seconds(60)) &&
+              !Ended(id))
       << LogOf(http_, gateway(), id);
   ASSERT_TRUE(HostHasProcessWith(marker)) << "the daemon runs, so this test can see it";
 
