@@ -284,7 +284,9 @@ std::string SandboxExecutor::LimitHit(const JobStep& step, const ProcessExit& ex
   if (exit.signaled && exit.signal == SIGXFSZ && limits.file_bytes) {
     return "file size limit " + FormatBytes(*limits.file_bytes) + " reached";
   }
-  return "";
+  // rlimits make an allocation or a fork fail without saying so to anyone but the job: name the
+  // limits it ran under, for whoever reads why it failed.
+  return "it ran under rlimits of " + DescribeRlimits(limits, per_job_user_);
 }
 
 Status SandboxExecutor::Probe(const std::string& bwrap, ProcessRunner& runner) {
