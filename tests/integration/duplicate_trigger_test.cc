@@ -29,7 +29,7 @@ int LinesIn(const std::string& path) {
 TEST(DuplicateTrigger, ATriggerRecordedTwiceRunsOnce) {
   Deployment d(
       "  - {name: counted, type: periodic, max_attempts: 1,\n"
-      "     command: [sh, -c, 'echo run >> $ARTIFACTS/../../runs.txt; sleep 1']}\n",
+      "     command: [sh, -c, 'echo run >> $ARTIFACTS/runs.txt; sleep 1']}\n",
       "  max_concurrency: 4\n", "  request_timeout: 2s\n");
   SluiceProcess& gateway = d.StartGateway();
   d.StartWorker();
@@ -37,8 +37,8 @@ TEST(DuplicateTrigger, ATriggerRecordedTwiceRunsOnce) {
   // A first execution through the API, to know the worker is consuming.
   std::string warm_up = TriggerPeriodic(http, gateway, "counted");
   ASSERT_EQ(WaitForEnd(http, gateway, warm_up, std::chrono::seconds(60)), "SUCCESS");
-  const std::string runs = d.artifacts() + "/runs.txt";
-  ASSERT_EQ(LinesIn(runs), 1);
+  // Each run appends to its execution's artifacts, which every attempt of an execution shares.
+  ASSERT_EQ(LinesIn(d.artifacts() + "/counted/" + warm_up + "/runs.txt"), 1);
 
   auto publisher = KafkaPublisher::Create(d.kafka(), std::chrono::seconds(10));
   ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
@@ -61,7 +61,8 @@ TEST(DuplicateTrigger, ATriggerRecordedTwiceRunsOnce) {
   EXPECT_EQ(WaitForEnd(http, gateway, t.id, std::chrono::seconds(60)), "SUCCESS");
   // Any second run would have started by now (it would have been decided with the first).
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  EXPECT_EQ(LinesIn(runs), 2) << "the warm-up and one run of the duplicated trigger";
+  EXPECT_EQ(LinesIn(d.artifacts() + "/counted/" + t.id + "/runs.txt"), 1)
+      << "the duplicated trigger ran more than once";
 }
 
 }  // namespace
