@@ -143,6 +143,10 @@ void JobRun::Start(TimePoint now) {
     secret_values = std::move(secrets->env);
     masked_ = std::move(secrets->masked_values);
   }
+  // GitLab masks the job token too: it is a credential of the job's own API calls.
+  if (params_.pipeline && !params_.pipeline->context.job_token.empty()) {
+    masked_.push_back(params_.pipeline->context.job_token);
+  }
   auto log = JobLog::Open(log_path_, params_.worker.max_log_bytes, masked_);
   if (!log.ok()) {
     return Finish(now, JobStatus::kError, "cannot open the job's log: " + log.status().message());
