@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -495,6 +497,187 @@ TEST(ProcessExitTest, Describe) {
        }) {
     EXPECT_EQ(c.exit.Describe(), c.text);
   }
+}
+
+// --- Issue 12: output descriptor, rlimits, user, passed descriptors, a supervising leader ---
+
+// A pipe whose reading end the test drains; the writing end goes to ProcessSpec::output_fd.
+class OutputPipe {
+ public:
+  OutputPipe() {
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+    ::fcntl(read_fd_, F_SETFL, O_NONBLOCK);
+  }
+  ~OutputPipe() {
+    CloseWritingEnd();
+    ::close(read_fd_);
+  }
+  int write_fd() const { return write_fd_; }
+  // The runner keeps its own copy: the test's goes once the child has started.
+  void CloseWritingEnd() {
+    if (write_fd_ >= 0) ::close(write_fd_);
+    write_fd_ = -1;
+  }
+  // Everything written so far.
+  std::string Read() {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(read_fd_, buffer, sizeof buffer)) > 0) text_.append(buffer, n);
+    return text_;
+  }
+
+ private:
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  std::string text_;
+};
+
+TEST_F(ProcessRunnerTest, OutputGoesToTheOutputDescriptorNotTheLog) {
+  OutputPipe pipe;
+  ProcessSpec spec = Spec({"sh", "-c", "echo out; echo err >&2"});
+  spec.output_fd = pipe.write_fd();
+  std::unique_ptr<Process> process = StartOk(spec);
+  ASSERT_NE(process, nullptr);
+  pipe.CloseWritingEnd();
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success());
+  EXPECT_EQ(pipe.Read(), "out\nerr\n");
+  EXPECT_EQ(Log(), "");
+}
+
+TEST_F(ProcessRunnerTest, RlimitsAreSetSoftAndHardInTheChild) {
+  ProcessSpec spec =
+      Spec({"grep", "-E", "^Max (open files|file size|processes)", "/proc/self/limits"});
+  spec.rlimits = {{RLIMIT_NOFILE, 77}, {RLIMIT_FSIZE, 1 << 20}, {RLIMIT_NPROC, 4321}};
+  std::optional<ProcessExit> exit = Run(spec);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success()) << Log();
+  std::string log = Log();
+  std::istringstream lines(log);
+  std::map<std::string, std::pair<std::string, std::string>> limits;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line.substr(line.find_first_of("0123456789u", 20)));
+    std::string soft, hard;
+    words >> soft >> hard;
+    limits[line.substr(0, line.find("  "))] = {soft, hard};
+  }
+  using Pair = std::pair<std::string, std::string>;
+  EXPECT_EQ(limits["Max open files"], Pair("77", "77")) << log;
+  EXPECT_EQ(limits["Max file size"], Pair("1048576", "1048576")) << log;
+  EXPECT_EQ(limits["Max processes"], Pair("4321", "4321")) << log;
+}
+
+TEST_F(ProcessRunnerTest, TheChildRunsAsTheGivenUserAndGroupWithoutOthers) {
+  ASSERT_EQ(::geteuid(), 0u) << "changing user needs root";
+  ProcessSpec spec = Spec({"sh", "-c", "id -u; id -g; id -G"});
+  spec.uid = 2100000077;
+  spec.gid = 2100000078;
+  // The child changes user before it changes directory: one every user may enter.
+  spec.working_dir = "/";
+  std::optional<ProcessExit> exit = Run(spec);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success()) << Log();
+  EXPECT_EQ(Log(), "2100000077\n2100000078\n2100000078\n");
+}
+
+TEST_F(ProcessRunnerTest, AUidAloneGivesTheSameGroup) {
+  ASSERT_EQ(::geteuid(), 0u) << "changing user needs root";
+  ProcessSpec spec = Spec({"sh", "-c", "id -u; id -g"});
+  spec.uid = 2100000079;
+  spec.working_dir = "/";
+  std::optional<ProcessExit> exit = Run(spec);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(Log(), "2100000079\n2100000079\n");
+}
+
+TEST_F(ProcessRunnerTest, PassedDescriptorsAreThreeFourInOrderAndNothingElseIsOpen) {
+  std::string first = (dir_ / "first").string();
+  std::string second = (dir_ / "second").string();
+  std::ofstream(first) << "1";
+  std::ofstream(second) << "2";
+  // Opened in the other order, so that their numbers here are not 3 and 4's order.
+  int second_fd = ::open(second.c_str(), O_RDONLY | O_CLOEXEC);
+  int first_fd = ::open(first.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(first_fd, 0);
+  ASSERT_GE(second_fd, 0);
+  // ls lists the shell's descriptors (its own would include the directory it reads).
+  ProcessSpec spec = Spec({"sh", "-c", "ls -l /proc/$$/fd"});
+  spec.pass_fds = {first_fd, second_fd};
+  std::optional<ProcessExit> exit = Run(spec);
+  ::close(first_fd);
+  ::close(second_fd);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success()) << Log();
+  std::istringstream lines(Log());
+  std::map<int, std::string> open;
+  for (std::string line; std::getline(lines, line);) {
+    size_t arrow = line.find(" -> ");
+    if (arrow == std::string::npos) continue;
+    size_t number = line.rfind(' ', arrow - 1) + 1;
+    open[std::stoi(line.substr(number, arrow - number))] = line.substr(arrow + 4);
+  }
+  open.erase(0);
+  open.erase(1);
+  open.erase(2);
+  EXPECT_EQ(open, (std::map<int, std::string>{{3, first}, {4, second}})) << Log();
+}
+
+TEST_F(ProcessRunnerTest, TheChildLeadsASessionOfItsOwn) {
+  std::unique_ptr<Process> process =
+      StartOk(Spec({"sh", "-c", "echo $$; cut -d' ' -f6 /proc/$$/stat"}));
+  ASSERT_NE(process, nullptr);
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(Log(), std::to_string(process->pid()) + "\n" + std::to_string(process->pid()) + "\n");
+}
+
+// The leader waits for its child, says so when the child ends, then stays.
+ProcessSpec SupervisingLeader(ProcessSpec spec, const std::string& pid_file) {
+  spec.argv = {"sh", "-c",
+               "sleep 60 & echo $! > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file +
+                   "; wait $!; echo child ended; exec sleep 60"};
+  spec.leader_supervises = true;
+  return spec;
+}
+
+TEST_F(ProcessRunnerTest, WithASupervisingLeaderSigtermReachesItsChildButNotIt) {
+  std::string pid_file = (dir_ / "child.pid").string();
+  std::unique_ptr<Process> process = StartOk(SupervisingLeader(Spec({}), pid_file));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int child = std::stoi(ReadFile(pid_file));
+
+  process->SignalGroup(SIGTERM);
+  EXPECT_TRUE(WaitFor([&] { return IsDead(child); })) << "the child was not signalled";
+  // The shell may first say that its child was terminated.
+  EXPECT_TRUE(WaitFor([&] { return Log().find("child ended\n") != std::string::npos; })) << Log();
+  EXPECT_FALSE(process->Poll().has_value()) << "the leader was signalled";
+
+  process->SignalGroup(SIGKILL);
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->signal, SIGKILL);
+}
+
+TEST_F(ProcessRunnerTest, WithASupervisingLeaderSigkillReachesBoth) {
+  std::string pid_file = (dir_ / "child.pid").string();
+  std::unique_ptr<Process> process = StartOk(SupervisingLeader(Spec({}), pid_file));
+  ASSERT_NE(process, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pid_file); }));
+  int child = std::stoi(ReadFile(pid_file));
+
+  process->SignalGroup(SIGKILL);
+  std::optional<ProcessExit> exit = WaitForExit(*process);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->signal, SIGKILL);
+  EXPECT_TRUE(WaitFor([&] { return IsDead(child); }));
+  EXPECT_EQ(Log(), "") << "the leader outlived its child";
 }
 
 }  // namespace
