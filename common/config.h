@@ -142,6 +142,7 @@ struct RateLimit {
 struct ClientConfig {
   std::string name;
   std::string token_sha256;  // lower-case hex; resolved from token_sha256, token_file or token_env
+  std::string token_file;    // the file it came from, if any: no job may see it
   std::vector<std::string> allow_jobs;  // exact names or globs with '*'
   RateLimit rate_limit;
   // May replay webhook deliveries and dry-run them (POST /v1/events/.../replay, ?dry_run=true),

@@ -54,6 +54,7 @@ void ParseClientToken(const MapReader& map, Errors& errors, ClientConfig* out) {
     out->token_sha256 = value;
   } else if (auto secret = ReadSecret(map, given[0], errors)) {
     out->token_sha256 = Sha256Hex(*secret);
+    if (given[0] == "token_file") map.String("token_file", &out->token_file);
   }
 }
 

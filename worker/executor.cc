@@ -67,6 +67,19 @@ void AddSecretFiles(const std::map<std::string, SecretSource>& sources,
 
 StatusOr<Executors> MakeExecutors(const Config& config, ProcessRunner& runner,
                                   std::vector<std::string> hidden) {
+  // Every secret file the configuration names, the gateway's too: no sandbox shows one.
+  for (const ClientConfig& client : config.clients) {
+    if (!client.token_file.empty()) hidden.push_back(client.token_file);
+  }
+  for (const auto& [host, settings] : config.webhooks.hosts) {
+    for (const auto& [scope, secrets] : settings.secrets) {
+      for (const WebhookSecret& secret : secrets) {
+        constexpr std::string_view kFile = "token_file ";
+        if (secret.source.rfind(kFile, 0) == 0)
+          hidden.push_back(secret.source.substr(kFile.size()));
+      }
+    }
+  }
   for (const JobConfig& job : config.jobs) AddSecretFiles(job.runtime.secret_env, &hidden);
   for (const ProjectConfig& project : config.projects) {
     AddSecretFiles(project.secret_env, &hidden);

@@ -73,6 +73,8 @@ JobStep JobRun::StepFor(const Step& step) const {
   JobStep s;
   s.argv = step.argv;
   s.env = env_;
+  // Its directory, as a shell would export it; bwrap sets it anyway, so every executor gives it.
+  s.env["PWD"] = step.working_dir;
   s.working_dir = step.working_dir;
   s.workspace_dir = workspace_dir_;
   s.artifacts_dir = artifacts_dir_;

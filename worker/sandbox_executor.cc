@@ -72,6 +72,16 @@ std::vector<Bind> BindsFor(const JobStep& step) {
   return binds;
 }
 
+// Hidden paths as the sandbox's checks compare them: absolute, normalised.
+std::vector<std::string> Absolute(std::vector<std::string> paths) {
+  std::error_code ec;
+  for (std::string& path : paths) {
+    path = fs::absolute(path, ec).lexically_normal().string();
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+  }
+  return paths;
+}
+
 }  // namespace
 
 std::string FormatBytes(uint64_t bytes) {
@@ -128,7 +138,7 @@ SandboxExecutor::SandboxExecutor(const WorkerConfig& worker, ProcessRunner& runn
                                  std::vector<std::string> hidden)
     : worker_(worker),
       runner_(runner),
-      hidden_(std::move(hidden)),
+      hidden_(Absolute(std::move(hidden))),
       per_job_user_(::geteuid() == 0) {}
 
 std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) const {

@@ -19,8 +19,8 @@ namespace {
 TEST(Concurrency, AWorkerNeverRunsMoreThanMaxConcurrencyAtOnce) {
   Deployment d(
       "  - {name: nap, type: periodic, command: [sh, -c, 'echo \"$(date +%s%N) 1\" >> "
-      "$ARTIFACTS/../../spans.txt; sleep 1; echo \"$(date +%s%N) -1\" >> "
-      "$ARTIFACTS/../../spans.txt']}\n",
+      "$ARTIFACTS/span.txt; sleep 1; echo \"$(date +%s%N) -1\" >> "
+      "$ARTIFACTS/span.txt']}\n",
       "  max_concurrency: 2\n");
   SluiceProcess& gateway = d.StartGateway();
   d.StartWorker();
@@ -37,12 +37,15 @@ TEST(Concurrency, AWorkerNeverRunsMoreThanMaxConcurrencyAtOnce) {
       std::chrono::seconds(90));
   EXPECT_TRUE(all_ended);
 
-  // Each run wrote "<ns> 1" when it started and "<ns> -1" when it ended.
-  std::ifstream in(d.artifacts() + "/spans.txt");
+  // Each run wrote "<ns> 1" when it started and "<ns> -1" when it ended, in its own artifacts
+  // (a sandboxed job reaches no other directory the test can read).
   std::vector<std::pair<long long, int>> events;
-  long long ns;
-  int delta;
-  while (in >> ns >> delta) events.emplace_back(ns, delta);
+  for (const std::string& id : ids) {
+    std::ifstream in(d.artifacts() + "/nap/" + id + "/span.txt");
+    long long ns;
+    int delta;
+    while (in >> ns >> delta) events.emplace_back(ns, delta);
+  }
   ASSERT_EQ(events.size(), 2 * ids.size());
   std::sort(events.begin(), events.end());  // at one instant an end (-1) sorts before a start
   int running = 0, most = 0;
