@@ -778,12 +778,22 @@ TEST_F(RealPodmanTest, DaemonEndsWithTheJob) {
   if (::geteuid() != 0) GTEST_SKIP() << "finds the job's processes by its own user (root worker)";
   step_.slot = 3;  // a user no other test of this file runs as
   ContainerExecutor executor(config_, runner_);
-  step_.argv = {"sh", "-c", "setsid sleep 1000 < /dev/null > /dev/null 2>&1 & echo started"};
+  // Found by its user and a marker of this run: other tests may run jobs as the same user.
+  const std::string marker = "sluice-container-daemon-" + std::to_string(::getpid());
+  step_.argv = {"sh", "-c",
+                "setsid sh -c 'sleep 1000; : " + marker +
+                    "' < /dev/null > /dev/null 2>&1 & echo started"};
   auto process = executor.Start(step_);
   ASSERT_TRUE(process.ok()) << process.status().message();
   auto exit = WaitFor(**process, std::chrono::seconds(60));
   ASSERT_TRUE(exit && exit->success()) << Log();
-  EXPECT_EQ(ProcessesOfUser(config_.job_uid_base + 3), std::vector<int>{});
+  std::vector<int> daemons;
+  for (int pid : ProcessesOfUser(config_.job_uid_base + 3)) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(marker) != std::string::npos) daemons.push_back(pid);
+  }
+  EXPECT_EQ(daemons, std::vector<int>{});
   EXPECT_FALSE(ContainerOfThisTestExists());
 }
 
