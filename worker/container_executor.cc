@@ -473,7 +473,15 @@ std::string ContainerExecutor::LimitHit(const JobStep& step, const ProcessExit& 
   if (exit.exit_code == kSignalExitBase + SIGXFSZ && limits.file_bytes) {
     return "file size limit " + FormatBytes(*limits.file_bytes) + " reached";
   }
-  return "";
+  if (exit.exit_code >= 125 && exit.exit_code <= 127) return "";  // podman's own errors
+  // A fork or an allocation refused by the container's cgroup is seen by the job alone: name the
+  // limits it ran under, for whoever reads why it failed.
+  std::string out = "it ran under the container's limits of memory ";
+  out += limits.memory_bytes ? FormatBytes(*limits.memory_bytes) : "unlimited";
+  out += ", ";
+  out +=
+      limits.processes ? std::to_string(*limits.processes) + " processes" : "processes unlimited";
+  return out;
 }
 
 }  // namespace sluice
