@@ -130,13 +130,13 @@ std::set<std::string> EnvironmentNames(const std::string& log) {
   return names;
 }
 
-// What the worker gives every periodic job without refs (worker/job_environment.h), plus the
-// variables the env-listing jobs below are configured with.
+// What the worker gives every periodic job without refs (worker/job_environment.h) and every
+// step (PWD, its directory: JobRun::StepFor), plus the variables the env-listing jobs below are
+// configured with.
 std::set<std::string> GivenEnvironmentNames() {
-  return {"PATH",        "HOME",           "LANG",
-          "JOB_NAME",    "JOB_TYPE",       "BUILD_ID",
-          "PROW_JOB_ID", "JOB_SPEC",       "SLUICE_EXECUTION_ID",
-          "ARTIFACTS",   "GIVEN_VARIABLE", "GIVEN_SECRET"};
+  return {"PATH",      "HOME",           "LANG",        "PWD",      "JOB_NAME",
+          "JOB_TYPE",  "BUILD_ID",       "PROW_JOB_ID", "JOB_SPEC", "SLUICE_EXECUTION_ID",
+          "ARTIFACTS", "GIVEN_VARIABLE", "GIVEN_SECRET"};
 }
 
 std::string EnvListingJob(const std::string& name, const std::string& runtime) {
