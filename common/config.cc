@@ -111,14 +111,8 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
   bool lease_ok = map.Duration("lease", &out->lease);
   map.Duration("shutdown_grace", &out->shutdown_grace);
   map.Duration("kill_grace", &out->kill_grace);
-  if (map.Has("executor")) {
-    const YAML::Node node = map.Get("executor");
-    std::optional<ExecutorKind> kind;
-    if (node.IsScalar()) kind = ExecutorFromName(node.Scalar());
-    if (!kind) {
-      errors.Add(map.PathOf("executor"),
-                 "expected sandbox, container or process, got " + Describe(node));
-    } else if (*kind == ExecutorKind::kContainer) {
+  if (auto kind = ReadExecutor(map, errors)) {
+    if (*kind == ExecutorKind::kContainer) {
       errors.Add(map.PathOf("executor"),
                  "container needs an image per job: name it on the jobs that run in one");
     } else {

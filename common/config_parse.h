@@ -541,6 +541,8 @@ void ParseEnv(const MapReader& map, std::string_view key, Errors& errors,
 // How a job runs: executor, image, network, limits, secret_env (common/config_runtime.cc).
 inline const Keys kRuntimeKeys = {"executor", "image", "network", "limits", "secret_env"};
 void ParseRuntime(const MapReader& map, Errors& errors, JobRuntime* out);
+// The optional `executor` key: nullopt when absent or invalid (recorded).
+std::optional<ExecutorKind> ReadExecutor(const MapReader& map, Errors& errors);
 void ParseLimits(const YAML::Node& node, const std::string& path, Errors& errors, JobLimits* out);
 void ParseSecretEnv(const MapReader& parent, std::string_view key, Errors& errors,
                     std::map<std::string, SecretSource>* out);

@@ -136,18 +136,20 @@ void ParseSecretEnv(const MapReader& parent, std::string_view key, Errors& error
   }
 }
 
-void ParseRuntime(const MapReader& map, Errors& errors, JobRuntime* out) {
-  if (map.Has("executor")) {
-    const YAML::Node node = map.Get("executor");
-    std::optional<ExecutorKind> kind;
-    if (node.IsScalar()) kind = ExecutorFromName(node.Scalar());
-    if (!kind) {
-      errors.Add(map.PathOf("executor"),
-                 "expected sandbox, container or process, got " + Describe(node));
-    } else {
-      out->executor = kind;
-    }
+std::optional<ExecutorKind> ReadExecutor(const MapReader& map, Errors& errors) {
+  if (!map.Has("executor")) return std::nullopt;
+  const YAML::Node node = map.Get("executor");
+  std::optional<ExecutorKind> kind;
+  if (node.IsScalar()) kind = ExecutorFromName(node.Scalar());
+  if (!kind) {
+    errors.Add(map.PathOf("executor"),
+               "expected sandbox, container or process, got " + Describe(node));
   }
+  return kind;
+}
+
+void ParseRuntime(const MapReader& map, Errors& errors, JobRuntime* out) {
+  if (auto kind = ReadExecutor(map, errors)) out->executor = kind;
   map.NonEmptyString("image", &out->image);
   if (out->executor == ExecutorKind::kContainer && out->image.empty()) {
     errors.Add(map.PathOf("image"), "is required with executor: container");
