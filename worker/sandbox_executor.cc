@@ -10,7 +10,9 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace sluice {
@@ -82,6 +84,37 @@ std::vector<std::string> Absolute(std::vector<std::string> paths) {
   return paths;
 }
 
+// Why the limits are rlimits, as this host has it: whether the worker's own cgroup v2 offers
+// the memory and pids controllers that per-job cgroups would need.
+std::string CgroupNote() {
+  std::string mount;
+  std::ifstream mounts("/proc/self/mounts");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string device, point, type;
+    if (fields >> device >> point >> type && type == "cgroup2") mount = point;
+  }
+  std::string own;
+  std::ifstream cgroups("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroups, line);) {
+    if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  }
+  if (mount.empty()) return "this host has no cgroup v2";
+  std::ifstream controllers(mount + own + "/cgroup.controllers");
+  std::string list((std::istreambuf_iterator<char>(controllers)), std::istreambuf_iterator<char>());
+  std::istringstream names(list);
+  bool memory = false, pids = false;
+  for (std::string name; names >> name;) {
+    memory = memory || name == "memory";
+    pids = pids || name == "pids";
+  }
+  if (memory && pids) {
+    return "the worker's cgroup v2 offers the memory and pids controllers, which Sluice does not "
+           "use yet";
+  }
+  return "the worker's cgroup v2 (" + mount + own + ") lacks the memory and pids controllers";
+}
+
 }  // namespace
 
 std::string FormatBytes(uint64_t bytes) {
@@ -139,7 +172,8 @@ SandboxExecutor::SandboxExecutor(const WorkerConfig& worker, ProcessRunner& runn
     : worker_(worker),
       runner_(runner),
       hidden_(Absolute(std::move(hidden))),
-      per_job_user_(::geteuid() == 0) {}
+      per_job_user_(::geteuid() == 0),
+      cgroup_note_(CgroupNote()) {}
 
 std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) const {
   std::vector<std::string> a = {
@@ -279,9 +313,8 @@ std::vector<std::string> SandboxExecutor::Describe(const JobStep& step) const {
           "; it sees the host's system directories read-only, its workspace and artifacts, a "
           "private /tmp and /proc" +
           (step.runtime.network ? "; network: the host's" : "; network: none"),
-      "limits (rlimits: no cgroup v2 with the memory and pids controllers is delegated to this "
-      "worker): " +
-          DescribeRlimits(step.runtime.limits, per_job_user_),
+      "limits (rlimits; " + cgroup_note_ +
+          "): " + DescribeRlimits(step.runtime.limits, per_job_user_),
       "the job's process tree ends with its sandbox's PID namespace",
   };
 }

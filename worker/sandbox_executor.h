@@ -48,7 +48,8 @@ class SandboxExecutor final : public Executor {
   const WorkerConfig worker_;
   ProcessRunner& runner_;
   const std::vector<std::string> hidden_;
-  const bool per_job_user_;  // the worker runs as root: each slot has a user of its own
+  const bool per_job_user_;        // the worker runs as root: each slot has a user of its own
+  const std::string cgroup_note_;  // why limits are rlimits here, for the log's header
 };
 
 }  // namespace sluice
