@@ -1,6 +1,7 @@
 #include "worker/process_runner.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -578,7 +579,14 @@ TEST_F(ProcessRunnerTest, TheChildRunsAsTheGivenUserAndGroupWithoutOthers) {
   spec.gid = 2100000078;
   // The child changes user before it changes directory: one every user may enter.
   spec.working_dir = "/";
+  // A supplementary group of the worker's, which the child must not keep.
+  std::vector<gid_t> saved(::getgroups(0, nullptr));
+  ASSERT_EQ(::getgroups(static_cast<int>(saved.size()), saved.data()),
+            static_cast<int>(saved.size()));
+  const gid_t worker_group = 4242;
+  ASSERT_EQ(::setgroups(1, &worker_group), 0);
   std::optional<ProcessExit> exit = Run(spec);
+  ASSERT_EQ(::setgroups(saved.size(), saved.data()), 0);
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success()) << Log();
   EXPECT_EQ(Log(), "2100000077\n2100000078\n2100000078\n");
@@ -602,14 +610,18 @@ TEST_F(ProcessRunnerTest, PassedDescriptorsAreThreeFourInOrderAndNothingElseIsOp
   // Opened in the other order, so that their numbers here are not 3 and 4's order.
   int second_fd = ::open(second.c_str(), O_RDONLY | O_CLOEXEC);
   int first_fd = ::open(first.c_str(), O_RDONLY | O_CLOEXEC);
+  // One the worker opened without O_CLOEXEC, which the child must not get either.
+  int leaked_fd = ::open(first.c_str(), O_RDONLY);
   ASSERT_GE(first_fd, 0);
   ASSERT_GE(second_fd, 0);
+  ASSERT_GE(leaked_fd, 0);
   // ls lists the shell's descriptors (its own would include the directory it reads).
   ProcessSpec spec = Spec({"sh", "-c", "ls -l /proc/$$/fd"});
   spec.pass_fds = {first_fd, second_fd};
   std::optional<ProcessExit> exit = Run(spec);
   ::close(first_fd);
   ::close(second_fd);
+  ::close(leaked_fd);
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success()) << Log();
   std::istringstream lines(Log());

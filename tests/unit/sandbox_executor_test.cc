@@ -493,6 +493,8 @@ TEST_F(RealSandboxTest, TheJobCannotSeeOtherWorkspacesBesideItsOwn) {
 
 TEST_F(RealSandboxTest, TheJobWritesItsWorkspaceAndArtifactsButNotItsLog) {
   std::ofstream(step_.log_path) << "worker's log\n";
+  // Writable by anyone on the host: only the read-only binding keeps the job from it.
+  fs::permissions(step_.log_path, fs::perms::all);
   std::optional<ProcessExit> exit =
       Run("echo built > " + workspace_ + "/out && echo kept > " + artifacts_ +
           "/report && if echo forged >> " + step_.log_path + "; then echo LOG-WRITTEN; fi");
