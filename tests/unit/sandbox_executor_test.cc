@@ -419,7 +419,7 @@ class RealSandboxTest : public SandboxTest {
 
   std::unique_ptr<Process> Start(const std::string& script) {
     step_.argv = {"sh", "-c", script};
-    SandboxExecutor executor(config_, runner_, {});
+    SandboxExecutor executor(config_, runner_, hidden_);
     auto process = executor.Start(step_);
     EXPECT_TRUE(process.ok()) << process.status().message();
     // Only the job holds the pipe's writing end from now on.
@@ -459,6 +459,7 @@ class RealSandboxTest : public SandboxTest {
   }
 
   PosixProcessRunner runner_;
+  std::vector<std::string> hidden_;
   int read_fd_ = -1;
   int write_fd_ = -1;
   std::string output_;
@@ -509,6 +510,20 @@ TEST_F(RealSandboxTest, TheJobWritesItsWorkspaceAndArtifactsButNotItsLog) {
   EXPECT_EQ(output_.find("LOG-WRITTEN"), std::string::npos) << output_;
 }
 
+TEST_F(RealSandboxTest, HiddenPathsUnderEtcCannotBeReadByTheJob) {
+  // Paths every Debian host has, hidden from this job only: the host's stay as they are.
+  ASSERT_FALSE(fs::is_empty("/etc/apt"));
+  ASSERT_GT(fs::file_size("/etc/passwd"), 0u);
+  hidden_ = {"/etc/apt", "/etc/passwd"};
+  // A hidden file is the host's /dev/null on a mount without devices: it cannot be opened.
+  std::optional<ProcessExit> exit =
+      Run("echo apt: $(ls -A /etc/apt | wc -l); echo passwd: $(cat /etc/passwd 2>/dev/null); "
+          "echo group: $(grep -c '^root:' /etc/group)");
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->success()) << exit->Describe() << "\n" << output_;
+  EXPECT_EQ(OutputLines(), (std::vector<std::string>{"apt: 0", "passwd:", "group: 1"})) << output_;
+}
+
 TEST_F(RealSandboxTest, TmpIsPrivateAndWritable) {
   std::string host_file = "/tmp/" + marker_;
   std::ofstream(host_file) << "host\n";
@@ -528,9 +543,8 @@ TEST_F(RealSandboxTest, ProcShowsOnlyTheSandboxsProcesses) {
   // bwrap (PID 1), the shell and the pipeline's two commands.
   EXPECT_LE(pids.size(), 5u) << output_;
   EXPECT_TRUE(std::find(pids.begin(), pids.end(), "1") != pids.end()) << output_;
-  EXPECT_TRUE(std::find(pids.begin(), pids.end(), std::to_string(::getpid())) == pids.end() ||
-              ::getpid() < 10)
-      << "the test's own pid is visible";
+  // Numbered from 1 in the sandbox's own PID namespace.
+  for (const std::string& pid : pids) EXPECT_LE(std::stoi(pid), 10) << output_;
 }
 
 TEST_F(RealSandboxTest, TheJobRunsAsTheSlotsUserWithoutCapabilities) {
