@@ -196,7 +196,8 @@ std::vector<std::string> SandboxExecutor::BwrapArguments(const JobStep& step) co
     }
   }
   // What the worker must not show a job, where it lies under a system directory: a directory
-  // is covered by an empty one, a file by an empty file.
+  // is covered by an empty one, a file by /dev/null (which the job cannot even open: the
+  // sandbox's bind mounts are nodev).
   for (const std::string& path : hidden_) {
     bool exposed = false;
     for (const char* dir : kSystemPaths) exposed = exposed || (IsUnder(path, dir) && path != dir);
