@@ -382,7 +382,11 @@ TEST_F(GitLabPipelines, ACancelRightAfterTheTriggerEndsCanceledWithEveryJobEnded
         Call(gateway_a_, "POST", "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/cancel",
              kBotToken);
     ASSERT_EQ(canceled.status, 201) << canceled.body;
-    EXPECT_EQ(StringField(canceled, "status"), "canceled") << canceled.body;
+    // The answer shows the pipeline as its owner will make it: canceled, or still pending while
+    // a first job the owner had already triggered (a real broker can be that quick) is aborted.
+    // What must hold is below: every pipeline ends canceled with every job ended.
+    const std::string shown = StringField(canceled, "status");
+    EXPECT_TRUE(shown == "canceled" || shown == "pending") << canceled.body;
     ids.push_back(id);
   }
   for (int64_t id : ids) {
