@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer into build-fuzz/ (or $SLUICE_FUZZ_BUILD_DIR) and runs each for
-# FUZZ_SECONDS (default 45) over a copy of its seeds in tests/fuzz/corpus/<target>: what a run
+# FUZZ_SECONDS (default 30) over a copy of its seeds in tests/fuzz/corpus/<target>: what a run
 # finds goes to a temporary directory, never into the committed corpus. Prints per target the
 # executions and exec/s libFuzzer reports; exits non-zero if any target crashed, leaked, timed
 # out or ran out of memory (the reproducer is kept under build-fuzz/artifacts/<target>/).
@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SLUICE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
-seconds="${FUZZ_SECONDS:-45}"
+seconds="${FUZZ_SECONDS:-30}"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

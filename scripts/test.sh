@@ -17,7 +17,7 @@ build="${SLUICE_BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh" -DSLUICE_WERROR=ON
 cd "$build"
 ctest -L unit --output-on-failure --timeout 300
-# The libFuzzer targets (clang, ASan, UBSan, build-fuzz/), each for FUZZ_SECONDS (default 45).
+# The libFuzzer targets (clang, ASan, UBSan, build-fuzz/), each for FUZZ_SECONDS (default 30).
 "$root/scripts/fuzz.sh"
 # Two integration tests at a time: they mostly wait (on Kafka, leases, jobs), each on its own
 # broker and loopback ports. The faults tier stays serial: each test loads three brokers.
