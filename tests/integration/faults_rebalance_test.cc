@@ -11,7 +11,10 @@ namespace sluice::testing {
 namespace {
 
 TEST(FaultsRebalance, WorkerJoiningAndLeavingUnderLoadRunsEveryTriggerOnce) {
-  CountedJobScene scene;
+  // A 6s lease: with 3s, a worker that could not renew a claim within 1.5s (lease/2) on this
+  // loaded 2-core machine killed the job, by design, which ended ERROR (max_attempts 1); seen in
+  // 2 of 5 runs (5 jobs, then 1). This test is about joining and leaving, not about that margin.
+  CountedJobScene scene("", "  heartbeat: 1s\n  lease: 6s\n");
   ASSERT_TRUE(scene.Ready());
   Deployment& d = scene.deployment();
   const std::string& runs_log = scene.runs_log();
@@ -56,7 +59,12 @@ TEST(FaultsRebalance, WorkerJoiningAndLeavingUnderLoadRunsEveryTriggerOnce) {
   EXPECT_GE(f.accepted, 100);
   EXPECT_EQ(f.stuck, 0) << LogTails({&gateway, &staying, &joining});
   EXPECT_EQ(f.overlapping, 0) << f.overlap_details;
-  EXPECT_EQ(f.not_success, 0);
+  std::string not_success;
+  for (const auto& [id, status] : statuses) {
+    if (status == "SUCCESS" || not_success.size() > 4000) continue;
+    not_success += http.Get(gateway.url() + "/v1/executions/" + id, kAliceToken).body + "\n";
+  }
+  EXPECT_EQ(f.not_success, 0) << not_success << LogTails({&leaving});
   EXPECT_EQ(f.ran, f.accepted);
   EXPECT_EQ(f.ran_twice, 0) << "no worker was lost, so nothing may run a second time";
   EXPECT_EQ(f.other_errors + f.transport_errors, 0);

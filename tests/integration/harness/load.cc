@@ -358,7 +358,7 @@ void PrintFigures(const std::string& scenario, const FaultFigures& f) {
   if (!cluster_.ok()) return ::testing::AssertionFailure() << "the Kafka cluster did not start";
   deployment_ = std::make_unique<Deployment>(
       "  - {name: counted, type: periodic, " + CountedJob(runs_log_, 0.2) + "}\n",
-      "  max_concurrency: 12\n", gateway_yaml_, "", &cluster_);
+      "  max_concurrency: 12\n" + worker_yaml_, gateway_yaml_, "", &cluster_);
   gateway_ = &deployment_->StartGateway();
   workers_ = {&deployment_->StartWorker(), &deployment_->StartWorker()};
   if (!WaitUntilReady(http_, *gateway_)) return ::testing::AssertionFailure() << gateway_->Log();

@@ -199,8 +199,10 @@ class StopAtOnceAtTheEnd {
 // waits until the gateway is ready and both workers consume. Processes stop before the cluster.
 class CountedJobScene {
  public:
-  explicit CountedJobScene(std::string gateway_yaml = "")
-      : gateway_yaml_(std::move(gateway_yaml)) {}
+  // `worker_yaml`: extra worker keys; with its own `lease:` (and `heartbeat:`), they replace the
+  // deployment's 3s and 500ms.
+  explicit CountedJobScene(std::string gateway_yaml = "", std::string worker_yaml = "")
+      : gateway_yaml_(std::move(gateway_yaml)), worker_yaml_(std::move(worker_yaml)) {}
   ::testing::AssertionResult Ready();
 
   KafkaCluster& cluster() { return cluster_; }
@@ -216,6 +218,7 @@ class CountedJobScene {
   TempDir scratch_;
   std::string runs_log_ = scratch_.path() + "/runs.log";
   std::string gateway_yaml_;
+  std::string worker_yaml_;
   std::unique_ptr<Deployment> deployment_;
   SluiceProcess* gateway_ = nullptr;
   std::vector<SluiceProcess*> workers_;
