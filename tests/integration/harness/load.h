@@ -199,9 +199,12 @@ class StopAtOnceAtTheEnd {
 // waits until the gateway is ready and both workers consume. Processes stop before the cluster.
 class CountedJobScene {
  public:
-  // `worker_yaml`: extra worker keys; with its own `lease:` (and `heartbeat:`), they replace the
-  // deployment's 3s and 500ms.
-  explicit CountedJobScene(std::string gateway_yaml = "", std::string worker_yaml = "")
+  // `worker_yaml`: extra worker keys. The scene's lease is 6s (heartbeat 1s), not the
+  // deployment's 3s: with 3s, a worker that could not renew a claim within 1.5s on this loaded
+  // 2-core machine (as Kafka recovers from an outage, or under the rebalance's load) killed the
+  // job by design, which then ended ERROR (seen in faults_rebalance and faults_cluster_down).
+  explicit CountedJobScene(std::string gateway_yaml = "",
+                           std::string worker_yaml = "  heartbeat: 1s\n  lease: 6s\n")
       : gateway_yaml_(std::move(gateway_yaml)), worker_yaml_(std::move(worker_yaml)) {}
   ::testing::AssertionResult Ready();
 
