@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   sluice::PosixProcessRunner runner;
   std::map<std::string, std::unique_ptr<Executor>> executors;
   executors["process"] = std::make_unique<sluice::ProcessExecutor>(worker, runner);
-  executors["sandbox"] = std::make_unique<sluice::SandboxExecutor>(worker, runner,
-                                                                   std::vector<std::string>{});
+  executors["sandbox"] =
+      std::make_unique<sluice::SandboxExecutor>(worker, runner, std::vector<std::string>{});
   if (!image.empty()) {
     executors["container"] = std::make_unique<sluice::ContainerExecutor>(worker, runner);
   }
@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   std::printf("executor    median ms   p90 ms   median / process   (%d starts each, interleaved)\n",
               rounds);
   for (auto& [name, v] : times) {
-    std::printf("%-10s %9.2f %8.2f %12.1fx\n", name.c_str(), Percentile(v, 0.5),
-                Percentile(v, 0.9), Percentile(v, 0.5) / process_median);
+    std::printf("%-10s %9.2f %8.2f %12.1fx\n", name.c_str(), Percentile(v, 0.5), Percentile(v, 0.9),
+                Percentile(v, 0.5) / process_median);
   }
   std::error_code ec;
   fs::remove_all(dir, ec);

@@ -782,9 +782,9 @@ TEST_F(RealPodmanTest, DaemonEndsWithTheJob) {
   ContainerExecutor executor(config_, runner_);
   // Found by its user and a marker of this run: other tests may run jobs as the same user.
   const std::string marker = "sluice-container-daemon-" + std::to_string(::getpid());
-  step_.argv = {"sh", "-c",
-                "setsid sh -c 'sleep 1000; : " + marker +
-                    "' < /dev/null > /dev/null 2>&1 & echo started"};
+  step_.argv = {
+      "sh", "-c",
+      "setsid sh -c 'sleep 1000; : " + marker + "' < /dev/null > /dev/null 2>&1 & echo started"};
   auto process = executor.Start(step_);
   ASSERT_TRUE(process.ok()) << process.status().message();
   auto exit = WaitFor(**process, std::chrono::seconds(60));

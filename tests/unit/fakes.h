@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <deque>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
