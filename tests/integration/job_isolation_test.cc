@@ -440,7 +440,7 @@ TEST_P(JobIsolation, JobCannotReadAGatewayTokenFile) {
 TEST_P(JobIsolation, JobCannotReadAnotherJobsWorkspace) {
   std::string holder = Trigger("hold-workspace");
   ASSERT_FALSE(holder.empty());
-  const std::string workspace = deployment().dir() + "/work/" + holder + "-1";
+  const std::string workspace = deployment().workspace() + "/" + holder + "-1";
   const std::string artifacts = deployment().artifacts() + "/hold-workspace/" + holder;
   ASSERT_TRUE(
       WaitFor([&] { return fs::exists(workspace + "/mine.txt") || Ended(holder); }, seconds(60)) &&

@@ -83,7 +83,7 @@ class TempDir {
 class SandboxTest : public ::testing::Test {
  protected:
   SandboxTest() {
-    workspace_ = dir_.path() + "/work/exec-1";
+    workspace_ = dir_.path() + "/workspaces/exec-1";
     artifacts_ = dir_.path() + "/artifacts/exec-1";
     fs::create_directories(workspace_ + "/src");
     fs::create_directories(artifacts_);
@@ -259,12 +259,13 @@ TEST_F(SandboxArgumentsTest, HiddenPathsThatDoNotExistAreNotMentioned) {
 TEST_F(SandboxArgumentsTest, ParentsOfBoundPathsAreMadeSearchable) {
   std::vector<std::string> argv = Arguments();
   for (const std::string& parent :
-       {dir_.path(), dir_.path() + "/work", dir_.path() + "/artifacts"}) {
+       {dir_.path(), dir_.path() + "/workspaces", dir_.path() + "/artifacts"}) {
     EXPECT_TRUE(HasRun(argv, {"--perms", "0755", "--dir", parent})) << parent;
   }
   // Made once, before the binding beneath them; /tmp itself is the sandbox's tmpfs.
   EXPECT_EQ(FlagsNaming(argv, dir_.path()).size(), 1u);
-  EXPECT_LT(FindRun(argv, {"--dir", dir_.path() + "/work"}), FindRun(argv, {"--bind-fd", "3"}));
+  EXPECT_LT(FindRun(argv, {"--dir", dir_.path() + "/workspaces"}),
+            FindRun(argv, {"--bind-fd", "3"}));
   EXPECT_FALSE(HasRun(argv, {"--dir", "/tmp"}));
 }
 
@@ -484,9 +485,9 @@ TEST_F(RealSandboxTest, TheJobSeesOnlyTheEnvironmentItWasGiven) {
 }
 
 TEST_F(RealSandboxTest, TheJobCannotSeeOtherWorkspacesBesideItsOwn) {
-  fs::create_directories(dir_.path() + "/work/exec-2");
-  std::ofstream(dir_.path() + "/work/exec-2/other-jobs-file") << "private\n";
-  std::optional<ProcessExit> exit = Run("ls -A " + dir_.path() + "/work");
+  fs::create_directories(dir_.path() + "/workspaces/exec-2");
+  std::ofstream(dir_.path() + "/workspaces/exec-2/other-jobs-file") << "private\n";
+  std::optional<ProcessExit> exit = Run("ls -A " + dir_.path() + "/workspaces");
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->success()) << exit->Describe() << "\n" << output_;
   EXPECT_EQ(OutputLines(), std::vector<std::string>{"exec-1"}) << output_;

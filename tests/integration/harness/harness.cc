@@ -353,8 +353,7 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
   out << "gateway:\n  public_url: \"http://gateway.test\"\n" << gateway_yaml << "\n";
   // The deployment's lease and heartbeat, unless worker_yaml names its own.
   const bool own_lease = worker_yaml.find("lease:") != std::string::npos;
-  out << "worker:\n  workspace: \"" << dir_.path() << "/work\"\n  artifacts: \"" << dir_.path()
-      << "/artifacts\"\n"
+  out << "worker:\n  workspace: \"" << workspace() << "\"\n  artifacts: \"" << artifacts() << "\"\n"
       << (own_lease ? "" : "  heartbeat: 500ms\n  lease: 3s\n")
       << "  kill_grace: 2s\n  shutdown_grace: 5s\n"
       << worker_yaml << "\n";

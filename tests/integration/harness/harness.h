@@ -135,6 +135,8 @@ class Deployment {
   const std::string& config_path() const { return config_path_; }
   const std::string& dir() const { return dir_.path(); }
   std::string artifacts() const { return dir_.path() + "/artifacts"; }
+  // worker.workspace: <workspace>/<execution id>-<attempt> per run.
+  std::string workspace() const { return dir_.path() + "/work"; }
   // The Kafka this deployment uses, as its config names it.
   const KafkaConfig& kafka() const { return kafka_; }
   bool embedded() const { return broker_ != nullptr; }
