@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -214,7 +213,7 @@ int MoveAboveStdio(int fd, int first_free = STDERR_FILENO + 1) {
 }
 
 // Where the child failed; sent over the error pipe together with errno.
-enum class ChildStage : int { kChdir = 1, kRedirect = 2, kExec = 3, kLimits = 4, kUser = 5 };
+enum class ChildStage : int { kChdir = 1, kRedirect = 2, kExec = 3, kLimits = 4 };
 struct ChildError {
   ChildStage stage;
   int err;
@@ -235,9 +234,6 @@ struct ExecPlan {
   std::vector<std::vector<char*>> sh_argvs;  // "/bin/sh" + candidate + args, for ENOEXEC
   std::vector<ProcessSpec::ResourceLimit> rlimits;
   std::vector<int> pass_fds;  // the caller's, moved above the targets 3 .. 3+n-1
-  bool set_user = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
 };
 
 void FillExecPlan(const ProcessSpec& spec, const std::string& tree_tag, ExecPlan& plan) {
@@ -263,11 +259,6 @@ void FillExecPlan(const ProcessSpec& spec, const std::string& tree_tag, ExecPlan
   }
   plan.env_storage.push_back(std::string(kProcessTreeVariable) + "=" + tree_tag);
   plan.rlimits = spec.rlimits;
-  if (spec.uid) {
-    plan.set_user = true;
-    plan.uid = *spec.uid;
-    plan.gid = spec.gid.value_or(*spec.uid);
-  }
 
   for (const std::string& arg : spec.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
   plan.argv.push_back(nullptr);
@@ -334,13 +325,6 @@ void CloseRange(int first, unsigned last, int fallback_last) {
     if (::setrlimit(static_cast<__rlimit_resource_t>(limit.resource), &value) != 0) {
       ReportAndExit(error_fd, ChildStage::kLimits, errno);
     }
-  }
-  // Raw system calls: the child of a multi-threaded process must not use glibc's set*id, which
-  // would try to reach the parent's other threads.
-  if (plan.set_user && (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
-                        ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
-                        ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)) {
-    ReportAndExit(error_fd, ChildStage::kUser, errno);
   }
   if (working_dir[0] != '\0' && ::chdir(working_dir) != 0) {
     ReportAndExit(error_fd, ChildStage::kChdir, errno);
@@ -592,10 +576,6 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::Start(const ProcessSpec& 
       return StatusFromErrno(report.err, "cannot redirect output of \"" + command + "\"");
     case ChildStage::kLimits:
       return StatusFromErrno(report.err, "cannot set the resource limits of \"" + command + "\"");
-    case ChildStage::kUser:
-      return StatusFromErrno(report.err, "cannot switch to user " +
-                                             std::to_string(spec.uid.value_or(0)) + " to run \"" +
-                                             command + "\"");
     case ChildStage::kExec:
       break;
   }

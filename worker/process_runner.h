@@ -37,10 +37,6 @@ struct ProcessSpec {
     bool operator==(const ResourceLimit&) const = default;
   };
   std::vector<ResourceLimit> rlimits;
-  // When set, the child drops to this user and group, with no supplementary groups, before it
-  // execs (a worker running as root runs jobs as users of their own).
-  std::optional<uint32_t> uid;
-  std::optional<uint32_t> gid;
   // The program supervises the job it starts (bwrap): a signal other than SIGKILL goes to the
   // rest of its tree but not to it, so that the job may end gracefully while its supervisor
   // stays; SIGKILL goes to all.

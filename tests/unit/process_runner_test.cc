@@ -572,36 +572,6 @@ TEST_F(ProcessRunnerTest, RlimitsAreSetSoftAndHardInTheChild) {
   EXPECT_EQ(limits["Max processes"], Pair("4321", "4321")) << log;
 }
 
-TEST_F(ProcessRunnerTest, TheChildRunsAsTheGivenUserAndGroupWithoutOthers) {
-  ASSERT_EQ(::geteuid(), 0u) << "changing user needs root";
-  ProcessSpec spec = Spec({"sh", "-c", "id -u; id -g; id -G"});
-  spec.uid = 2100000077;
-  spec.gid = 2100000078;
-  // The child changes user before it changes directory: one every user may enter.
-  spec.working_dir = "/";
-  // A supplementary group of the worker's, which the child must not keep.
-  std::vector<gid_t> saved(::getgroups(0, nullptr));
-  ASSERT_EQ(::getgroups(static_cast<int>(saved.size()), saved.data()),
-            static_cast<int>(saved.size()));
-  const gid_t worker_group = 4242;
-  ASSERT_EQ(::setgroups(1, &worker_group), 0);
-  std::optional<ProcessExit> exit = Run(spec);
-  ASSERT_EQ(::setgroups(saved.size(), saved.data()), 0);
-  ASSERT_TRUE(exit.has_value());
-  EXPECT_TRUE(exit->success()) << Log();
-  EXPECT_EQ(Log(), "2100000077\n2100000078\n2100000078\n");
-}
-
-TEST_F(ProcessRunnerTest, AUidAloneGivesTheSameGroup) {
-  ASSERT_EQ(::geteuid(), 0u) << "changing user needs root";
-  ProcessSpec spec = Spec({"sh", "-c", "id -u; id -g"});
-  spec.uid = 2100000079;
-  spec.working_dir = "/";
-  std::optional<ProcessExit> exit = Run(spec);
-  ASSERT_TRUE(exit.has_value());
-  EXPECT_EQ(Log(), "2100000079\n2100000079\n");
-}
-
 TEST_F(ProcessRunnerTest, PassedDescriptorsAreThreeFourInOrderAndNothingElseIsOpen) {
   std::string first = (dir_ / "first").string();
   std::string second = (dir_ / "second").string();
