@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace sluice {
@@ -23,6 +24,25 @@ std::string HexEncode(std::string_view bytes) {
   for (unsigned char c : bytes) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view text) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = nibble(text[i]);
+    int lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
   }
   return out;
 }
@@ -91,6 +111,70 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     }
   }
   return out;
+}
+
+namespace {
+
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string Seal(std::string_view key, std::string_view plaintext, std::string_view context) {
+  if (key.size() != kSealKeyBytes) throw std::invalid_argument("Seal: the key is not 32 bytes");
+  std::string nonce = RandomBytes(kNonceBytes);
+  std::string out = nonce;
+  out.resize(kNonceBytes + plaintext.size() + kTagBytes);
+  auto* cipher = reinterpret_cast<unsigned char*>(out.data()) + kNonceBytes;
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int len = 0;
+  int total = 0;
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) &&
+            EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), Bytes(nonce)) &&
+            EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(context),
+                              static_cast<int>(context.size())) &&
+            EVP_EncryptUpdate(ctx.get(), cipher, &len, Bytes(plaintext),
+                              static_cast<int>(plaintext.size()));
+  total = len;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) &&
+       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, cipher + plaintext.size());
+  if (!ok) throw std::runtime_error("Seal: OpenSSL refused AES-256-GCM");  // out of memory only
+  return Base64Encode(out);
+}
+
+std::optional<std::string> Open(std::string_view key, std::string_view sealed,
+                                std::string_view context) {
+  if (key.size() != kSealKeyBytes) return std::nullopt;
+  auto raw = Base64Decode(sealed);
+  if (!raw || raw->size() < kNonceBytes + kTagBytes) return std::nullopt;
+  std::string_view all(*raw);
+  std::string_view nonce = all.substr(0, kNonceBytes);
+  std::string_view cipher = all.substr(kNonceBytes, all.size() - kNonceBytes - kTagBytes);
+  std::string tag(all.substr(all.size() - kTagBytes));
+  std::string plain(cipher.size(), '\0');
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int len = 0;
+  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) &&
+            EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key), Bytes(nonce)) &&
+            EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(context),
+                              static_cast<int>(context.size())) &&
+            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
+                              Bytes(cipher), static_cast<int>(cipher.size())) &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data());
+  // The tag is checked here: any change to the nonce, ciphertext, tag or context fails it.
+  ok = ok &&
+       EVP_DecryptFinal_ex(
+           ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + cipher.size(), &len) == 1;
+  if (!ok) return std::nullopt;
+  return plain;
 }
 
 std::string RandomBytes(size_t n) {

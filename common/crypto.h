@@ -22,5 +22,17 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // n bytes from the operating system's CSPRNG.
 std::string RandomBytes(size_t n);
 std::string HexEncode(std::string_view bytes);
+// The bytes of hex text (either case); nullopt for an odd length or a character outside it.
+std::optional<std::string> HexDecode(std::string_view text);
+
+// AES-256-GCM, for secrets Sluice must give back later (a trigger token to its owner): `key` is
+// 32 bytes; `context` is authenticated but not encrypted (what the secret belongs to, so that a
+// sealed value copied to another record does not open there). The result is base64 of a random
+// 12-byte nonce, the ciphertext and the 16-byte tag.
+constexpr size_t kSealKeyBytes = 32;
+std::string Seal(std::string_view key, std::string_view plaintext, std::string_view context);
+// The plaintext of Seal's output, or nullopt when the key, the context or any byte differs.
+std::optional<std::string> Open(std::string_view key, std::string_view sealed,
+                                std::string_view context);
 
 }  // namespace sluice
