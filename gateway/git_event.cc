@@ -340,6 +340,28 @@ StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
   return Unauthenticated("unknown host");
 }
 
+std::string WhyNothingTriggers(const GitEvent& event) {
+  switch (event.kind) {
+    case GitEvent::Kind::kPing:
+      return "a ping only checks the hook; it triggers nothing";
+    case GitEvent::Kind::kBranchDeleted:
+      return "branch " + event.branch + " was deleted; a deletion triggers nothing";
+    case GitEvent::Kind::kTagDeleted:
+      return "tag " + event.tag + " was deleted; a deletion triggers nothing";
+    case GitEvent::Kind::kIgnored:
+      if (!event.ref.empty()) {
+        return "ref \"" + event.ref +
+               "\" is neither a branch nor a tag; only branch and tag pushes trigger jobs";
+      }
+      return "event \"" + event.event_type +
+             "\" is ignored: only push and tag push events trigger jobs";
+    case GitEvent::Kind::kBranchPush:
+    case GitEvent::Kind::kTagPush:
+      break;
+  }
+  return "";
+}
+
 std::vector<JobMatch> MatchPostsubmits(const std::vector<JobConfig>& jobs, const GitEvent& event) {
   std::vector<JobMatch> out;
   for (const JobConfig& job : jobs) {
@@ -348,7 +370,7 @@ std::vector<JobMatch> MatchPostsubmits(const std::vector<JobConfig>& jobs, const
     m.job = job.name;
     std::string which;
     if (event.kind != GitEvent::Kind::kBranchPush && event.kind != GitEvent::Kind::kTagPush) {
-      m.reason = std::string("event: a ") + GitEventKindName(event.kind) + " triggers nothing";
+      m.reason = WhyNothingTriggers(event);
     } else if (!job.repo.empty() && job.repo != event.FullName()) {
       m.reason =
           "repo differs: the job builds " + job.repo + ", the push is to " + event.FullName();

@@ -59,6 +59,10 @@ StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
     GitHost host, const std::vector<const WebhookSecret*>& secrets, const HeaderMap& headers,
     std::string_view body, TimePoint now, Duration tolerance);
 
+// Why `event` starts no job, as a sentence ("event \"issues\" is ignored: only push and tag push
+// events trigger jobs"); empty for branch and tag pushes, which may.
+std::string WhyNothingTriggers(const GitEvent& event);
+
 // Every postsubmit job against the event, in config order. A branch push matches a job whose
 // `repo` is the event's (or empty), no `skip_branches` regex finds the branch and, when the job
 // has `branches`, one of them finds it (a job with `tags` and no `branches` is for tags only); a

@@ -72,7 +72,7 @@ std::string Message(const DeliveryRecord& r, bool dry_run = false) {
              e.event_type + "\"; it acts on pushes of branches and tags";
     case GitEvent::Kind::kBranchDeleted:
     case GitEvent::Kind::kTagDeleted:
-      return std::string("a ") + GitEventKindName(e.kind) + " triggers nothing";
+      return WhyNothingTriggers(e);
     default:
       break;
   }

@@ -245,7 +245,7 @@ TEST_F(Webhooks, TagRulesAndBranchRulesDecide) {
       SendGitHub(http_, *gateway_a_, ReadFixture("github_delete.json"), NewDeliveryId());
   ASSERT_EQ(deleted.status, 202) << deleted.body;
   EXPECT_EQ(deleted.Json()["executions"].Size(), 0u) << deleted.body;
-  EXPECT_NE(deleted.body.find("a branch deleted triggers nothing"), std::string::npos)
+  EXPECT_NE(deleted.body.find("was deleted; a deletion triggers nothing"), std::string::npos)
       << deleted.body;
 }
 

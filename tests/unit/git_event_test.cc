@@ -427,5 +427,36 @@ TEST(MatchPostsubmits, ABranchDeletionOrPingTriggersNothing) {
   }
 }
 
+TEST(WhyNothingTriggers, ReadsAsASentenceForEveryEventThatStartsNoJob) {
+  struct Case {
+    const char* event_type;
+    std::string body;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {"issues", R"({"action":"opened","repository":{"full_name":"o/r"}})",
+       "event \"issues\" is ignored: only push and tag push events trigger jobs"},
+      {"push",
+       R"({"ref":"refs/notes/commits","after":"a336f38f75f91a876313daacbf097f25dfe21bbf",)"
+       R"("repository":{"full_name":"o/r"}})",
+       "ref \"refs/notes/commits\" is neither a branch nor a tag; only branch and tag pushes "
+       "trigger jobs"},
+      {"push", Fixture("github_delete.json"),
+       "branch feature-x was deleted; a deletion triggers nothing"},
+      {"ping", Fixture("github_ping.json"), "a ping only checks the hook; it triggers nothing"},
+  };
+  std::vector<JobConfig> jobs = {Postsubmit("any", "", {})};
+  for (const Case& c : cases) {
+    auto e = ParseGitEvent(GitHost::kGitHub, {{"x-github-event", c.event_type}}, "application/json",
+                           c.body);
+    ASSERT_TRUE(e.ok()) << c.reason << ": " << e.status().ToString();
+    EXPECT_EQ(WhyNothingTriggers(*e), c.reason);
+    std::vector<JobMatch> m = MatchPostsubmits(jobs, *e);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_FALSE(m[0].matched);
+    EXPECT_EQ(m[0].reason, c.reason);
+  }
+}
+
 }  // namespace
 }  // namespace sluice
