@@ -433,11 +433,10 @@ Status ValidateEnvs(const std::map<std::string, std::string>& envs, const JobCon
                              "and '_', not starting with a digit");
     }
     std::string path = ChildPath("pod_spec_options.envs", name);
-    if (value.empty()) {
-      return InvalidArgument(path +
-                             ": value must not be empty; leave the variable out to keep "
-                             "the job's value");
-    }
+    // An empty value is a value: the job gets the variable set and empty, as a pod whose spec
+    // lists it with value "" would. gangway-cli sends RELEASE_IMAGE_INITIAL and
+    // RELEASE_IMAGE_LATEST on every call, empty for a flag not given. (Prow's gangway refuses
+    // empty values, so that client only works there with both flags.)
     if (!EnvNameAllowed(job.allow_env_override, name)) {
       if (job.allow_env_override.empty()) {
         return InvalidArgument(path + ": job " + Quote(job.name) + " does not allow overriding " +

@@ -295,6 +295,20 @@ TEST(ParseCreateRequestTest, JobNameFromThePath) {
                 R"(job_name: the body says "other" but the path says "nightly")");
 }
 
+// gangway-cli's body as it sends it (Go's json.MarshalIndent), with -l given and -i not.
+TEST(ParseCreateRequestTest, KeepsEmptyEnvValuesAsGangwayCliSendsThem) {
+  CreateRequest r = MustParse(
+      "{\n  \"job_execution_type\": \"1\",\n  \"pod_spec_options\": {\n    \"envs\": {\n"
+      "      \"RELEASE_IMAGE_INITIAL\": \"\",\n      \"RELEASE_IMAGE_LATEST\": \"quay.io/x:1\"\n"
+      "    }\n  }\n}",
+      "nightly");
+  EXPECT_EQ(r.job_name, "nightly");
+  EXPECT_EQ(r.job_type, JobType::kPeriodic);
+  EXPECT_EQ(r.pod_spec_options.envs,
+            (std::map<std::string, std::string>{{"RELEASE_IMAGE_INITIAL", ""},
+                                                {"RELEASE_IMAGE_LATEST", "quay.io/x:1"}}));
+}
+
 // ---- Rules that need the job -----------------------------------------------------------------
 
 JobConfig PeriodicJob() {
@@ -485,8 +499,11 @@ TEST(ValidateAgainstJobTest, EnvRules) {
        R"(pod_spec_options.envs: "MY-VAR" is not a valid environment variable name)"},
       {"empty name", PeriodicJob(), with_env("", "x"),
        R"(pod_spec_options.envs: "" is not a valid environment variable name)"},
-      {"empty value", PeriodicJob(), with_env("RELEASE_IMAGE_LATEST", ""),
-       "pod_spec_options.envs.RELEASE_IMAGE_LATEST: value must not be empty"},
+      {"empty value is a value", PeriodicJob(), with_env("RELEASE_IMAGE_LATEST", ""), ""},
+      {"empty value of a variable the job does not allow", PeriodicJob(), with_env("FOO", ""),
+       R"(pod_spec_options.envs.FOO: job "nightly" does not allow overriding FOO (allowed: RELEASE_IMAGE_LATEST, MULTISTAGE_PARAM_OVERRIDE_*))"},
+      {"empty value when the job allows none", no_overrides, with_env("RELEASE_IMAGE_LATEST", ""),
+       "does not allow overriding RELEASE_IMAGE_LATEST; the job allows no environment overrides"},
       {"not allowed", PeriodicJob(), with_env("FOO", "x"),
        R"(pod_spec_options.envs.FOO: job "nightly" does not allow overriding FOO (allowed: RELEASE_IMAGE_LATEST, MULTISTAGE_PARAM_OVERRIDE_*))"},
       {"prefix without the glob is exact", PeriodicJob(), with_env("RELEASE_IMAGE_LATEST_2", "x"),

@@ -216,6 +216,19 @@ TEST(JobEnvironmentTest, OverridesBeatEverything) {
   EXPECT_EQ(env.at("PROW_JOB_ID"), "exec-1");  // untouched ones stay
 }
 
+// gangway-cli sends RELEASE_IMAGE_INITIAL="" when -i is not given: the job gets it set and empty.
+TEST(JobEnvironmentTest, AnEmptyOverrideSetsTheVariableEmpty) {
+  JobConfig job = Job();
+  job.env = {{"RELEASE_IMAGE_INITIAL", "quay.io/x:1"}};
+  Trigger trigger = PeriodicTrigger();
+  trigger.pod_spec_options.envs = {{"RELEASE_IMAGE_INITIAL", ""}, {"RELEASE_IMAGE_LATEST", ""}};
+  std::map<std::string, std::string> env = Build(job, trigger);
+  ASSERT_EQ(env.count("RELEASE_IMAGE_INITIAL"), 1u);
+  EXPECT_EQ(env.at("RELEASE_IMAGE_INITIAL"), "");
+  ASSERT_EQ(env.count("RELEASE_IMAGE_LATEST"), 1u);
+  EXPECT_EQ(env.at("RELEASE_IMAGE_LATEST"), "");
+}
+
 }  // namespace
 }  // namespace sluice
 
