@@ -8,6 +8,7 @@ set -euo pipefail
 # One pinned requirement a line; append yours.
 packages=(
   python-gitlab==8.6.0
+  schemathesis==4.32.5  # scripts/api-contract.sh
 )
 
 venv="${SLUICE_VENV:-$HOME/.cache/sluice/venv}"
