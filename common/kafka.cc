@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/git_delivery.h"
+#include "common/kafka_metrics.h"
 #include "common/log.h"
 #include "common/record_limits.h"
 
@@ -35,15 +36,24 @@ Status RetryStartup(Duration timeout, F attempt) {
   }
 }
 
+// A record's opaque: its callback, and when it was handed to librdkafka (for the metrics).
+struct PendingRecord {
+  PositionedCallback done;
+  std::chrono::steady_clock::time_point queued_at;
+};
+
 void DeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
-  auto* done = static_cast<PositionedCallback*>(msg->_private);
-  if (done == nullptr) return;
+  auto* pending = static_cast<PendingRecord*>(msg->_private);
+  if (pending == nullptr) return;
+  RecordKafkaDelivery(
+      msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->err,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->queued_at).count());
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    (*done)(Status::Ok(), RecordPosition{msg->partition, msg->offset});
+    pending->done(Status::Ok(), RecordPosition{msg->partition, msg->offset});
   } else {
-    (*done)(KafkaStatus(msg->err, "delivery failed"), RecordPosition{});
+    pending->done(KafkaStatus(msg->err, "delivery failed"), RecordPosition{});
   }
-  delete done;
+  delete pending;
 }
 
 }  // namespace
@@ -162,6 +172,8 @@ StatusOr<KafkaHandle> JoinGroup(const KafkaConfig& k, Duration lease, const std:
   }
   auto conf = MakeKafkaConf(k, overrides);
   if (!conf.ok()) return conf.status();
+  // Served by the member's consumer_poll once the main queue is forwarded to it (below).
+  EnableKafkaStatistics(conf->get());
   if (prepare) prepare(conf->get());
   char err[512];
   KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
@@ -284,6 +296,7 @@ StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConf
       });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), DeliveryReport);
+  EnableKafkaStatistics(conf->get());  // served by PollLoop
   char err[512];
   KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof err));
   if (!rk) return InvalidArgument(std::string("cannot create Kafka producer: ") + err);
@@ -317,14 +330,15 @@ void KafkaPublisher::PublishPositioned(const std::string& topic, const std::stri
     done(Unavailable("the publisher is shutting down"), RecordPosition{});
     return;
   }
-  auto* opaque = new PositionedCallback(std::move(done));
+  auto* opaque = new PendingRecord{std::move(done), std::chrono::steady_clock::now()};
   rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
       // An empty value is a tombstone: no payload at all, so that compaction deletes the key.
       RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    (*opaque)(KafkaStatus(err, "cannot queue record for " + topic), RecordPosition{});
+    RecordKafkaDelivery(topic, err, 0);
+    opaque->done(KafkaStatus(err, "cannot queue record for " + topic), RecordPosition{});
     delete opaque;
   }
 }
@@ -422,6 +436,30 @@ void TopicFollower::Stop() {
     rd_kafka_consumer_close(consumer_.get());
     consumer_.reset();
   }
+}
+
+int64_t TopicFollower::LagRecords() const {
+  if (!consumer_ || !thread_.joinable()) return 0;
+  int partitions = static_cast<int>(end_offsets_.size());
+  KafkaPartitionList list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p);
+  }
+  if (rd_kafka_position(consumer_.get(), list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+  int64_t lag = 0;
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = list->elems[i];
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), topic_.c_str(), tp.partition, &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    // No position yet: nothing of the partition read, so all of it is behind.
+    int64_t position = tp.offset >= 0 ? tp.offset : std::max<int64_t>(low, 0);
+    lag += std::max<int64_t>(0, high - position);
+  }
+  return lag;
 }
 
 void TopicFollower::Loop() {

@@ -120,6 +120,9 @@ class TopicFollower {
   Status Start(Duration timeout);
   void Stop();
   bool CaughtUp() const { return caught_up_.load(); }
+  // Records of the topic not read yet: over every partition, the end offset librdkafka last
+  // learnt (from its fetches; no request is made) minus the position. 0 before Start().
+  int64_t LagRecords() const;
 
  private:
   void Loop();

@@ -15,8 +15,17 @@ KafkaStatusView::KafkaStatusView(const KafkaConfig& kafka)
                                      std::to_string(r.offset) + ": " + record.status().message());
           return;
         }
+        records_read_.fetch_add(1, std::memory_order_relaxed);
+        bytes_read_.fetch_add(r.key.size() + r.value.size(), std::memory_order_relaxed);
         store_.Apply(*record);
       }) {}
+
+double KafkaStatusView::EstimatedBytes() const {
+  uint64_t n = records_read_.load(std::memory_order_relaxed);
+  if (n == 0) return 0;
+  double mean = static_cast<double>(bytes_read_.load(std::memory_order_relaxed)) / n;
+  return mean * static_cast<double>(store_.size());
+}
 
 std::string EncodeAbortRequest(const AbortRequest& request) {
   rapidjson::StringBuffer buf;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -27,9 +28,16 @@ class KafkaStatusView final : public StatusView {
   void Stop() { follower_.Stop(); }
   ExecutionStore& store() override { return store_; }
   bool CaughtUp() const override { return follower_.CaughtUp(); }
+  // Records of the results topic not read yet (TopicFollower::LagRecords).
+  int64_t LagRecords() const { return follower_.LagRecords(); }
+  // About how many bytes the view holds: its executions times the mean size of the encoded
+  // records it has read (the decoded form is of the same order).
+  double EstimatedBytes() const;
 
  private:
   ExecutionStore store_;
+  std::atomic<uint64_t> records_read_{0};
+  std::atomic<uint64_t> bytes_read_{0};
   TopicFollower follower_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/url.h"
+#include "gateway/gateway_metrics.h"
 
 namespace sluice {
 namespace {
@@ -289,9 +290,13 @@ void HttpConnection::OnHead(MonoTime now) {
   request_id_ = RequestIdFor(head.Find("x-request-id"));
   std::string path;
   std::map<std::string, std::string> query;
+  metrics_from_ = now;
+  metrics_method_ = head.method;
+  metrics_route_ = "unmatched";
   if (!SplitTarget(head.target, &path, &query)) {
     return Fail({400, "malformed request target; it must start with /"}, now);
   }
+  metrics_route_ = app_.route_of ? app_.route_of(head.method, path) : "unmatched";
   size_t limit = app_.max_body_bytes(path);
   if (auto refused = parser_.SetBodyLimit(limit)) {
     return Fail(*refused, now);
@@ -322,6 +327,11 @@ void HttpConnection::Dispatch(MonoTime now) {
   if (!parser_.HeadComplete()) head_done_ = now;
   ApiRequest request = ToApiRequest(true);
   method_ = request.method;
+  if (metrics_from_ == MonoTime{}) {  // the head and the whole body came at once
+    metrics_from_ = now;
+    metrics_method_ = request.method;
+    metrics_route_ = app_.route_of ? app_.route_of(request.method, request.path) : "unmatched";
+  }
   request_keep_alive_ = parser_.head().keep_alive && !parser_.Upgraded();
   version_minor_ = parser_.head().version_minor;
   parser_.StartNextRequest();
@@ -367,6 +377,12 @@ void HttpConnection::Answer(ApiReply reply, bool keep_alive, MonoTime now) {
     output_pos_ = 0;
   }
   output_ += Serialize(reply, method_ == "HEAD", keep_alive, version_minor_, request_id_);
+  RecordHttpAnswer(
+      metrics_route_.empty() ? "unmatched" : metrics_route_, metrics_method_, reply.status,
+      metrics_from_ == MonoTime{} ? 0 : std::chrono::duration<double>(now - metrics_from_).count());
+  metrics_route_.clear();
+  metrics_method_.clear();
+  metrics_from_ = MonoTime{};
   method_.clear();
   request_id_.clear();  // the next request, or a refusal of its framing, gets its own
   if (!keep_alive) close_after_flush_ = true;

@@ -46,6 +46,9 @@ struct HttpApp {
   std::function<Status(const ApiRequest& head)> admit;
   // Answers a request, once, from any thread, through the ReplyFn.
   std::function<void(ApiRequest, ReplyFn)> handle;
+  // The route template of a request, a bounded label for the metrics of every answer
+  // (sluice_http_requests_total); unset: "unmatched".
+  std::function<std::string(std::string_view method, std::string_view path)> route_of;
   // A budget shared by every connection of the server for bodies over 64 KiB while they arrive:
   // `reserve_body(n)` is false when n more bytes would pass it (the client gets 503 and
   // Retry-After); `release_body(n)` gives them back. Unset: no budget.
@@ -138,6 +141,10 @@ class HttpConnection {
   ApiReply ready_reply_;
   std::string request_id_;
   std::string method_;  // of the request being answered (HEAD gets no body)
+  // The metrics of the request being answered: its route, its method, its head's arrival.
+  std::string metrics_route_;
+  std::string metrics_method_;
+  MonoTime metrics_from_{};
   bool request_keep_alive_ = true;
   int version_minor_ = 1;
 

@@ -13,6 +13,8 @@ packages=(
   # The container executor: podman, runc (crun 1.8 refuses cgroup v1 hybrid hosts), catatonit
   # (podman run --init), and busybox-static for scripts/container-image.sh's test image.
   podman runc catatonit busybox-static
+  # promtool, with which the tests check what GET /metrics answers (`promtool check metrics`).
+  prometheus
 )
 
 missing=()
