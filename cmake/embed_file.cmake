@@ -1,0 +1,16 @@
+# Writes the bytes of IN into OUT, a C++ source defining `const char NAME[]` (NUL-terminated)
+# and `const size_t NAME_size` in namespace sluice: any file, whatever characters it holds.
+file(READ ${IN} hex HEX)
+string(LENGTH "${hex}" hex_length)
+math(EXPR size "${hex_length} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+# 16 bytes a line.
+string(REGEX REPLACE "(('[^']+',){16})" "\\1\n    " bytes "${bytes}")
+get_filename_component(source ${IN} NAME)
+set(content "// Generated from ${source} by cmake/embed_file.cmake. Do not edit.\n")
+string(APPEND content "#include <cstddef>\n\nnamespace sluice {\n\n")
+string(APPEND content "extern const char ${NAME}[];\nextern const size_t ${NAME}_size;\n")
+string(APPEND content "const char ${NAME}[] = {\n    ${bytes}'\\0'};\n")
+string(APPEND content "const size_t ${NAME}_size = ${size};\n\n}  // namespace sluice\n")
+file(WRITE ${OUT}.tmp "${content}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
