@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build with warnings as errors, and run
 # the whole test suite:
-#   1. unit tests, integration tests (embedded broker, two at a time) and the robustness tier
-#      (hostile HTTP over real sockets) on the release build;
+#   1. unit tests, integration tests (embedded broker, two at a time), the clients tier (real
+#      clients and the API contract against `sluice dev`) and the robustness tier (hostile HTTP
+#      over real sockets) on the release build;
 #   2. the same under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/);
 #   3. the kafka tier: the integration suite again against a real Apache Kafka broker, which a
 #      ctest fixture starts and stops (scripts/kafka.sh; fetched from Maven Central on first use);
@@ -22,6 +23,10 @@ ctest -L unit --output-on-failure --timeout 300
 # Two integration tests at a time: they mostly wait (on Kafka, leases, jobs), each on its own
 # broker and loopback ports. The faults tier stays serial: each test loads three brokers.
 ctest -L integration -j2 --output-on-failure --timeout 600
+# The clients tier: real clients (python-gitlab, gangway-cli's requests) and the API contract
+# (scripts/api-contract.sh: schemathesis) against `sluice dev`; a ctest fixture installs their
+# Python tools (scripts/install-test-tools.sh).
+ctest -L clients --output-on-failure --timeout 600
 # The robustness tier: hostile HTTP against a real gateway; -V prints good requests' latencies.
 ctest -L robustness -V --timeout 600
 
