@@ -219,7 +219,8 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
   try {
     const YAML::Node document = root;
     MapReader top(document, "",
-                  {"gateway", "log", "kafka", "worker", "clients", "jobs", "projects", "webhooks"},
+                  {"gateway", "log", "kafka", "worker", "clients", "jobs", "projects", "webhooks",
+                   "gitlab"},
                   errors);
     if (!top.valid()) return errors.ToStatus();
     if (top.Has("gateway")) ParseGateway(top.Get("gateway"), errors, &config.gateway);
@@ -231,6 +232,7 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
       ParseProjects(top.Get("projects"), config.clients, errors, &config.projects);
     }
     if (top.Has("webhooks")) ParseWebhooks(top.Get("webhooks"), errors, &config.webhooks);
+    if (top.Has("gitlab")) ParseGitLab(top.Get("gitlab"), errors, &config.gitlab);
     // Jobs are optional when projects give the workers something to run.
     ParseJobs(top.Get("jobs"), !top.Has("projects"), errors, &config.jobs);
   } catch (const YAML::Exception& e) {

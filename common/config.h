@@ -239,6 +239,15 @@ struct WebhooksConfig {
   Duration retention = std::chrono::hours(7 * 24);
 };
 
+// GitLab's API, settings every gateway shares (`gitlab:`).
+struct GitLabConfig {
+  // 32 bytes (64 hex digits in the file) under which each trigger token is kept sealed with
+  // AES-256-GCM, so that its owner sees it whole, as GitLab shows it. Empty: only the token's
+  // hash and first 4 characters are kept, and its owner too sees 4 characters.
+  std::string trigger_token_key;
+  std::string trigger_token_key_source;  // "token_env X" / "token_file F"; never the value
+};
+
 struct Config {
   GatewayConfig gateway;
   LogConfig log;
@@ -248,6 +257,7 @@ struct Config {
   std::vector<JobConfig> jobs;
   std::vector<ProjectConfig> projects;
   WebhooksConfig webhooks;
+  GitLabConfig gitlab;
 
   const JobConfig* FindJob(const std::string& name) const;
   // By numeric id ("9") or by path, plain or URL-encoded ("group/project", "group%2Fproject").

@@ -533,6 +533,7 @@ void ParseJobs(const YAML::Node& node, bool required, Errors& errors, std::vecto
 void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clients, Errors& errors,
                    std::vector<ProjectConfig>* out);
 void ParseWebhooks(const YAML::Node& node, Errors& errors, WebhooksConfig* out);
+void ParseGitLab(const YAML::Node& node, Errors& errors, GitLabConfig* out);
 // What jobs and pipeline jobs share (common/config_jobs.cc).
 void ParseJobName(const MapReader& map, Errors& errors, std::string* name);
 void ParseCommand(const MapReader& map, Errors& errors, std::vector<std::string>* command);

@@ -1,4 +1,5 @@
 #include "common/config_parse.h"
+#include "common/crypto.h"
 #include "common/url.h"
 
 // projects: GitLab-style projects and their pipelines.
@@ -222,6 +223,34 @@ void ParseProjects(const YAML::Node& node, const std::vector<ClientConfig>& clie
     }
     out->push_back(std::move(project));
   }
+}
+
+// gitlab: {trigger_token_key: {token_env: X} | {token_file: F}}; the key is 64 hex digits
+// (`openssl rand -hex 32`).
+void ParseGitLab(const YAML::Node& node, Errors& errors, GitLabConfig* out) {
+  MapReader map(node, "gitlab", {"trigger_token_key"}, errors);
+  if (!map.valid() || !map.Has("trigger_token_key")) return;
+  MapReader key(map.Get("trigger_token_key"), map.PathOf("trigger_token_key"),
+                {"token_env", "token_file"}, errors);
+  if (!key.valid()) return;
+  bool file = key.Has("token_file");
+  if (file == key.Has("token_env")) {
+    errors.Add(key.path(), "give exactly one of token_env or token_file");
+    return;
+  }
+  const char* source = file ? "token_file" : "token_env";
+  auto text = ReadSecret(key, source, errors);
+  if (!text) return;
+  if (text->size() != 2 * 32 || !IsHex(*text)) {
+    errors.Add(key.path(),
+               "the key must be 64 hex digits (32 bytes, `openssl rand -hex 32`), from " +
+                   std::string(source));
+    return;
+  }
+  std::string where;
+  key.String(source, &where);
+  out->trigger_token_key = *HexDecode(*text);
+  out->trigger_token_key_source = std::string(source) + " " + where;
 }
 
 }  // namespace sluice::config_parse

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/crypto.h"
 #include "common/json_codec.h"
 
 namespace sluice {
@@ -24,6 +25,16 @@ std::string TriggerTokenKey(int64_t project_id, int64_t id) {
   return std::to_string(project_id) + "/" + std::to_string(id);
 }
 
+std::string ShownTriggerToken(const TriggerToken& token, const std::string& caller,
+                              const std::string& key) {
+  if (caller != token.owner || key.empty() || token.sealed_token.empty()) {
+    return token.short_token;
+  }
+  // Another key (rotated) or a record changed at rest opens to nothing: the short form then.
+  return Open(key, token.sealed_token, TriggerTokenKey(token.project_id, token.id))
+      .value_or(token.short_token);
+}
+
 std::string EncodeTriggerToken(const TriggerToken& t) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -36,6 +47,10 @@ std::string EncodeTriggerToken(const TriggerToken& t) {
   w.String(t.token_sha256.c_str());
   w.Key("short_token");
   w.String(t.short_token.c_str());
+  if (!t.sealed_token.empty()) {
+    w.Key("sealed_token");
+    w.String(t.sealed_token.c_str());
+  }
   w.Key("description");
   w.String(t.description.c_str(), static_cast<rapidjson::SizeType>(t.description.size()));
   w.Key("owner");
@@ -61,6 +76,7 @@ StatusOr<TriggerToken> DecodeTriggerToken(std::string_view json) {
   t.project_id = GetInt64(doc, "project_id");
   t.token_sha256 = GetString(doc, "token_sha256");
   t.short_token = GetString(doc, "short_token");
+  t.sealed_token = GetString(doc, "sealed_token");
   t.description = GetString(doc, "description");
   t.owner = GetString(doc, "owner");
   auto created = ReadTime(doc, "created_at");

@@ -4,7 +4,9 @@
 // topic, <prefix>triggers, keyed "<project id>/<trigger id>"; a revoked token is a tombstone
 // (an empty value). Every gateway follows the topic into a TriggerTokenTable, so a token created
 // or revoked on one gateway works, or stops working, on every other as soon as its view has read
-// the record. A token is stored only as its SHA-256 and its first four characters.
+// the record. A token is authenticated by its SHA-256; the record also holds its first four
+// characters and, when gitlab.trigger_token_key is set, the whole token sealed under that key
+// (AES-256-GCM), which only its owner is shown.
 
 #include <cstdint>
 #include <map>
@@ -26,6 +28,7 @@ struct TriggerToken {
   int64_t project_id = 0;
   std::string token_sha256;  // lower-case hex
   std::string short_token;   // the first four characters after "glptt-", for listings
+  std::string sealed_token;  // Seal(key, token, TriggerTokenKey(...)); empty without a key
   std::string description;
   std::string owner;  // the client that created it
   TimePoint created_at;
@@ -36,6 +39,10 @@ struct TriggerToken {
 };
 
 std::string TriggerTokenKey(int64_t project_id, int64_t id);
+// The token `caller` is shown: the whole token for its owner when it can be unsealed with `key`
+// (gitlab.trigger_token_key), else the short form.
+std::string ShownTriggerToken(const TriggerToken& token, const std::string& caller,
+                              const std::string& key);
 std::string EncodeTriggerToken(const TriggerToken& token);
 StatusOr<TriggerToken> DecodeTriggerToken(std::string_view json);
 
