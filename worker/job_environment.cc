@@ -99,6 +99,14 @@ std::map<std::string, std::string> BuildPipelineJobEnvironment(
   env["CI_PROJECT_PATH"] = project.path;
   env["CI_COMMIT_REF_NAME"] = context.ref;
   if (!context.sha.empty()) env["CI_COMMIT_SHA"] = context.sha;
+  if (!context.server_url.empty()) {
+    // Where a job reaches Sluice's GitLab API, e.g. a multi-project trigger with CI_JOB_TOKEN.
+    std::string server = context.server_url;
+    while (!server.empty() && server.back() == '/') server.pop_back();
+    env["CI_SERVER_URL"] = server;
+    env["CI_API_V4_URL"] = server + "/api/v4";
+    env["CI_PROJECT_URL"] = server + "/" + project.path;
+  }
   env["ARTIFACTS"] = artifacts_dir;
 
   for (const auto& [name, value] : job.env) env[name] = value;

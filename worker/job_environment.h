@@ -37,13 +37,15 @@ struct PipelineJobContext {
   std::map<std::string, std::string> variables;  // of the trigger, or of the play call
   std::string payload_path;  // TRIGGER_PAYLOAD: a file holding the request without its token
   std::string job_token;     // CI_JOB_TOKEN, valid while the job runs
+  std::string server_url;    // gateway.public_url: CI_SERVER_URL, CI_API_V4_URL, CI_PROJECT_URL
 };
 
 // The environment of a pipeline job, in layers where a later one wins (GitLab's precedence):
 //   1. base: PATH, HOME=workspace_dir, LANG=C.UTF-8;
 //   2. GitLab's predefined variables: CI_PIPELINE_SOURCE, CI_PIPELINE_TRIGGERED (for "trigger"),
 //      CI_PIPELINE_IID, CI_JOB_NAME, CI_JOB_STAGE, CI_PROJECT_ID, CI_PROJECT_PATH,
-//      CI_COMMIT_REF_NAME, CI_COMMIT_SHA (when known), and ARTIFACTS;
+//      CI_COMMIT_REF_NAME, CI_COMMIT_SHA (when known), CI_SERVER_URL, CI_API_V4_URL and
+//      CI_PROJECT_URL (from the gateway's public URL, when known), and ARTIFACTS;
 //   3. the job's own env; 4. the project's variables; 5. the trigger's or play call's variables;
 //   6. what identifies this run and may not be overridden: CI_PIPELINE_ID, CI_JOB_ID,
 //      CI_JOB_TOKEN, TRIGGER_PAYLOAD (when there is a payload) and SLUICE_EXECUTION_ID.

@@ -265,6 +265,7 @@ std::optional<JobRun::Params::Pipeline> Worker::PipelineRunFor(const Entry& entr
     for (const auto& [k, v] : r.variables) c.variables[k] = v;  // the play or retry call's win
   }
   c.job_token = entry.job_token;
+  c.server_url = config_.gateway.public_url;
   run.payload = pipeline->payload;
   return run;
 }

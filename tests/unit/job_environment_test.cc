@@ -285,6 +285,17 @@ TEST(PipelineJobEnvironmentTest, GitLabsPredefinedVariables) {
   EXPECT_EQ(env.at("PATH"), "/usr/bin");
 }
 
+TEST(PipelineJobEnvironmentTest, TheServerUrlsComeFromTheGatewaysPublicUrl) {
+  PipelineJobSetup s = UploadPackage();
+  s.context.server_url = "https://sluice.example:8443/";
+  auto env = Build(s);
+  EXPECT_EQ(env.at("CI_SERVER_URL"), "https://sluice.example:8443");
+  EXPECT_EQ(env.at("CI_API_V4_URL"), "https://sluice.example:8443/api/v4");
+  EXPECT_EQ(env.at("CI_PROJECT_URL"), "https://sluice.example:8443/group/project");
+  s.context.server_url.clear();
+  EXPECT_EQ(Build(s).count("CI_SERVER_URL"), 0u);
+}
+
 TEST(PipelineJobEnvironmentTest, TriggerVariablesWinOverProjectVariablesOverTheJobsEnv) {
   auto env = Build(UploadPackage());
   EXPECT_EQ(env.at("UPLOAD_TO_S3"), "true");
