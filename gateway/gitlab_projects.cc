@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "gateway/gitlab_pagination.h"
 #include "gateway/gitlab_replies.h"
 
 namespace sluice {
@@ -186,6 +187,26 @@ std::string GitLabVersionJson() {
   WriteBool(w, "enterprise", false);
   w.EndObject();
   return buf.GetString();
+}
+
+ApiReply CurrentUserReply(const Config& config, const ClientConfig& client) {
+  return JsonReply(200, GitLabCurrentUserJson(config, client));
+}
+
+ApiReply VersionReply() { return JsonReply(200, GitLabVersionJson()); }
+
+ApiReply ProjectsReply(const Config& config, const ApiRequest& request,
+                       const ClientConfig& client) {
+  // `membership=true` or not, a client sees only its projects: Sluice has no public ones.
+  std::vector<const ProjectConfig*> projects = MemberProjects(config, client.name);
+  return PagedJsonList(
+      request, config.gateway.public_url, projects.size(), [&](JsonWriter& w, size_t i) {
+        WriteGitLabProject(w, config, *projects[i], projects[i]->members.at(client.name));
+      });
+}
+
+ApiReply ProjectReply(const Config& config, const ProjectConfig& project, ProjectRole role) {
+  return JsonReply(200, GitLabProjectJson(config, project, role));
 }
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/json_codec.h"
+#include "gateway/api.h"
 
 namespace sluice {
 
@@ -35,5 +36,13 @@ std::string GitLabCurrentUserJson(const Config& config, const ClientConfig& clie
 // GET /version: {"version", "revision"}. The version is that of GitLab's API whose subset Sluice
 // follows, marked as Sluice's ("18.0.0-sluice"), so a client's version checks see a modern API.
 std::string GitLabVersionJson();
+
+// The answers of the routes, for an authenticated client (the handlers answer 401 before):
+// GET /user, GET /version, GET /projects (the client's, paginated) and GET /projects/:id (for a
+// member with `role`).
+ApiReply CurrentUserReply(const Config& config, const ClientConfig& client);
+ApiReply VersionReply();
+ApiReply ProjectsReply(const Config& config, const ApiRequest& request, const ClientConfig& client);
+ApiReply ProjectReply(const Config& config, const ProjectConfig& project, ProjectRole role);
 
 }  // namespace sluice

@@ -262,6 +262,30 @@ TEST(GitLabCurrentUserJson, NamesTheClientAndItsWebUrlUnderThePublicUrl) {
   EXPECT_TRUE(d["revision"].IsString());
 }
 
+TEST(ProjectsReply, TheClientsProjectsPaginated) {
+  Config c = ProjectsConfig();
+  ApiRequest request;
+  request.path = "/api/v4/projects";
+  request.query = {{"membership", "true"}, {"per_page", "1"}};
+  ApiReply r = ProjectsReply(c, request, c.clients[0]);
+  EXPECT_EQ(r.status, 200);
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  ASSERT_TRUE(d.IsArray());
+  ASSERT_EQ(d.Size(), 1u);
+  EXPECT_EQ(d[0]["id"].GetInt64(), 4);
+  auto h = Headers(r.headers);
+  EXPECT_EQ(h["X-Total"], "2");
+  EXPECT_EQ(h["X-Next-Page"], "2");
+  EXPECT_NE(h["Link"].find("<https://sluice.example/api/v4/projects?membership=true&page=2&"
+                           "per_page=1>; rel=\"next\""),
+            std::string::npos)
+      << h["Link"];
+  ClientConfig outsider;
+  outsider.name = "outsider";
+  EXPECT_EQ(ProjectsReply(c, request, outsider).body, "[]\n");
+}
+
 TEST(ShownTriggerToken, WholeForItsOwnerOnlyAndOnlyWhenItOpens) {
   const std::string key(kSealKeyBytes, '\x07');
   const std::string token = "glptt-0123456789abcdef0123456789abcdef01234567";
