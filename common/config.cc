@@ -101,7 +101,7 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
       node, "worker",
       {"max_concurrency", "workspace", "artifacts", "heartbeat", "lease", "shutdown_grace",
        "kill_grace", "executor", "limits", "max_log_bytes", "keep_failed_workspaces",
-       "artifacts_retention", "job_uid_base", "bwrap", "podman", "podman_args"},
+       "artifacts_retention", "job_uid_base", "bwrap", "podman", "podman_args", "metrics_listen"},
       errors);
   if (!map.valid()) return;
   map.Int("max_concurrency", 1, &out->max_concurrency);
@@ -143,6 +143,13 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
   map.NonEmptyString("bwrap", &out->bwrap);
   map.NonEmptyString("podman", &out->podman);
   map.StringList("podman_args", &out->podman_args);
+  if (map.String("metrics_listen", &out->metrics_listen) && !out->metrics_listen.empty()) {
+    std::string problem = ListenProblem(out->metrics_listen);
+    if (!problem.empty()) {
+      errors.Add(map.PathOf("metrics_listen"),
+                 problem + " (or \"\" for no listener), got " + Quote(out->metrics_listen));
+    }
+  }
   // A worker stops a job whose claim it could not renew for half the lease, so a heartbeat
   // must fit in there with room to spare for Kafka's acknowledgement.
   if (heartbeat_ok && lease_ok && out->heartbeat * 3 > out->lease) {

@@ -132,6 +132,9 @@ struct WorkerConfig {
   // e.g. ["--runtime", "runc"] where crun cannot run (a cgroup v1 hybrid host) or
   // ["--root", DIR, "--runroot", DIR] for a private image store.
   std::vector<std::string> podman_args;
+  // Where the worker serves GET /metrics (Prometheus text format); empty: no listener. `sluice
+  // dev` serves the worker's metrics on the gateway's port instead.
+  std::string metrics_listen = "127.0.0.1:9464";
 };
 
 struct RateLimit {

@@ -318,13 +318,13 @@ Registry& DefaultRegistry() {
   return *registry;
 }
 
-void RegisterProcessMetrics(Registry& registry, std::string_view role) {
+void RegisterProcessMetrics(Registry& registry) {
   registry
       .AddGauge("sluice_build_info",
-                "Always 1; the labels say which Sluice this is: its version, the librdkafka it "
-                "runs with and the role of the process (gateway, worker or dev).",
-                {"version", "librdkafka", "role"})
-      .With({SLUICE_VERSION, rd_kafka_version_str(), role})
+                "Always 1; the labels say which Sluice this is: its version and the librdkafka it "
+                "runs with.",
+                {"version", "librdkafka"})
+      .With({SLUICE_VERSION, rd_kafka_version_str()})
       .Set(1);
   static const double start =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -217,7 +217,8 @@ std::string EscapeLabelValue(std::string_view value);
 std::string EscapeHelp(std::string_view help);
 std::string FormatValue(double v);
 
-// sluice_build_info and process_start_time_seconds, set once at start-up.
-void RegisterProcessMetrics(Registry& registry, std::string_view role);
+// sluice_build_info and process_start_time_seconds; called by each part of a process as it
+// starts (a second call changes nothing).
+void RegisterProcessMetrics(Registry& registry);
 
 }  // namespace sluice::metrics

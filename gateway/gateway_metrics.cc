@@ -68,4 +68,28 @@ ApiReply MetricsReply(const metrics::Registry& registry) {
   return r;
 }
 
+HttpApp MetricsOnlyApp(const metrics::Registry& registry) {
+  constexpr std::string_view kPath = "/metrics";
+  HttpApp app;
+  app.max_body_bytes = [](std::string_view) { return size_t{1024}; };
+  app.admit = [](const ApiRequest&) { return Status::Ok(); };
+  app.route_of = [kPath](std::string_view method, std::string_view path) {
+    return std::string(path == kPath ? kPath : "unmatched");
+  };
+  app.handle = [&registry, kPath](ApiRequest request, ReplyFn reply) {
+    if (request.path != kPath) {
+      return reply(ErrorReply(NotFound("no such endpoint: " + EchoValue(request.path) +
+                                       "; this listener serves GET /metrics only")));
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      ApiReply r =
+          ErrorReply(Status(Code::kUnimplemented, "/metrics answers GET only").WithHttpStatus(405));
+      r.headers.emplace_back("Allow", "GET");
+      return reply(std::move(r));
+    }
+    reply(MetricsReply(registry));
+  };
+  return app;
+}
+
 }  // namespace sluice

@@ -6,6 +6,7 @@
 
 #include "common/metrics.h"
 #include "gateway/api.h"
+#include "gateway/http_connection.h"
 
 namespace sluice {
 
@@ -37,5 +38,9 @@ void RecordHttpAnswer(std::string_view route, std::string_view method, int statu
 
 // The answer to GET /metrics: the registry's exposition text.
 ApiReply MetricsReply(const metrics::Registry& registry);
+
+// What the worker's metrics listener (worker.metrics_listen) serves: GET /metrics, a JSON 404
+// for any other path and 405 for another method. Bodies are refused (1 KiB at most).
+HttpApp MetricsOnlyApp(const metrics::Registry& registry);
 
 }  // namespace sluice

@@ -403,7 +403,20 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& list
 
 HttpServer::HttpServer(const GatewayConfig& config, std::shared_ptr<GatewayService> service,
                        size_t webhook_body_bytes)
-    : config_(config), webhook_body_bytes_(webhook_body_bytes), service_(std::move(service)) {}
+    : config_(config), webhook_body_bytes_(webhook_body_bytes), app_(AppOf(std::move(service))) {}
+
+HttpServer::HttpServer(const GatewayConfig& config, HttpApp app)
+    : config_(config), webhook_body_bytes_(0), app_(std::move(app)) {}
+
+HttpApp HttpServer::AppOf(std::shared_ptr<GatewayService> service) {
+  HttpApp app;
+  app.max_body_bytes = [service](std::string_view path) { return service->MaxBodyBytes(path); };
+  app.admit = [service](const ApiRequest& head) { return service->Admit(head); };
+  app.handle = [service](ApiRequest request, ReplyFn reply) {
+    service->Handle(request, std::move(reply));
+  };
+  return app;
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -422,10 +435,7 @@ Status HttpServer::Start() {
   state_ = std::make_shared<HttpServerState>();
   state_->settings = Settings(config_);
   state_->max_connections = config_.max_connections;
-  std::shared_ptr<GatewayService> service = service_;
-  state_->app.max_body_bytes = [service](std::string_view path) {
-    return service->MaxBodyBytes(path);
-  };
+  state_->app = app_;
   // Room for eight of the largest bodies at once (200 MiB with GitHub's 25 MiB), at least 64 MiB.
   state_->body_budget =
       std::max<size_t>(8 * std::max(config_.max_body_bytes, webhook_body_bytes_), 64 * 1024 * 1024);
@@ -437,10 +447,6 @@ Status HttpServer::Start() {
     return false;
   };
   state_->app.release_body = [state](size_t n) { state->body_bytes.fetch_sub(n); };
-  state_->app.admit = [service](const ApiRequest& head) { return service->Admit(head); };
-  state_->app.handle = [service](ApiRequest request, ReplyFn reply) {
-    service->Handle(request, std::move(reply));
-  };
   RaiseDescriptorLimit(config_.max_connections);
   try {
     Address address(hp->first, Port(hp->second));

@@ -23,14 +23,17 @@
 #include "common/git_delivery.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pipeline.h"
 #include "common/status_view.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/gateway_service.h"
 #include "gateway/http_server.h"
 #include "gateway/trigger_tokens.h"
 #include "worker/delivery_dispatcher.h"
 #include "worker/process_runner.h"
 #include "worker/worker.h"
+#include "worker/worker_metrics.h"
 
 namespace sluice {
 namespace {
@@ -131,8 +134,11 @@ struct GatewayParts {
   std::unique_ptr<WebhookSettings> webhook_settings;
   std::shared_ptr<GatewayService> service;
   std::unique_ptr<HttpServer> http;
+  metrics::Registry::Hook metrics_hook;  // reads the view and the service at each scrape
 
   Status Start(const Config& config) {
+    metrics::RegisterProcessMetrics(metrics::DefaultRegistry());
+    GatewayMetrics::Get();
     Duration message_timeout = std::max<Duration>(
         config.gateway.request_timeout - std::chrono::seconds(1), std::chrono::milliseconds(500));
     auto p =
@@ -160,6 +166,15 @@ struct GatewayParts {
     for (const auto& [host, h] : config.webhooks.hosts) {
       webhook_body = std::max(webhook_body, h.max_body_bytes);
     }
+    GatewayService* s = service.get();
+    KafkaStatusView* v = view.get();
+    metrics_hook = metrics::DefaultRegistry().OnCollect([s, v] {
+      GatewayMetrics& m = GatewayMetrics::Get();
+      m.triggers_in_flight.Set(s->in_flight());
+      m.status_view_records.Set(static_cast<double>(v->store().size()));
+      m.status_view_lag.Set(static_cast<double>(v->LagRecords()));
+      m.status_view_bytes.Set(v->EstimatedBytes());
+    });
     http = std::make_unique<HttpServer>(config.gateway, service, webhook_body);
     return http->Start();
   }
@@ -182,6 +197,7 @@ struct GatewayParts {
   }
   void Stop() {
     if (http) http->Stop();
+    metrics_hook = {};
     if (service) service->StopBackgroundWork();
     if (deliveries) deliveries->Stop();
     if (pipelines) pipelines->Stop();
@@ -204,9 +220,26 @@ struct WorkerParts {
   std::atomic<bool> stop{false};
   std::atomic<bool> finished{false};
   Duration exit_within{};
+  std::unique_ptr<HttpServer> metrics_http;  // worker.metrics_listen
 
   // `config_path`: the file the configuration came from, which no job may see.
   Status Start(const Config& config, const std::string& config_path) {
+    metrics::RegisterProcessMetrics(metrics::DefaultRegistry());
+    WorkerMetrics::Get();
+    if (!config.worker.metrics_listen.empty()) {
+      GatewayConfig listener;
+      listener.listen = config.worker.metrics_listen;
+      listener.threads = 1;
+      listener.max_connections = 64;
+      listener.max_body_bytes = 1024;
+      metrics_http =
+          std::make_unique<HttpServer>(listener, MetricsOnlyApp(metrics::DefaultRegistry()));
+      if (Status s = metrics_http->Start(); !s.ok()) {
+        return Status(s.code(), "worker.metrics_listen: " + s.message());
+      }
+      LogInfo("worker", "serving metrics on " + config.worker.metrics_listen + " (port " +
+                            std::to_string(metrics_http->port()) + ")");
+    }
     // The worker's own schedule (PlanShutdown) ends by shutdown_grace + kill_grace; a tenth of
     // the kill_grace is left for the process to exit.
     exit_within =
@@ -248,6 +281,7 @@ struct WorkerParts {
   }
   void Stop() {
     stop.store(true);
+    if (metrics_http) metrics_http->Stop();
     // Whatever Kafka answers (a commit, a group leave or a flush can each block for long when
     // it answers nothing), the process ends in time and leaves no job running behind it.
     std::thread([deadline = std::chrono::steady_clock::now() + exit_within] {
@@ -385,6 +419,8 @@ int RunDev(const Args& args, const char* argv0) {
   std::filesystem::path data = std::filesystem::absolute(data_dir);
   c.worker.workspace = (data / "work").string();
   c.worker.artifacts = (data / "artifacts").string();
+  // One port for all: the gateway's /metrics shows the worker's metrics too (one registry).
+  c.worker.metrics_listen = "";
 
   GatewayParts gateway;
   WorkerParts worker;

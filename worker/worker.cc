@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "common/log.h"
+#include "worker/worker_metrics.h"
 
 namespace sluice {
 namespace {
@@ -429,6 +430,10 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   p.janitor = &janitor_;
   entry.run = std::make_unique<JobRun>(std::move(p), *executor, *checkout);
   entry.state = State::kRunning;
+  WorkerMetrics& metrics = WorkerMetrics::Get();
+  metrics.jobs_started.With({entry.trigger->job_name}).Inc();
+  metrics.job_start_delay.Observe(
+      std::max(0.0, std::chrono::duration<double>(now - entry.trigger->create_time).count()));
   entry.next_heartbeat = now + config_.worker.heartbeat;
   LogInfo(kComponent, "running " + entry.trigger->job_name + " " + entry.trigger->id + " attempt " +
                           std::to_string(entry.attempt));
@@ -481,6 +486,7 @@ void Worker::SendReport(Entry& entry) {
                            it->second.state = State::kDeciding;
                          } else if (s.ok()) {
                            it->second.state = State::kDone;
+                           w.CountFinished(it->second);
                          } else if (!IsRetriableDelivery(s) && !it->second.report_compacted) {
                            w.ReportUnwritable(it->second, s, w.clock_.Now());
                          } else if (!IsRetriableDelivery(s)) {
@@ -530,6 +536,7 @@ void Worker::Fence(Entry& entry, TimePoint now) {
               FormatDuration(std::chrono::duration_cast<Duration>(now - entry.renewed_at)) +
               " (lease " + FormatDuration(config_.worker.lease) +
               "); killing the job so that it never runs twice at once");
+  WorkerMetrics::Get().fenced.Inc();
   entry.run->KillNow();
   entry.run.reset();
   entry.takes_over.reset();
@@ -557,6 +564,7 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
         if (current->heartbeat_time && now - *current->heartbeat_time < RenewalLimit()) {
           entry.renewed_at = std::max(entry.renewed_at, *current->heartbeat_time);  // written
           entry.state = State::kReady;
+          if (entry.takes_over) WorkerMetrics::Get().lease_takeovers.Inc();
         } else if (!entry.beat_in_flight) {
           SendHeartbeat(entry, now);
         }
@@ -602,6 +610,26 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
     case State::kPipeline:  // moved on by AdvancePipelines
       return;
   }
+}
+
+void Worker::CountFinished(const Entry& entry) {
+  const Execution& r = entry.report;
+  if (!IsTerminal(r.job_status)) return;
+  WorkerMetrics& metrics = WorkerMetrics::Get();
+  metrics.jobs_finished.With({r.job_name, JobStatusName(r.job_status)}).Inc();
+  if (entry.run && r.start_time && r.completion_time) {
+    metrics.job_duration.With({r.job_name})
+        .Observe(std::max(
+            0.0, std::chrono::duration<double>(*r.completion_time - *r.start_time).count()));
+  }
+}
+
+void Worker::UpdateSlotMetrics() {
+  WorkerMetrics& metrics = WorkerMetrics::Get();
+  int running = Running();
+  metrics.jobs_running.Set(running);
+  metrics.slots_busy.Set(running);
+  metrics.slots_free.Set(std::max(0, config_.worker.max_concurrency - running));
 }
 
 void Worker::StoreOffsets() {
@@ -767,6 +795,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     }
     StoreOffsets();
     UpdatePause();
+    UpdateSlotMetrics();
     LogSummary(now);
     if (draining) {
       int busy = 0;

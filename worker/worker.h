@@ -110,6 +110,9 @@ class Worker {
   void Post(std::function<void(Worker&)> event);
   void DrainEvents();
   void StoreOffsets();
+  // Metrics: a terminal status acknowledged (finished, duration); the slots, every turn.
+  void CountFinished(const Entry& entry);
+  void UpdateSlotMetrics();
   // Every `kSummaryEvery` while it holds triggers, one line of how many are in each state.
   void LogSummary(TimePoint now);
   void UpdatePause();

@@ -231,6 +231,23 @@ TEST_F(ConfigTest, EmptySectionsKeepDefaults) {
   EXPECT_EQ(config->worker.lease, seconds(30));
 }
 
+TEST_F(ConfigTest, WorkerMetricsListenDefaultsToLoopbackAndMayBeTurnedOff) {
+  StatusOr<Config> config = LoadConfigText(kOneJob);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->worker.metrics_listen, "127.0.0.1:9464");
+  config = LoadConfigText(std::string("worker: {metrics_listen: \"\"}\n") + kOneJob);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->worker.metrics_listen, "");
+  config = LoadConfigText(std::string("worker: {metrics_listen: \"[::]:0\"}\n") + kOneJob);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->worker.metrics_listen, "[::]:0");
+  config = LoadConfigText(std::string("worker: {metrics_listen: \"9464\"}\n") + kOneJob);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("worker.metrics_listen: expected HOST:PORT"),
+            std::string::npos)
+      << config.status().message();
+}
+
 // The project of the GitLab issue, as README's GitLab section writes it.
 TEST_F(ConfigTest, ProjectsWithTheirPipelines) {
   StatusOr<Config> config = LoadConfigText(

@@ -353,8 +353,12 @@ Deployment::Deployment(const std::string& jobs_yaml, const std::string& worker_y
   out << "gateway:\n  public_url: \"http://gateway.test\"\n" << gateway_yaml << "\n";
   // The deployment's lease and heartbeat, unless worker_yaml names its own.
   const bool own_lease = worker_yaml.find("lease:") != std::string::npos;
+  // Each worker's metrics on a free port of its own (the default 9464 would be shared by every
+  // worker of every test), unless worker_yaml names it.
+  const bool own_metrics = worker_yaml.find("metrics_listen:") != std::string::npos;
   out << "worker:\n  workspace: \"" << workspace() << "\"\n  artifacts: \"" << artifacts() << "\"\n"
       << (own_lease ? "" : "  heartbeat: 500ms\n  lease: 3s\n")
+      << (own_metrics ? "" : "  metrics_listen: \"127.0.0.1:0\"\n")
       << "  kill_grace: 2s\n  shutdown_grace: 5s\n"
       << worker_yaml << "\n";
   if (clients_yaml.empty()) {
