@@ -25,6 +25,9 @@ struct ApiRequest {
   // X-Request-Id as the client sent it (when printable and short), else one the gateway drew;
   // logged with the request and returned on its answer.
   std::string request_id;
+  // The pattern of the route that serves it ("/v1/executions/{id}"), set by the router: a
+  // bounded name for logs and metrics labels.
+  std::string route;
 };
 
 struct ApiReply {

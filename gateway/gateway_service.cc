@@ -21,30 +21,6 @@ constexpr size_t kDefaultPageSize = 50;
 constexpr size_t kMaxIdempotencyKeyLength = 255;
 constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string current;
-  for (char c : path) {
-    if (c == '/') {
-      if (!current.empty()) parts.push_back(std::move(current));
-      current.clear();
-    } else {
-      current.push_back(c);
-    }
-  }
-  if (!current.empty()) parts.push_back(std::move(current));
-  return parts;
-}
-
-ApiReply MethodNotAllowed(const std::string& method, const std::string& path, const char* allow) {
-  ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + EchoValue(method) +
-                                                           " is not allowed on " + EchoValue(path) +
-                                                           "; allowed: " + allow)
-                              .WithHttpStatus(405));
-  r.headers.emplace_back("Allow", allow);
-  return r;
-}
-
 Status ValidateIdempotencyKey(const std::string& key) {
   if (key.size() > kMaxIdempotencyKeyLength) {
     return InvalidArgument("Idempotency-Key: at most " + std::to_string(kMaxIdempotencyKeyLength) +
@@ -126,56 +102,53 @@ GatewayService::GatewayService(const Config& config, Publisher& publisher, Statu
   if (webhooks) {
     webhooks_ = std::make_unique<WebhookApi>(config, publisher, *webhooks, deadlines_, clock);
   }
+  RegisterRoutes();
+}
+
+void GatewayService::RegisterRoutes() {
+  auto reply_with = [](auto answer) {
+    return [answer](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+      reply(answer(request, p));
+    };
+  };
+  router_.Add("GET", "/healthz", ApiFamily::kOps,
+              reply_with([](const ApiRequest&, const PathParams&) {
+                return JsonReply(200, "{\"status\":\"ok\"}");
+              }));
+  router_.Add("GET", "/readyz", ApiFamily::kOps,
+              reply_with([this](const ApiRequest&, const PathParams&) { return Ready(); }));
+  router_.Add("GET", "/v1/executions", ApiFamily::kV1,
+              reply_with([this](const ApiRequest& request, const PathParams&) {
+                return ListExecutions(request);
+              }));
+  router_.Add("POST", "/v1/executions", ApiFamily::kV1,
+              [this](const ApiRequest& request, const PathParams&, ReplyFn reply) {
+                CreateExecution(request, std::nullopt, std::move(reply));
+              });
+  // GET names an execution; POST names a job (the gangway-cli form). One template, since
+  // OpenAPI takes one parameter name per path.
+  router_.Add("GET", "/v1/executions/{id}", ApiFamily::kV1,
+              reply_with([this](const ApiRequest& request, const PathParams& p) {
+                return GetExecution(request, p.at("id"));
+              }));
+  router_.Add("POST", "/v1/executions/{id}", ApiFamily::kV1,
+              [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+                CreateExecution(request, p.at("id"), std::move(reply));
+              });
+  router_.Add("POST", "/v1/executions/{id}/abort", ApiFamily::kV1,
+              [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+                AbortExecution(request, p.at("id"), std::move(reply));
+              });
+  router_.Add("GET", "/v1/executions/{id}/log", ApiFamily::kV1,
+              reply_with([this](const ApiRequest& request, const PathParams& p) {
+                return GetLog(request, p.at("id"));
+              }));
+  if (gitlab_) gitlab_->Register(router_);
+  if (webhooks_) webhooks_->Register(router_);
 }
 
 void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
-  const std::string& m = request.method;
-  std::vector<std::string> parts = SplitPath(request.path);
-  auto is = [&](std::initializer_list<const char*> want) {
-    if (parts.size() != want.size()) return false;
-    size_t i = 0;
-    for (const char* w : want) {
-      if (w[0] != '*' && parts[i] != w) return false;
-      ++i;
-    }
-    return true;
-  };
-
-  if (gitlab_ && GitLabApi::Handles(request.path)) {
-    return gitlab_->Handle(request, parts, std::move(reply));
-  }
-  if (webhooks_ && WebhookApi::Handles(parts)) {
-    return webhooks_->Handle(request, parts, std::move(reply));
-  }
-  if (is({"healthz"})) {
-    if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
-    return reply(JsonReply(200, "{\"status\":\"ok\"}"));
-  }
-  if (is({"readyz"})) {
-    if (m != "GET" && m != "HEAD") return reply(MethodNotAllowed(m, request.path, "GET"));
-    return reply(Ready());
-  }
-  if (is({"v1", "executions"})) {
-    if (m == "POST") return CreateExecution(request, std::nullopt, std::move(reply));
-    if (m == "GET") return reply(ListExecutions(request));
-    return reply(MethodNotAllowed(m, request.path, "GET, POST"));
-  }
-  if (is({"v1", "executions", "*"})) {
-    // POST names a job (the gangway-cli form); GET names an execution.
-    if (m == "POST") return CreateExecution(request, parts[2], std::move(reply));
-    if (m == "GET") return reply(GetExecution(request, parts[2]));
-    return reply(MethodNotAllowed(m, request.path, "GET, POST"));
-  }
-  if (is({"v1", "executions", "*", "abort"})) {
-    if (m == "POST") return AbortExecution(request, parts[2], std::move(reply));
-    return reply(MethodNotAllowed(m, request.path, "POST"));
-  }
-  if (is({"v1", "executions", "*", "log"})) {
-    if (m == "GET") return reply(GetLog(request, parts[2]));
-    return reply(MethodNotAllowed(m, request.path, "GET"));
-  }
-  reply(ErrorReply(NotFound("no such endpoint: " + EchoValue(m) + " " + EchoValue(request.path) +
-                            " (see the README for the API)")));
+  router_.Dispatch(request, std::move(reply));
 }
 
 size_t GatewayService::MaxBodyBytes(std::string_view path) const {

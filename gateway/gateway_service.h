@@ -14,6 +14,7 @@
 #include "gateway/deadline_timer.h"
 #include "gateway/gitlab_api.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/router.h"
 #include "gateway/webhooks.h"
 
 namespace sluice {
@@ -42,10 +43,14 @@ class GatewayService {
   // POST /hooks/{host}, gateway.max_body_bytes everywhere else.
   size_t MaxBodyBytes(std::string_view path) const;
 
+  // The route table every API of this gateway registered in.
+  const Router& router() const { return router_; }
+
   // Triggers published but not yet acknowledged by Kafka.
   int in_flight() const { return in_flight_.load(); }
 
  private:
+  void RegisterRoutes();
   void CreateExecution(const ApiRequest& request, const std::optional<std::string>& path_job,
                        ReplyFn reply);
   ApiReply GetExecution(const ApiRequest& request, const std::string& id);
@@ -70,6 +75,7 @@ class GatewayService {
   std::unique_ptr<WebhookApi> webhooks_;
   std::function<bool()> webhooks_caught_up_;
   std::atomic<int> in_flight_{0};
+  Router router_;
   DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
 };
 

@@ -134,8 +134,6 @@ GitLabApi::GitLabApi(const Config& config, Publisher& publisher, StatusView& vie
       deadlines_(deadlines),
       clock_(clock) {}
 
-bool GitLabApi::Handles(const std::string& path) { return path.rfind("/api/v4/", 0) == 0; }
-
 std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
                                              const std::string& project_ref, ProjectRole role,
                                              Caller* caller) {
@@ -157,31 +155,41 @@ std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
   return std::nullopt;
 }
 
-void GitLabApi::Handle(const ApiRequest& request, const std::vector<std::string>& parts,
-                       ReplyFn reply) {
-  // api v4 projects :id triggers [:trigger_id]
-  bool triggers =
-      parts.size() >= 5 && parts.size() <= 6 && parts[2] == "projects" && parts[4] == "triggers";
-  if (!triggers) {
-    if (parts.size() >= 5 && parts[2] == "projects") {
-      return HandleProjectRoute(request, parts, std::move(reply));
-    }
-    return reply(GitLabMessage(404, "404 Not Found"));
-  }
-  Caller caller;
-  if (auto refused = Authorize(request, parts[3], ProjectRole::kMaintainer, &caller)) {
-    return reply(*refused);
-  }
-  const std::string& m = request.method;
-  if (parts.size() == 5) {
-    if (m == "GET") return reply(ListTriggers(caller));
-    if (m == "POST") return CreateTrigger(request, caller, std::move(reply));
-    return reply(GitLabMessage(405, "405 Method Not Allowed"));
-  }
-  if (m == "GET") return reply(GetTrigger(caller, parts[5]));
-  if (m == "PUT") return UpdateTrigger(request, caller, parts[5], std::move(reply));
-  if (m == "DELETE") return DeleteTrigger(caller, parts[5], std::move(reply));
-  reply(GitLabMessage(405, "405 Method Not Allowed"));
+void GitLabApi::Register(Router& router) {
+  router.SetFamily("/api/v4/", ApiFamily::kGitLab);
+  // Every trigger-token route needs a maintainer of the project.
+  auto maintainer = [this](auto serve) {
+    return [this, serve](const ApiRequest& request, const PathParams& params, ReplyFn reply) {
+      Caller caller;
+      if (auto refused = Authorize(request, params.at("id"), ProjectRole::kMaintainer, &caller)) {
+        return reply(*refused);
+      }
+      serve(request, params, caller, std::move(reply));
+    };
+  };
+  const std::string triggers = "/api/v4/projects/{id}/triggers";
+  const std::string trigger = triggers + "/{trigger_id}";
+  router.Add("GET", triggers, ApiFamily::kGitLab,
+             maintainer([this](const ApiRequest&, const PathParams&, const Caller& caller,
+                               ReplyFn reply) { reply(ListTriggers(caller)); }));
+  router.Add(
+      "POST", triggers, ApiFamily::kGitLab,
+      maintainer([this](const ApiRequest& request, const PathParams&, const Caller& caller,
+                        ReplyFn reply) { CreateTrigger(request, caller, std::move(reply)); }));
+  router.Add("GET", trigger, ApiFamily::kGitLab,
+             maintainer([this](const ApiRequest&, const PathParams& p, const Caller& caller,
+                               ReplyFn reply) { reply(GetTrigger(caller, p.at("trigger_id"))); }));
+  router.Add("PUT", trigger, ApiFamily::kGitLab,
+             maintainer([this](const ApiRequest& request, const PathParams& p, const Caller& caller,
+                               ReplyFn reply) {
+               UpdateTrigger(request, caller, p.at("trigger_id"), std::move(reply));
+             }));
+  router.Add("DELETE", trigger, ApiFamily::kGitLab,
+             maintainer([this](const ApiRequest&, const PathParams& p, const Caller& caller,
+                               ReplyFn reply) {
+               DeleteTrigger(caller, p.at("trigger_id"), std::move(reply));
+             }));
+  RegisterPipelineRoutes(router);
 }
 
 ApiReply GitLabApi::ListTriggers(const Caller& caller) {

@@ -36,6 +36,7 @@
 #include "common/status_view.h"
 #include "gateway/api.h"
 #include "gateway/deadline_timer.h"
+#include "gateway/router.h"
 #include "gateway/trigger_tokens.h"
 
 namespace sluice {
@@ -52,10 +53,8 @@ class GitLabApi {
   GitLabApi(const Config& config, Publisher& publisher, StatusView& view, TriggerTokenTable& tokens,
             PipelineStore& pipelines, DeadlineTimer& deadlines, const Clock& clock);
 
-  // Whether `path` is GitLab's (under /api/v4/).
-  static bool Handles(const std::string& path);
-  // `parts`: the path split at '/', starting with "api", "v4".
-  void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
+  // Adds GitLab's routes (under /api/v4/) to the gateway's route table.
+  void Register(Router& router);
 
  private:
   struct Caller {
@@ -79,8 +78,7 @@ class GitLabApi {
   void Write(const TriggerToken& token, bool revoke, ApiReply success, ReplyFn reply);
 
   // --- Pipelines (gitlab_pipelines.cc) ---
-  void HandleProjectRoute(const ApiRequest& request, const std::vector<std::string>& parts,
-                          ReplyFn reply);
+  void RegisterPipelineRoutes(Router& router);
   void TriggerPipeline(const ApiRequest& request, const std::string& project_ref,
                        const std::optional<std::string>& path_ref, ReplyFn reply);
   ApiReply GetPipeline(const Caller& caller, const std::string& pipeline_id, bool jobs);

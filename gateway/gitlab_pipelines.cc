@@ -301,17 +301,6 @@ std::optional<ApiReply> PipelineRecordTooLarge(const Pipeline& pipeline) {
   return GitLabMessage(413, s.message());
 }
 
-// The ref of the webhook form, joined back when the HTTP layer decoded an encoded slash.
-std::optional<std::string> WebhookRef(const std::vector<std::string>& parts) {
-  size_t n = parts.size();
-  if (n < 8 || parts[4] != "ref" || parts[n - 2] != "trigger" || parts[n - 1] != "pipeline") {
-    return std::nullopt;
-  }
-  std::string ref;
-  for (size_t i = 5; i + 2 < n; ++i) ref += (ref.empty() ? "" : "/") + PercentDecode(parts[i]);
-  return ref;
-}
-
 // Read-your-writes for a retry this gateway sent, as for a new pipeline's record: its store shows
 // the pipeline as the owner will make it, so that a call following within milliseconds (a cancel
 // of the run the retry just created) finds the new run instead of a 404. The owner's record of
@@ -334,43 +323,68 @@ PipelineState GitLabApi::Evaluate(const ProjectConfig& project, const Pipeline& 
                           [this](const std::string& id) { return view_.store().Get(id); });
 }
 
-void GitLabApi::HandleProjectRoute(const ApiRequest& request, const std::vector<std::string>& parts,
-                                   ReplyFn reply) {
-  const std::string& m = request.method;
-  size_t n = parts.size();
-  auto not_allowed = [&] { reply(GitLabMessage(405, "405 Method Not Allowed")); };
-  if (n == 6 && parts[4] == "trigger" && parts[5] == "pipeline") {
-    if (m != "POST") return not_allowed();
-    return TriggerPipeline(request, parts[3], std::nullopt, std::move(reply));
+void GitLabApi::RegisterPipelineRoutes(Router& router) {
+  // The trigger routes authenticate by the trigger token in the request, not by a client.
+  router.Add("POST", "/api/v4/projects/{id}/trigger/pipeline", ApiFamily::kGitLab,
+             [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               TriggerPipeline(request, p.at("id"), std::nullopt, std::move(reply));
+             });
+  // The webhook form: the ref in the path, an encoded '/' in it or not.
+  router.Add("POST", "/api/v4/projects/{id}/ref/{ref+}/trigger/pipeline", ApiFamily::kGitLab,
+             [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               TriggerPipeline(request, p.at("id"), PercentDecode(p.at("ref")), std::move(reply));
+             });
+
+  // The rest need a member of the project: a reporter to read, a developer to act.
+  using Serve = std::function<void(const ApiRequest&, const PathParams&, const Caller&, ReplyFn)>;
+  auto add = [this, &router](const char* method, const std::string& pattern, Serve serve) {
+    ProjectRole needed =
+        std::string_view(method) == "GET" ? ProjectRole::kReporter : ProjectRole::kDeveloper;
+    router.Add(
+        method, pattern, ApiFamily::kGitLab,
+        [this, needed, serve](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+          Caller caller;
+          if (auto refused = Authorize(request, p.at("id"), needed, &caller)) {
+            return reply(*refused);
+          }
+          serve(request, p, caller, std::move(reply));
+        });
+  };
+  const std::string pipeline = "/api/v4/projects/{id}/pipelines/{pipeline_id}";
+  add("GET", pipeline,
+      [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
+        reply(GetPipeline(c, p.at("pipeline_id"), false));
+      });
+  add("GET", pipeline + "/jobs",
+      [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
+        reply(GetPipeline(c, p.at("pipeline_id"), true));
+      });
+  for (const char* action : {"cancel", "retry"}) {
+    add("POST", pipeline + "/" + action,
+        [this, action](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
+          PipelineAction(c, p.at("pipeline_id"), action, std::move(reply));
+        });
   }
-  if (auto ref = WebhookRef(parts)) {
-    if (m != "POST") return not_allowed();
-    return TriggerPipeline(request, parts[3], ref, std::move(reply));
+  const std::string jobs = "/api/v4/projects/{id}/jobs";
+  const std::string job = jobs + "/{job_id}";
+  add("GET", jobs,
+      [this](const ApiRequest& request, const PathParams&, const Caller& c, ReplyFn reply) {
+        reply(ListJobs(request, c));
+      });
+  add("GET", job, [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
+    reply(GetJob(c, p.at("job_id"), false));
+  });
+  add("GET", job + "/trace",
+      [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
+        reply(GetJob(c, p.at("job_id"), true));
+      });
+  for (const char* action : {"play", "retry", "cancel"}) {
+    add("POST", job + "/" + action,
+        [this, action](const ApiRequest& request, const PathParams& p, const Caller& c,
+                       ReplyFn reply) {
+          JobAction(request, c, p.at("job_id"), action, std::move(reply));
+        });
   }
-  bool pipelines = parts[4] == "pipelines" && (n == 6 || n == 7);
-  bool jobs = parts[4] == "jobs" && n >= 5 && n <= 7;
-  if (!pipelines && !jobs) return reply(GitLabMessage(404, "404 Not Found"));
-  bool read = n == 5 || n == 6 || (n == 7 && (parts[6] == "jobs" || parts[6] == "trace"));
-  if (read && m != "GET") return not_allowed();
-  if (!read && m != "POST") return not_allowed();
-  Caller caller;
-  ProjectRole needed = read ? ProjectRole::kReporter : ProjectRole::kDeveloper;
-  if (auto refused = Authorize(request, parts[3], needed, &caller)) return reply(*refused);
-  if (pipelines) {
-    if (n == 6) return reply(GetPipeline(caller, parts[5], false));
-    if (parts[6] == "jobs") return reply(GetPipeline(caller, parts[5], true));
-    if (parts[6] == "cancel" || parts[6] == "retry") {
-      return PipelineAction(caller, parts[5], parts[6], std::move(reply));
-    }
-    return reply(GitLabMessage(404, "404 Not Found"));
-  }
-  if (n == 5) return reply(ListJobs(request, caller));
-  if (n == 6) return reply(GetJob(caller, parts[5], false));
-  if (parts[6] == "trace") return reply(GetJob(caller, parts[5], true));
-  if (parts[6] == "play" || parts[6] == "retry" || parts[6] == "cancel") {
-    return JobAction(request, caller, parts[5], parts[6], std::move(reply));
-  }
-  reply(GitLabMessage(404, "404 Not Found"));
 }
 
 void GitLabApi::TriggerPipeline(const ApiRequest& request, const std::string& project_ref,

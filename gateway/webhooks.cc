@@ -266,48 +266,53 @@ std::optional<size_t> WebhookApi::MaxBodyBytes(std::string_view host) const {
   return std::nullopt;
 }
 
-bool WebhookApi::Handles(const std::vector<std::string>& parts) {
-  if (!parts.empty() && parts[0] == "hooks") return true;
-  return parts.size() >= 2 && parts[0] == "v1" && parts[1] == "events";
-}
-
-void WebhookApi::Handle(const ApiRequest& request, const std::vector<std::string>& parts,
-                        ReplyFn reply) {
-  const std::string& m = request.method;
-  auto not_allowed = [&](const char* allow) {
-    ApiReply r = ErrorReply(Status(Code::kUnimplemented, "method " + m + " is not allowed on " +
-                                                             request.path + "; allowed: " + allow)
-                                .WithHttpStatus(405));
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  };
-  if (parts[0] == "hooks") {
-    std::optional<GitHost> host = parts.size() == 2 ? HostOfPath(parts[1]) : std::nullopt;
-    if (!host) {
-      return reply(ErrorReply(NotFound("no such webhook endpoint: " + request.path +
-                                       "; use /hooks/github, /hooks/gitlab or /hooks/gitea")));
+void WebhookApi::Register(Router& router) {
+  router.SetFamily("/hooks", ApiFamily::kHooks);
+  router.SetFamily("/v1/events", ApiFamily::kHooks);
+  router.Add(
+      "POST", "/hooks/{host}", ApiFamily::kHooks,
+      [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+        std::optional<GitHost> host = HostOfPath(p.at("host"));
+        if (!host) {
+          return reply(ErrorReply(NotFound("no such webhook endpoint: " + EchoValue(request.path) +
+                                           "; use /hooks/github, /hooks/gitlab or /hooks/gitea")));
+        }
+        Receive(*host, request, std::move(reply));
+      });
+  router.Add("GET", "/v1/events", ApiFamily::kHooks,
+             [this](const ApiRequest& request, const PathParams&, ReplyFn reply) {
+               reply(List(request));
+             });
+  // The delivery's host and id, decoded: an id with '/' or '%' arrives as %2F or %25.
+  auto delivery = [](const ApiRequest& request, const PathParams& p, GitHost* host,
+                     std::string* id) -> std::optional<ApiReply> {
+    std::optional<GitHost> h = HostOfPath(p.at("host"));
+    if (!h) {
+      return ErrorReply(NotFound("no such endpoint: " + EchoValue(request.path) +
+                                 "; deliveries are at /v1/events/{github|gitlab|gitea}/"
+                                 "{delivery id}"));
     }
-    if (m != "POST") return reply(not_allowed("POST"));
-    return Receive(*host, request, std::move(reply));
-  }
-  if (parts.size() == 2) {
-    if (m != "GET") return reply(not_allowed("GET"));
-    return reply(List(request));
-  }
-  std::optional<GitHost> host = parts.size() >= 4 ? HostOfPath(parts[2]) : std::nullopt;
-  bool show = host && parts.size() == 4;
-  bool replay = host && parts.size() == 5 && parts[4] == "replay";
-  if (show || replay) {
-    if (show && m != "GET") return reply(not_allowed("GET"));
-    if (replay && m != "POST") return reply(not_allowed("POST"));
-    // The path reaches here as sent: an id with '/' or '%' arrives as %2F or %25.
-    StatusOr<std::string> id = DecodePathSegment(parts[3]);
-    if (!id.ok()) return reply(ErrorReply(id.status()));
-    if (show) return reply(Show(request, *host, *id));
-    return Replay(request, *host, *id, std::move(reply));
-  }
-  reply(ErrorReply(NotFound("no such endpoint: " + m + " " + request.path +
-                            "; deliveries are at /v1/events/{github|gitlab|gitea}/{delivery id}")));
+    StatusOr<std::string> decoded = DecodePathSegment(p.at("delivery_id"));
+    if (!decoded.ok()) return ErrorReply(decoded.status());
+    *host = *h;
+    *id = *decoded;
+    return std::nullopt;
+  };
+  const std::string show = "/v1/events/{host}/{delivery_id}";
+  router.Add("GET", show, ApiFamily::kHooks,
+             [this, delivery](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               GitHost host;
+               std::string id;
+               if (auto refused = delivery(request, p, &host, &id)) return reply(*refused);
+               reply(Show(request, host, id));
+             });
+  router.Add("POST", show + "/replay", ApiFamily::kHooks,
+             [this, delivery](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               GitHost host;
+               std::string id;
+               if (auto refused = delivery(request, p, &host, &id)) return reply(*refused);
+               Replay(request, host, id, std::move(reply));
+             });
 }
 
 void WebhookApi::Receive(GitHost host, const ApiRequest& request, ReplyFn reply) {

@@ -16,6 +16,7 @@
 #include "common/publisher.h"
 #include "gateway/api.h"
 #include "gateway/deadline_timer.h"
+#include "gateway/router.h"
 #include "gateway/work_pool.h"
 
 namespace sluice {
@@ -82,8 +83,8 @@ class WebhookApi {
   // the publisher is still there.
   void StopBackgroundWork() { pool_.Stop(); }
 
-  static bool Handles(const std::vector<std::string>& parts);
-  void Handle(const ApiRequest& request, const std::vector<std::string>& parts, ReplyFn reply);
+  // Adds the routes above to the gateway's route table.
+  void Register(Router& router);
   // The body limit of POST /hooks/{host}: the host's max_body_bytes as configured now, nullopt
   // for a host that is not configured.
   std::optional<size_t> MaxBodyBytes(std::string_view host) const;
