@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "gateway/auth.h"
 #include "gateway/create_request.h"
+#include "gateway/openapi.h"
 
 namespace sluice {
 namespace {
@@ -117,6 +118,8 @@ void GatewayService::RegisterRoutes() {
               }));
   router_.Add("GET", "/readyz", ApiFamily::kOps,
               reply_with([this](const ApiRequest&, const PathParams&) { return Ready(); }));
+  router_.Add("GET", "/openapi.yaml", ApiFamily::kOps,
+              reply_with([](const ApiRequest&, const PathParams&) { return OpenApiReply(); }));
   router_.Add("GET", "/v1/executions", ApiFamily::kV1,
               reply_with([this](const ApiRequest& request, const PathParams&) {
                 return ListExecutions(request);
