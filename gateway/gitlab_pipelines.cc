@@ -586,7 +586,8 @@ ApiReply GitLabApi::GetJob(const Caller& caller, const std::string& job_id, bool
   if (!job->execution) return r;  // not started: no log yet
   std::ifstream in(job->execution->gcs_path + "/build-log.txt", std::ios::binary);
   if (!in) {
-    if (job->execution->job_status == JobStatus::kTriggered) return r;
+    // Not started, or started and its log not yet opened by the worker: empty so far.
+    if (!IsTerminal(job->execution->job_status)) return r;
     return GitLabMessage(404, "404 Trace Not Found");
   }
   std::ostringstream out;
