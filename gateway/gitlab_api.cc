@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "gateway/auth.h"
+#include "gateway/gitlab_pagination.h"
+#include "gateway/gitlab_projects.h"
 #include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
 
@@ -134,21 +136,26 @@ GitLabApi::GitLabApi(const Config& config, Publisher& publisher, StatusView& vie
       deadlines_(deadlines),
       clock_(clock) {}
 
-std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
-                                             const std::string& project_ref, ProjectRole role,
-                                             Caller* caller) {
+const ClientConfig* GitLabApi::Client(const ApiRequest& request) const {
   std::string header = request.authorization;
   if (!request.private_token.empty()) header = "Bearer " + request.private_token;
   auto client = Authenticate(config_, header);
-  if (!client.ok()) return GitLabMessage(401, "401 Unauthorized");
-  caller->client = *client;
+  return client.ok() ? *client : nullptr;
+}
+
+std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
+                                             const std::string& project_ref, ProjectRole role,
+                                             Caller* caller) {
+  const ClientConfig* client = Client(request);
+  if (client == nullptr) return GitLabMessage(401, "401 Unauthorized");
+  caller->client = client;
   // A project the caller is not a member of does not exist, as far as they can tell.
   const ProjectConfig* project = config_.FindProject(project_ref);
-  if (project == nullptr || !project->members.count((*client)->name)) {
+  if (project == nullptr || !project->members.count(client->name)) {
     return GitLabMessage(404, "404 Project Not Found");
   }
   caller->project = project;
-  caller->role = project->members.at((*client)->name);
+  caller->role = project->members.at(client->name);
   if (caller->role < role) {
     return GitLabMessage(403, "403 Forbidden");
   }
@@ -157,6 +164,33 @@ std::optional<ApiReply> GitLabApi::Authorize(const ApiRequest& request,
 
 void GitLabApi::Register(Router& router) {
   router.SetFamily("/api/v4/", ApiFamily::kGitLab);
+  // Who the caller is, and what it may see: any client.
+  auto client_route =
+      [this](std::function<ApiReply(const ApiRequest&, const ClientConfig&)> serve) {
+        return [this, serve](const ApiRequest& request, const PathParams&, ReplyFn reply) {
+          const ClientConfig* client = Client(request);
+          if (client == nullptr) return reply(GitLabMessage(401, "401 Unauthorized"));
+          reply(serve(request, *client));
+        };
+      };
+  router.Add("GET", "/api/v4/user", ApiFamily::kGitLab,
+             client_route([this](const ApiRequest&, const ClientConfig& client) {
+               return CurrentUserReply(config_, client);
+             }));
+  router.Add("GET", "/api/v4/version", ApiFamily::kGitLab,
+             client_route([](const ApiRequest&, const ClientConfig&) { return VersionReply(); }));
+  router.Add("GET", "/api/v4/projects", ApiFamily::kGitLab,
+             client_route([this](const ApiRequest& request, const ClientConfig& client) {
+               return ProjectsReply(config_, request, client);
+             }));
+  router.Add("GET", "/api/v4/projects/{id}", ApiFamily::kGitLab,
+             [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               Caller caller;
+               if (auto refused = Authorize(request, p.at("id"), ProjectRole::kReporter, &caller)) {
+                 return reply(*refused);
+               }
+               reply(ProjectReply(config_, *caller.project, caller.role));
+             });
   // Every trigger-token route needs a maintainer of the project.
   auto maintainer = [this](auto serve) {
     return [this, serve](const ApiRequest& request, const PathParams& params, ReplyFn reply) {
@@ -170,8 +204,8 @@ void GitLabApi::Register(Router& router) {
   const std::string triggers = "/api/v4/projects/{id}/triggers";
   const std::string trigger = triggers + "/{trigger_id}";
   router.Add("GET", triggers, ApiFamily::kGitLab,
-             maintainer([this](const ApiRequest&, const PathParams&, const Caller& caller,
-                               ReplyFn reply) { reply(ListTriggers(caller)); }));
+             maintainer([this](const ApiRequest& request, const PathParams&, const Caller& caller,
+                               ReplyFn reply) { reply(ListTriggers(request, caller)); }));
   router.Add(
       "POST", triggers, ApiFamily::kGitLab,
       maintainer([this](const ApiRequest& request, const PathParams&, const Caller& caller,
@@ -192,13 +226,19 @@ void GitLabApi::Register(Router& router) {
   RegisterPipelineRoutes(router);
 }
 
-ApiReply GitLabApi::ListTriggers(const Caller& caller) {
-  std::string body = "[";
-  for (const TriggerToken& t : tokens_.ForProject(caller.project->id)) {
-    if (body.size() > 1) body += ",";
-    body += TriggerTokenJson(t, t.short_token, pipelines_.TriggerLastUsed(t.id));
-  }
-  return JsonReply(200, body + "]");
+std::string GitLabApi::ShownToken(const TriggerToken& t, const Caller& caller) const {
+  return ShownTriggerToken(t, caller.client->name, config_.gitlab.trigger_token_key);
+}
+
+ApiReply GitLabApi::ListTriggers(const ApiRequest& request, const Caller& caller) {
+  std::vector<TriggerToken> tokens = tokens_.ForProject(caller.project->id);
+  return PagedJsonList(
+      request, config_.gateway.public_url, tokens.size(), [&](JsonWriter& w, size_t i) {
+        const TriggerToken& t = tokens[i];
+        std::string json =
+            TriggerTokenJson(t, ShownToken(t, caller), pipelines_.TriggerLastUsed(t.id));
+        w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
+      });
 }
 
 ApiReply GitLabApi::GetTrigger(const Caller& caller, const std::string& trigger_id) {
@@ -206,7 +246,8 @@ ApiReply GitLabApi::GetTrigger(const Caller& caller, const std::string& trigger_
   std::optional<TriggerToken> t;
   if (id) t = tokens_.Get(caller.project->id, *id);
   if (!t) return GitLabMessage(404, "404 Trigger Not Found");
-  return JsonReply(200, TriggerTokenJson(*t, t->short_token, pipelines_.TriggerLastUsed(t->id)));
+  return JsonReply(200,
+                   TriggerTokenJson(*t, ShownToken(*t, caller), pipelines_.TriggerLastUsed(t->id)));
 }
 
 void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply) {
@@ -234,11 +275,16 @@ void GitLabApi::CreateTrigger(const ApiRequest& request, const Caller& caller, R
   t.project_id = caller.project->id;
   t.token_sha256 = Sha256Hex(token);
   t.short_token = ShortTriggerToken(token);
+  if (!config_.gitlab.trigger_token_key.empty()) {
+    // Kept for its owner, as GitLab keeps tokens (encrypted); bound to this record's key.
+    t.sealed_token =
+        Seal(config_.gitlab.trigger_token_key, token, TriggerTokenKey(t.project_id, t.id));
+  }
   t.description = description->second;
   t.owner = caller.client->name;
   t.created_at = now;
   t.updated_at = now;
-  // The whole token is shown once, here; only its hash is kept.
+  // Without a key, the whole token is shown once, here: only its hash is kept.
   Write(t, false, JsonReply(201, TriggerTokenJson(t, token)), std::move(reply));
 }
 
@@ -259,7 +305,8 @@ void GitLabApi::UpdateTrigger(const ApiRequest& request, const Caller& caller,
   }
   t->updated_at = clock_.Now();
   Write(*t, false,
-        JsonReply(200, TriggerTokenJson(*t, t->short_token, pipelines_.TriggerLastUsed(t->id))),
+        JsonReply(200,
+                  TriggerTokenJson(*t, ShownToken(*t, caller), pipelines_.TriggerLastUsed(t->id))),
         std::move(reply));
 }
 

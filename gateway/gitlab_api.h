@@ -3,7 +3,9 @@
 // GitLab's REST API (/api/v4) as far as Sluice speaks it: a project's pipeline trigger tokens,
 // the pipeline trigger API, and its pipelines and jobs.
 //
-//   GET    /api/v4/projects/:id/triggers               list (tokens shortened to 4 characters)
+//   GET    /api/v4/user, /api/v4/version                the client; the API's version
+//   GET    /api/v4/projects, /api/v4/projects/:id       the client's projects; one of them
+//   GET    /api/v4/projects/:id/triggers               list (whole for their owner, with a key)
 //   POST   /api/v4/projects/:id/triggers               create: description, expires_at (optional)
 //   GET    /api/v4/projects/:id/triggers/:trigger_id
 //   PUT    /api/v4/projects/:id/triggers/:trigger_id   update (its owner only)
@@ -62,12 +64,16 @@ class GitLabApi {
     const ProjectConfig* project = nullptr;
     ProjectRole role = ProjectRole::kReporter;
   };
+  // The client of PRIVATE-TOKEN or "Authorization: Bearer", or null.
+  const ClientConfig* Client(const ApiRequest& request) const;
   // The caller, if a member of the project with at least `role`; a GitLab error reply otherwise
   // (401 no client, 404 not a member, 403 a lower role).
   std::optional<ApiReply> Authorize(const ApiRequest& request, const std::string& project_ref,
                                     ProjectRole role, Caller* caller);
 
-  ApiReply ListTriggers(const Caller& caller);
+  ApiReply ListTriggers(const ApiRequest& request, const Caller& caller);
+  // The token `caller` is shown of `t`: whole for its owner when it can be unsealed.
+  std::string ShownToken(const TriggerToken& t, const Caller& caller) const;
   ApiReply GetTrigger(const Caller& caller, const std::string& trigger_id);
   void CreateTrigger(const ApiRequest& request, const Caller& caller, ReplyFn reply);
   void UpdateTrigger(const ApiRequest& request, const Caller& caller, const std::string& trigger_id,
@@ -81,7 +87,10 @@ class GitLabApi {
   void RegisterPipelineRoutes(Router& router);
   void TriggerPipeline(const ApiRequest& request, const std::string& project_ref,
                        const std::optional<std::string>& path_ref, ReplyFn reply);
-  ApiReply GetPipeline(const Caller& caller, const std::string& pipeline_id, bool jobs);
+  ApiReply GetPipeline(const Caller& caller, const std::string& pipeline_id);
+  ApiReply ListPipelines(const ApiRequest& request, const Caller& caller);
+  ApiReply ListPipelineJobs(const ApiRequest& request, const Caller& caller,
+                            const std::string& pipeline_id);
   ApiReply ListJobs(const ApiRequest& request, const Caller& caller);
   ApiReply GetJob(const Caller& caller, const std::string& job_id, bool trace);
   void JobAction(const ApiRequest& request, const Caller& caller, const std::string& job_id,

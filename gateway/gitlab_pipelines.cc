@@ -13,6 +13,9 @@
 #include "common/utf8.h"
 #include "gateway/create_request.h"
 #include "gateway/gitlab_api.h"
+#include "gateway/gitlab_lists.h"
+#include "gateway/gitlab_pagination.h"
+#include "gateway/gitlab_projects.h"
 #include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
 
@@ -21,9 +24,7 @@ namespace sluice {
 namespace {
 
 std::string WebBase(const Config& config, const ProjectConfig& project) {
-  std::string base = config.gateway.public_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/" + project.path;
+  return PublicBaseUrl(config.gateway) + "/" + project.path;
 }
 
 void WriteOptionalTime(JsonWriter& w, const char* key, const std::optional<TimePoint>& t) {
@@ -350,14 +351,18 @@ void GitLabApi::RegisterPipelineRoutes(Router& router) {
           serve(request, p, caller, std::move(reply));
         });
   };
+  add("GET", "/api/v4/projects/{id}/pipelines",
+      [this](const ApiRequest& request, const PathParams&, const Caller& c, ReplyFn reply) {
+        reply(ListPipelines(request, c));
+      });
   const std::string pipeline = "/api/v4/projects/{id}/pipelines/{pipeline_id}";
   add("GET", pipeline,
       [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
-        reply(GetPipeline(c, p.at("pipeline_id"), false));
+        reply(GetPipeline(c, p.at("pipeline_id")));
       });
   add("GET", pipeline + "/jobs",
-      [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
-        reply(GetPipeline(c, p.at("pipeline_id"), true));
+      [this](const ApiRequest& request, const PathParams& p, const Caller& c, ReplyFn reply) {
+        reply(ListPipelineJobs(request, c, p.at("pipeline_id")));
       });
   for (const char* action : {"cancel", "retry"}) {
     add("POST", pipeline + "/" + action,
@@ -526,53 +531,74 @@ std::optional<Pipeline> GitLabApi::ProjectPipelineOfJob(const Caller& caller,
   return p;
 }
 
-ApiReply GitLabApi::GetPipeline(const Caller& caller, const std::string& pipeline_id, bool jobs) {
+ApiReply GitLabApi::GetPipeline(const Caller& caller, const std::string& pipeline_id) {
   auto p = ProjectPipeline(caller, pipeline_id);
   if (!p) return GitLabMessage(404, "404 Not found");
-  PipelineState state = Evaluate(*caller.project, *p);
-  if (!jobs) return JsonReply(200, PipelineJson(config_, *caller.project, *p, state));
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartArray();
-  // GitLab lists a pipeline's current jobs, newest first.
-  for (auto it = state.jobs.rbegin(); it != state.jobs.rend(); ++it) {
-    if (it->current) WriteJob(w, config_, *caller.project, *p, state, *it);
+  return JsonReply(200, PipelineJson(config_, *caller.project, *p, Evaluate(*caller.project, *p)));
+}
+
+ApiReply GitLabApi::ListPipelines(const ApiRequest& request, const Caller& caller) {
+  PipelineListFilterResult filter = ReadPipelineListFilter(request.query);
+  if (filter.error) return *filter.error;
+  std::vector<ListedPipeline> all;
+  for (Pipeline& p : pipelines_.ForProject(caller.project->id)) {
+    PipelineState state = Evaluate(*caller.project, p);
+    all.push_back({std::move(p), state.status, state.finished});
   }
-  w.EndArray();
-  return JsonReply(200, buf.GetString());
+  std::vector<ListedPipeline> listed = SelectPipelines(std::move(all), filter.filter);
+  return PagedJsonList(
+      request, config_.gateway.public_url, listed.size(), [&](JsonWriter& w, size_t i) {
+        const Pipeline& p = listed[i].pipeline;
+        w.StartObject();
+        WritePipelineFields(w, config_, *caller.project, p, Evaluate(*caller.project, p), false);
+        w.EndObject();
+      });
+}
+
+ApiReply GitLabApi::ListPipelineJobs(const ApiRequest& request, const Caller& caller,
+                                     const std::string& pipeline_id) {
+  auto p = ProjectPipeline(caller, pipeline_id);
+  if (!p) return GitLabMessage(404, "404 Not found");
+  JobScopesResult scopes = ReadJobScopes(request.query);
+  if (scopes.error) return *scopes.error;
+  PipelineState state = Evaluate(*caller.project, *p);
+  std::vector<size_t> listed;
+  // GitLab lists a pipeline's current jobs, newest first.
+  for (size_t i = state.jobs.size(); i-- > 0;) {
+    const PipelineJobState& job = state.jobs[i];
+    if (!job.current) continue;
+    if (!scopes.scopes.empty() && !scopes.scopes.count(PipelineJobStatusName(job.status))) continue;
+    listed.push_back(i);
+  }
+  return PagedJsonList(request, config_.gateway.public_url, listed.size(),
+                       [&](JsonWriter& w, size_t i) {
+                         WriteJob(w, config_, *caller.project, *p, state, state.jobs[listed[i]]);
+                       });
 }
 
 ApiReply GitLabApi::ListJobs(const ApiRequest& request, const Caller& caller) {
-  // scope, scope[] (one value, or several joined by commas): GitLab's job statuses.
-  std::set<std::string> scopes;
-  for (const char* key : {"scope", "scope[]"}) {
-    auto it = request.query.find(key);
-    if (it == request.query.end()) continue;
-    std::stringstream list(it->second);
-    std::string s;
-    while (std::getline(list, s, ',')) scopes.insert(s);
-  }
-  static const std::set<std::string> kStatuses = {"created", "pending",  "running", "success",
-                                                  "failed",  "canceled", "skipped", "manual"};
-  for (const std::string& s : scopes) {
-    if (!kStatuses.count(s)) return GitLabParamError("scope does not have a valid value");
-  }
-  constexpr size_t kPerPage = 100;
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartArray();
-  size_t listed = 0;
-  for (const Pipeline& p : pipelines_.ForProject(caller.project->id)) {
-    PipelineState state = Evaluate(*caller.project, p);
-    for (auto it = state.jobs.rbegin(); it != state.jobs.rend() && listed < kPerPage; ++it) {
-      if (!scopes.empty() && !scopes.count(PipelineJobStatusName(it->status))) continue;
-      WriteJob(w, config_, *caller.project, p, state, *it);
-      ++listed;
+  JobScopesResult scopes = ReadJobScopes(request.query);
+  if (scopes.error) return *scopes.error;
+  std::vector<Pipeline> pipelines = pipelines_.ForProject(caller.project->id);
+  std::vector<PipelineState> states;
+  // Each job listed: its pipeline's index and its own among that pipeline's evaluated jobs.
+  std::vector<std::pair<size_t, size_t>> listed;
+  for (size_t pi = 0; pi < pipelines.size(); ++pi) {
+    states.push_back(Evaluate(*caller.project, pipelines[pi]));
+    const PipelineState& state = states.back();
+    for (size_t ji = state.jobs.size(); ji-- > 0;) {
+      const PipelineJobState& job = state.jobs[ji];
+      if (!scopes.scopes.empty() && !scopes.scopes.count(PipelineJobStatusName(job.status))) {
+        continue;
+      }
+      listed.push_back({pi, ji});
     }
-    if (listed >= kPerPage) break;
   }
-  w.EndArray();
-  return JsonReply(200, buf.GetString());
+  return PagedJsonList(
+      request, config_.gateway.public_url, listed.size(), [&](JsonWriter& w, size_t i) {
+        auto [pi, ji] = listed[i];
+        WriteJob(w, config_, *caller.project, pipelines[pi], states[pi], states[pi].jobs[ji]);
+      });
 }
 
 ApiReply GitLabApi::GetJob(const Caller& caller, const std::string& job_id, bool trace) {

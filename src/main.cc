@@ -155,6 +155,15 @@ struct GatewayParts {
     deliveries = std::make_unique<KafkaDeliveries>(config.kafka, config.webhooks.retention);
     if (Status s = deliveries->Start(kStartupTimeout); !s.ok()) return s;
     webhook_settings = std::make_unique<WebhookSettings>(config.webhooks);
+    if (!config.projects.empty() && config.gitlab.trigger_token_key.empty()) {
+      LogWarn("gateway",
+              "gitlab.trigger_token_key is not set: a trigger token's owner sees only its first 4 "
+              "characters after creating it, as everyone else (docs/operations.md)");
+    } else if (!config.projects.empty()) {
+      LogInfo("gateway", "trigger tokens are kept sealed for their owners under "
+                         "gitlab.trigger_token_key (" +
+                             config.gitlab.trigger_token_key_source + ")");
+    }
     KafkaTriggerTokens* t = tokens.get();
     KafkaPipelines* pl = pipelines.get();
     KafkaDeliveries* d = deliveries.get();
@@ -395,6 +404,11 @@ int RunDev(const Args& args, const char* argv0) {
   const char* env_hook = std::getenv("SLUICE_DEV_HOOK_SECRET");
   std::string hook_secret = env_hook && *env_hook ? env_hook : "dev-hook-secret";
   setenv("SLUICE_DEV_HOOK_SECRET", hook_secret.c_str(), 1);
+  // The key config/dev.yaml seals trigger tokens under: one per process unless given (the
+  // embedded broker forgets every token on exit anyway).
+  const char* env_key = std::getenv("SLUICE_DEV_TRIGGER_TOKEN_KEY");
+  std::string trigger_key = env_key && *env_key ? env_key : HexEncode(RandomBytes(32));
+  setenv("SLUICE_DEV_TRIGGER_TOKEN_KEY", trigger_key.c_str(), 1);
 
   auto config = LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());

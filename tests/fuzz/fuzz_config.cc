@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   setenv("FUZZ_TOKEN", "fuzz-token", 1);
   setenv("SLUICE_DEV_TOKEN", "dev-token", 1);  // config/dev.yaml, a seed
   setenv("SLUICE_DEV_HOOK_SECRET", "dev-hook-secret", 1);
+  setenv("SLUICE_DEV_TRIGGER_TOKEN_KEY", std::string(64, 'a').c_str(), 1);
   setenv("SLUICE_TOKEN", "compose-token", 1);  // config/compose.yaml, a seed
   return 0;
 }

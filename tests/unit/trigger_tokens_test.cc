@@ -1,7 +1,9 @@
 #include "gateway/trigger_tokens.h"
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -9,6 +11,7 @@
 #include "common/execution_id.h"
 #include "fakes.h"
 #include "gateway/gitlab_api.h"
+#include "gateway/router.h"
 
 namespace sluice {
 namespace {
@@ -105,18 +108,43 @@ class GitLabApiWriteTest : public ::testing::Test {
     p.id = 9;
     p.path = "group/project";
     p.members["ops"] = ProjectRole::kMaintainer;
+    p.members["dev"] = ProjectRole::kMaintainer;
     config_.projects.push_back(p);
+    ClientConfig dev;
+    dev.name = "dev";
+    dev.token_sha256 = Sha256Hex("dev-token");
+    config_.clients.push_back(dev);
+    api_.Register(router_);
   }
 
   // The answer lands in reply_, whenever it comes.
-  void Create(const std::string& body) {
+  void Send(const std::string& method, const std::string& path, const std::string& content_type,
+            const std::string& body, const std::string& token = "ops-token") {
     ApiRequest r;
-    r.method = "POST";
-    r.path = "/api/v4/projects/9/triggers";
-    r.private_token = "ops-token";
-    r.content_type = "application/json";
+    r.method = method;
+    r.path = path;
+    r.private_token = token;
+    r.content_type = content_type;
     r.body = body;
-    api_.Handle(r, {"api", "v4", "projects", "9", "triggers"}, [this](ApiReply a) { reply_ = a; });
+    reply_.reset();
+    router_.Dispatch(r, [this](ApiReply a) { reply_ = a; });
+  }
+  void Create(const std::string& body) {
+    Send("POST", "/api/v4/projects/9/triggers", "application/json", body);
+  }
+  // Creates a token as `ops`, acknowledged: its id and whole token.
+  std::pair<int64_t, std::string> Created() {
+    Create(R"({"description": "nightly"})");
+    publisher_.Complete(publisher_.size() - 1);
+    rapidjson::Document d;
+    d.Parse(reply_->body.c_str());
+    return {d["id"].GetInt64(), d["token"].GetString()};
+  }
+  std::string TokenShown(int64_t id, const std::string& caller_token) {
+    Send("GET", "/api/v4/projects/9/triggers/" + std::to_string(id), "", "", caller_token);
+    rapidjson::Document d;
+    d.Parse(reply_->body.c_str());
+    return d.IsObject() && d.HasMember("token") ? d["token"].GetString() : reply_->body;
   }
 
   std::optional<ApiReply> reply_;
@@ -129,6 +157,7 @@ class GitLabApiWriteTest : public ::testing::Test {
   PipelineStore pipelines_;
   DeadlineTimer deadlines_;
   GitLabApi api_{config_, publisher_, view_, table_, pipelines_, deadlines_, clock_};
+  Router router_;
 };
 
 TEST_F(GitLabApiWriteTest, CreateAnswersOnlyOnceKafkaAcknowledged) {
@@ -170,11 +199,56 @@ TEST_F(GitLabApiWriteTest, ADescriptionThatIsNotUtf8Is400AndNothingIsWritten) {
   r.content_type = "application/x-www-form-urlencoded";
   r.body = "description=%C0%AF";
   reply_.reset();
-  api_.Handle(r, {"api", "v4", "projects", "9", "triggers"}, [this](ApiReply a) { reply_ = a; });
+  router_.Dispatch(r, [this](ApiReply a) { reply_ = a; });
   ASSERT_TRUE(reply_.has_value());
   EXPECT_EQ(reply_->status, 400);
   EXPECT_EQ(reply_->body, "{\"error\":\"description is not valid UTF-8\"}\n");
   EXPECT_EQ(publisher_.size(), 0u);
+}
+
+TEST_F(GitLabApiWriteTest, WithoutAKeyItsOwnerTooSeesFourCharacters) {
+  auto [id, token] = Created();
+  EXPECT_EQ(table_.Get(9, id)->sealed_token, "");
+  EXPECT_EQ(TokenShown(id, "ops-token"), token.substr(6, 4));
+  EXPECT_EQ(TokenShown(id, "dev-token"), token.substr(6, 4));
+}
+
+TEST_F(GitLabApiWriteTest, WithAKeyItsOwnerSeesItWholeInGetListAndUpdate) {
+  config_.gitlab.trigger_token_key = std::string(kSealKeyBytes, '\x11');
+  auto [id, token] = Created();
+  // Kafka holds it sealed, never in clear.
+  EXPECT_EQ(publisher_.records()[0].value.find(token), std::string::npos);
+  EXPECT_NE(publisher_.records()[0].value.find("sealed_token"), std::string::npos);
+  EXPECT_EQ(TokenShown(id, "ops-token"), token);
+  EXPECT_EQ(TokenShown(id, "dev-token"), token.substr(6, 4)) << "another maintainer";
+  Send("GET", "/api/v4/projects/9/triggers", "", "");
+  EXPECT_NE(reply_->body.find("\"token\":\"" + token + "\""), std::string::npos) << reply_->body;
+  Send("GET", "/api/v4/projects/9/triggers", "", "", "dev-token");
+  EXPECT_EQ(reply_->body.find(token), std::string::npos);
+  Send("PUT", "/api/v4/projects/9/triggers/" + std::to_string(id), "application/json",
+       R"({"description": "renamed"})");
+  ASSERT_FALSE(reply_) << "answered once Kafka has it";
+  publisher_.Complete(publisher_.size() - 1);
+  ASSERT_TRUE(reply_);
+  EXPECT_EQ(reply_->status, 200);
+  EXPECT_NE(reply_->body.find("\"token\":\"" + token + "\""), std::string::npos)
+      << "python-gitlab's save() keeps what the answer says";
+  // A record whose sealed token was altered at rest shows the short form.
+  TriggerToken altered = *table_.Get(9, id);
+  altered.sealed_token[4] = altered.sealed_token[4] == 'A' ? 'B' : 'A';
+  table_.Put(altered);
+  EXPECT_EQ(TokenShown(id, "ops-token"), token.substr(6, 4));
+}
+
+TEST_F(GitLabApiWriteTest, TheTriggerListIsPaginated) {
+  for (int i = 0; i < 3; ++i) Created();
+  Send("GET", "/api/v4/projects/9/triggers", "", "");
+  ASSERT_EQ(reply_->status, 200);
+  std::map<std::string, std::string> headers(reply_->headers.begin(), reply_->headers.end());
+  EXPECT_EQ(headers["X-Total"], "3");
+  EXPECT_EQ(headers["X-Page"], "1");
+  EXPECT_EQ(headers["X-Per-Page"], "20");
+  EXPECT_NE(headers["Link"].find("rel=\"last\""), std::string::npos);
 }
 
 }  // namespace
