@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,11 +32,55 @@ struct ApiRequest {
   std::string route;
 };
 
+// The sending side of an answer whose body goes out as it is made (Server-Sent Events, a log
+// followed as it grows). Thread-safe. The producer writes; the connection tells it how much the
+// socket took, and closes it when the client is gone.
+class ReplyStream {
+ public:
+  // Carries bytes (and, with `end`, the end of the body) to the connection's thread.
+  using Sink = std::function<void(std::string bytes, bool end)>;
+  explicit ReplyStream(Sink sink) : sink_(std::move(sink)) {}
+
+  // Queues `bytes` for the client; false once the client is gone or the body ended: stop.
+  bool Write(std::string bytes) {
+    if (!open_.load()) return false;
+    written_ += bytes.size();
+    sink_(std::move(bytes), false);
+    return true;
+  }
+  // Ends the body; the connection closes after sending it.
+  void End() {
+    if (open_.exchange(false)) sink_("", true);
+  }
+  bool open() const { return open_.load(); }
+  // Bytes written and not yet taken by the socket: a producer writes more only while this is
+  // small, so a client that reads slowly holds back its producer instead of the gateway's memory.
+  size_t Backlog() const {
+    size_t sent = sent_.load();
+    size_t written = written_.load();
+    return written > sent ? written - sent : 0;
+  }
+
+  // The connection's side: the socket took the first `total` bytes written; the client is gone.
+  void Sent(size_t total) { sent_ = total; }
+  void Close() { open_ = false; }
+
+ private:
+  Sink sink_;
+  std::atomic<bool> open_{true};
+  std::atomic<size_t> written_{0};
+  std::atomic<size_t> sent_{0};
+};
+
 struct ApiReply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is not `body` but what this function's stream is given, sent chunked; the
+  // connection calls it (on its own thread: it must only hand the stream on) once the head is
+  // queued, and closes after the stream ends.
+  std::function<void(std::shared_ptr<ReplyStream>)> stream;
 };
 
 // Called exactly once per request, from any thread.

@@ -20,7 +20,6 @@ constexpr int kUnavailableRetryAfterSeconds = 5;
 constexpr size_t kMaxPageSize = 500;
 constexpr size_t kDefaultPageSize = 50;
 constexpr size_t kMaxIdempotencyKeyLength = 255;
-constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
 
 Status ValidateIdempotencyKey(const std::string& key) {
   if (key.size() > kMaxIdempotencyKeyLength) {
@@ -95,7 +94,8 @@ GatewayService::GatewayService(const Config& config, Publisher& publisher, Statu
       clock_(clock),
       rate_limiter_(clock),
       gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr),
-      webhooks_caught_up_(webhooks ? webhooks->caught_up : nullptr) {
+      webhooks_caught_up_(webhooks ? webhooks->caught_up : nullptr),
+      feeds_(std::make_unique<LiveFeeds>(view.store(), LiveFeeds::Settings{})) {
   if (gitlab) {
     gitlab_ = std::make_unique<GitLabApi>(config, publisher, view, gitlab->tokens,
                                           gitlab->pipelines, deadlines_, clock);
@@ -120,6 +120,7 @@ void GatewayService::RegisterRoutes() {
               reply_with([this](const ApiRequest&, const PathParams&) { return Ready(); }));
   router_.Add("GET", "/openapi.yaml", ApiFamily::kOps,
               reply_with([](const ApiRequest&, const PathParams&) { return OpenApiReply(); }));
+  // The process's registry: in `sluice dev`, the worker's metrics too.
   router_.Add("GET", "/v1/executions", ApiFamily::kV1,
               reply_with([this](const ApiRequest& request, const PathParams&) {
                 return ListExecutions(request);
@@ -131,9 +132,9 @@ void GatewayService::RegisterRoutes() {
   // GET names an execution; POST names a job (the gangway-cli form). One template, since
   // OpenAPI takes one parameter name per path.
   router_.Add("GET", "/v1/executions/{id}", ApiFamily::kV1,
-              reply_with([this](const ApiRequest& request, const PathParams& p) {
-                return GetExecution(request, p.at("id"));
-              }));
+              [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+                GetExecution(request, p.at("id"), std::move(reply));
+              });
   router_.Add("POST", "/v1/executions/{id}", ApiFamily::kV1,
               [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
                 CreateExecution(request, p.at("id"), std::move(reply));
@@ -143,8 +144,12 @@ void GatewayService::RegisterRoutes() {
                 AbortExecution(request, p.at("id"), std::move(reply));
               });
   router_.Add("GET", "/v1/executions/{id}/log", ApiFamily::kV1,
+              [this](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+                GetLog(request, p.at("id"), std::move(reply));
+              });
+  router_.Add("GET", "/v1/executions/{id}/events", ApiFamily::kV1,
               reply_with([this](const ApiRequest& request, const PathParams& p) {
-                return GetLog(request, p.at("id"));
+                return ExecutionEvents(request, p.at("id"));
               }));
   if (gitlab_) gitlab_->Register(router_);
   if (webhooks_) webhooks_->Register(router_);
@@ -339,14 +344,6 @@ StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
   return *e;
 }
 
-ApiReply GatewayService::GetExecution(const ApiRequest& request, const std::string& id) {
-  auto client = Authenticated(request);
-  if (!client.ok()) return ErrorReply(client.status());
-  auto e = VisibleExecution(**client, id);
-  if (!e.ok()) return ErrorReply(e.status());
-  return ExecutionReply(200, *e);
-}
-
 ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
   auto client = Authenticated(request);
   if (!client.ok()) return ErrorReply(client.status());
@@ -429,28 +426,6 @@ void GatewayService::AbortExecution(const ApiRequest& request, const std::string
                        }
                        reply(ExecutionReply(202, current));
                      });
-}
-
-ApiReply GatewayService::GetLog(const ApiRequest& request, const std::string& id) {
-  auto client = Authenticated(request);
-  if (!client.ok()) return ErrorReply(client.status());
-  auto e = VisibleExecution(**client, id);
-  if (!e.ok()) return ErrorReply(e.status());
-  ApiReply r;
-  r.content_type = "text/plain; charset=utf-8";
-  std::string path = e->gcs_path + "/build-log.txt";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (e->job_status == JobStatus::kTriggered) return r;  // not started: empty so far
-    return ErrorReply(NotFound("the log of execution " + id +
-                               " is not readable by this gateway; gateways read logs from "
-                               "worker.artifacts, which must be storage shared with the workers"));
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  r.body = out.str();
-  if (r.body.size() > kMaxLogBytes) r.body = r.body.substr(r.body.size() - kMaxLogBytes);
-  return r;
 }
 
 ApiReply GatewayService::Ready() {

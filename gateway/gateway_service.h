@@ -13,6 +13,7 @@
 #include "gateway/api.h"
 #include "gateway/deadline_timer.h"
 #include "gateway/gitlab_api.h"
+#include "gateway/live_feeds.h"
 #include "gateway/rate_limiter.h"
 #include "gateway/router.h"
 #include "gateway/webhooks.h"
@@ -53,10 +54,15 @@ class GatewayService {
   void RegisterRoutes();
   void CreateExecution(const ApiRequest& request, const std::optional<std::string>& path_job,
                        ReplyFn reply);
-  ApiReply GetExecution(const ApiRequest& request, const std::string& id);
+  // --- Reading one execution, live or not (execution_reads.cc) ---
+  // With ?wait= (a long poll): answers once the status is not the one the client names.
+  void GetExecution(const ApiRequest& request, const std::string& id, ReplyFn reply);
+  // Server-Sent Events: one per status change, ending after the terminal one.
+  ApiReply ExecutionEvents(const ApiRequest& request, const std::string& id);
+  // The log: whole, from an offset or a Range; with ?follow=true, streamed as it grows.
+  void GetLog(const ApiRequest& request, const std::string& id, ReplyFn reply);
   ApiReply ListExecutions(const ApiRequest& request);
   void AbortExecution(const ApiRequest& request, const std::string& id, ReplyFn reply);
-  ApiReply GetLog(const ApiRequest& request, const std::string& id);
   ApiReply Ready();
 
   // The execution `id` if it exists and `client` may see it; NOT_FOUND otherwise (an execution
@@ -76,7 +82,8 @@ class GatewayService {
   std::function<bool()> webhooks_caught_up_;
   std::atomic<int> in_flight_{0};
   Router router_;
-  DeadlineTimer deadlines_;  // last member: its thread stops before the rest goes
+  std::unique_ptr<LiveFeeds> feeds_;  // its thread stops before the view and router go
+  DeadlineTimer deadlines_;           // last member: its thread stops before the rest goes
 };
 
 }  // namespace sluice

@@ -30,8 +30,11 @@ std::string HeaderSafe(std::string_view value) {
   return out;
 }
 
+// `chunked`: the body is a stream sent in chunks (HTTP/1.1), else a stream sent until the close
+// (HTTP/1.0); either way without Content-Length.
 std::string Serialize(const ApiReply& reply, bool head_only, bool keep_alive, int version_minor,
                       const std::string& request_id) {
+  bool streamed = static_cast<bool>(reply.stream);
   std::string out;
   out.reserve(256 + (head_only ? 0 : reply.body.size()));
   out += "HTTP/1.1 ";
@@ -40,9 +43,13 @@ std::string Serialize(const ApiReply& reply, bool head_only, bool keep_alive, in
   out += HttpReason(reply.status);
   out += "\r\nContent-Type: ";
   out += HeaderSafe(reply.content_type);
-  out += "\r\nContent-Length: ";
-  out += std::to_string(reply.body.size());
-  out += "\r\n";
+  if (!streamed) {
+    out += "\r\nContent-Length: ";
+    out += std::to_string(reply.body.size());
+    out += "\r\n";
+  } else {
+    out += version_minor > 0 ? "\r\nTransfer-Encoding: chunked\r\n" : "\r\n";
+  }
   for (const auto& [name, value] : reply.headers) {
     out += HeaderSafe(name);
     out += ": ";
@@ -54,13 +61,13 @@ std::string Serialize(const ApiReply& reply, bool head_only, bool keep_alive, in
     out += request_id;
     out += "\r\n";
   }
-  if (!keep_alive) {
+  if (!keep_alive || streamed) {
     out += "Connection: close\r\n";
   } else if (version_minor == 0) {
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  if (!head_only) out += reply.body;
+  if (!head_only && !streamed) out += reply.body;
   return out;
 }
 
@@ -76,6 +83,10 @@ const char* HttpReason(int status) {
       return "Accepted";
     case 204:
       return "No Content";
+    case 206:
+      return "Partial Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 401:
@@ -96,6 +107,8 @@ const char* HttpReason(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
     case 415:
       return "Unsupported Media Type";
     case 417:
@@ -204,7 +217,10 @@ void HttpConnection::OnInput(std::string_view bytes, MonoTime now) {
   Pump(now);
 }
 
-HttpConnection::~HttpConnection() { ReleaseBody(); }
+HttpConnection::~HttpConnection() {
+  ReleaseBody();
+  if (stream_) stream_->Close();
+}
 
 void HttpConnection::ReleaseBody() {
   if (reserved_body_ > 0 && app_.release_body) app_.release_body(reserved_body_);
@@ -221,8 +237,8 @@ void HttpConnection::Pump(MonoTime now) {
     turn_seen_ = *turn_;
     answered_in_turn_ = 0;
   }
-  while (!closed_ && !awaiting_reply_ && !close_after_flush_ && output_pos_ == output_.size() &&
-         input_pos_ < input_.size()) {
+  while (!closed_ && !awaiting_reply_ && !close_after_flush_ && !stream_ &&
+         output_pos_ == output_.size() && input_pos_ < input_.size()) {
     if (turn_ && answered_in_turn_ >= settings_.max_requests_per_turn) {
       deferred_ = true;  // the other connections of this reactor first
       break;
@@ -383,9 +399,46 @@ void HttpConnection::Answer(ApiReply reply, bool keep_alive, MonoTime now) {
   metrics_route_.clear();
   metrics_method_.clear();
   metrics_from_ = MonoTime{};
+  bool head_only = method_ == "HEAD";
   method_.clear();
   request_id_.clear();  // the next request, or a refusal of its framing, gets its own
-  if (!keep_alive) close_after_flush_ = true;
+  if (reply.stream && !head_only && stream_sink_) {
+    // The connection ends with the stream: no further request is read.
+    stream_chunked_ = version_minor_ > 0;
+    stream_bytes_ = 0;
+    stream_ = std::make_shared<ReplyStream>(stream_sink_(seq_));
+    Flush(now);
+    if (!closed_) reply.stream(stream_);
+    return;
+  }
+  if (!keep_alive || reply.stream) close_after_flush_ = true;
+  Flush(now);
+}
+
+void HttpConnection::OnStreamData(uint64_t seq, std::string bytes, bool end, MonoTime now) {
+  if (closed_ || !stream_ || seq != seq_) return;
+  if (output_pos_ == output_.size()) {
+    output_.clear();
+    output_pos_ = 0;
+  }
+  if (!bytes.empty()) {
+    stream_bytes_ += bytes.size();
+    if (stream_chunked_) {
+      char size[20];
+      snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+      output_ += size;
+      output_ += bytes;
+      output_ += "\r\n";
+    } else {
+      output_ += bytes;
+    }
+  }
+  if (end) {
+    if (stream_chunked_) output_ += "0\r\n\r\n";
+    stream_->Close();
+    stream_.reset();
+    close_after_flush_ = true;
+  }
   Flush(now);
 }
 
@@ -417,6 +470,7 @@ void HttpConnection::Flush(MonoTime now) {
     if (sent <= 0) return Abort();
     output_pos_ += static_cast<size_t>(sent);
   }
+  if (stream_) stream_->Sent(stream_bytes_);
   if (had_output || want_writable_) {
     output_.clear();
     output_pos_ = 0;
@@ -446,6 +500,7 @@ void HttpConnection::Abort() {
   if (closed_) return;
   ReleaseBody();
   closed_ = true;
+  if (stream_) stream_->Close();
   socket_.Close();
 }
 
@@ -460,7 +515,7 @@ void HttpConnection::OnTick(MonoTime now) {
     if (now - output_since_ >= settings_.body_timeout) Abort();
     return;
   }
-  if (awaiting_reply_ || close_after_flush_) return;
+  if (awaiting_reply_ || close_after_flush_ || stream_) return;  // a stream has no idle time
   if (parser_.InRequest()) {
     if (!parser_.HeadComplete() && now - request_started_ >= settings_.header_timeout) {
       return Fail(

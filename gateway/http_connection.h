@@ -101,6 +101,13 @@ class HttpConnection {
 
   void OnInput(std::string_view bytes, MonoTime now);
   void OnReply(uint64_t seq, ApiReply reply, MonoTime now);
+  // A streamed answer (ApiReply::stream) goes out through a ReplyStream whose bytes come back,
+  // on this thread, to OnStreamData; `sink(seq)` makes its way back (the transport's mailbox).
+  // Without a sink, a streamed answer is sent with an empty body.
+  void SetStreamSink(std::function<ReplyStream::Sink(uint64_t seq)> sink) {
+    stream_sink_ = std::move(sink);
+  }
+  void OnStreamData(uint64_t seq, std::string bytes, bool end, MonoTime now);
   void OnWritable(MonoTime now);
   // Enforces the header, body, idle, send and linger timeouts; call about every 250 ms.
   void OnTick(MonoTime now);
@@ -153,6 +160,11 @@ class HttpConnection {
   int answered_in_turn_ = 0;
   bool deferred_ = false;
   size_t reserved_body_ = 0;
+
+  std::function<ReplyStream::Sink(uint64_t)> stream_sink_;
+  std::shared_ptr<ReplyStream> stream_;  // the answer being streamed, if any
+  bool stream_chunked_ = false;
+  size_t stream_bytes_ = 0;  // of the stream, queued for the socket so far
 
   bool close_after_flush_ = false;
   bool lingering_ = false;

@@ -35,6 +35,10 @@ struct ReplyMailbox {
     uint64_t connection;
     uint64_t seq;
     ApiReply reply;
+    // A piece of a streamed answer rather than a reply: its bytes, and whether it ends it.
+    bool stream = false;
+    std::string bytes;
+    bool end = false;
   };
 
   ReplyMailbox() : event_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
@@ -189,7 +193,11 @@ class HttpTransport final : public Tcp::Transport {
       for (auto& letter : mailbox_->Take()) {
         Connection* c = FindBySerial(letter.connection);
         if (!c) continue;
-        c->http.OnReply(letter.seq, std::move(letter.reply), now);
+        if (letter.stream) {
+          c->http.OnStreamData(letter.seq, std::move(letter.bytes), letter.end, now);
+        } else {
+          c->http.OnReply(letter.seq, std::move(letter.reply), now);
+        }
         NoteDeferred(*c);
       }
     }
@@ -216,6 +224,14 @@ class HttpTransport final : public Tcp::Transport {
     uint64_t serial = state_->next_connection.fetch_add(1);
     auto c = std::make_unique<Connection>(this, fd, serial);
     c->http.SetTurnCounter(&turn_);
+    std::shared_ptr<ReplyMailbox> mailbox = mailbox_;
+    c->http.SetStreamSink([mailbox, serial](uint64_t seq) -> ReplyStream::Sink {
+      // Always through the mailbox, even from this thread: a stream's producer never calls into
+      // its connection.
+      return [mailbox, serial, seq](std::string bytes, bool end) {
+        mailbox->Post({serial, seq, {}, true, std::move(bytes), end});
+      };
+    });
     Connection* raw = c.get();
     connections_[fd] = std::move(c);
     serials_[serial] = fd;
@@ -414,6 +430,9 @@ HttpApp HttpServer::AppOf(std::shared_ptr<GatewayService> service) {
   app.admit = [service](const ApiRequest& head) { return service->Admit(head); };
   app.handle = [service](ApiRequest request, ReplyFn reply) {
     service->Handle(request, std::move(reply));
+  };
+  app.route_of = [service](std::string_view method, std::string_view path) {
+    return std::string(service->router().Template(method, path));
   };
   return app;
 }

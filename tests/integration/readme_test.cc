@@ -1,8 +1,6 @@
 // The README's curl examples, run as written against `sluice dev`: the README stays true.
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -20,19 +18,6 @@ namespace {
 std::string SourceDir() {
   const char* dir = std::getenv("SLUICE_SOURCE_DIR");
   return dir ? dir : ".";
-}
-
-// A loopback port that was free a moment ago (sluice dev takes a fixed --listen address).
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 struct Block {

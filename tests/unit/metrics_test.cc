@@ -1,16 +1,12 @@
 #include "common/metrics.h"
 
 #include <gtest/gtest.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "common/kafka_metrics.h"
 #include "gateway/gateway_metrics.h"
+#include "tests/promtool_check.h"
 
 namespace sluice::metrics {
 namespace {
@@ -221,27 +217,12 @@ TEST(KafkaStatistics, BrokerRttQueueDepthAndConsumerLag) {
   EXPECT_FALSE(RecordKafkaStatistics("[1]", r));
 }
 
-// promtool's verdict on a text: its exit status and what it said.
-int Promtool(const std::string& text, std::string* said) {
-  char path[] = "/tmp/metrics_test_XXXXXX";
-  int fd = mkstemp(path);
-  if (fd < 0) return -1;
-  close(fd);
-  std::ofstream(path) << text;
-  std::string command = std::string("promtool check metrics < ") + path + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) said->append(buf, n);
-  int status = pclose(p);
-  unlink(path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using sluice::testing::PromtoolCheck;
+using sluice::testing::PromtoolOnPath;
 
 TEST(Metrics, PromtoolAcceptsWhatTheRegistryRenders) {
   // scripts/install-deps.sh installs promtool (Debian's prometheus): missing is a failure.
-  ASSERT_EQ(std::system("command -v promtool >/dev/null 2>&1"), 0)
+  ASSERT_TRUE(PromtoolOnPath())
       << "promtool is not on PATH; run scripts/install-deps.sh (Debian package prometheus)";
   Registry r;
   RegisterProcessMetrics(r);
@@ -258,11 +239,11 @@ TEST(Metrics, PromtoolAcceptsWhatTheRegistryRenders) {
   r.AddHistogram("sluice_t_delay_seconds", "Delays.", {}, JobDurationBuckets()).Get().Observe(1);
   r.AddCounter("sluice_t_empty_total", "No samples yet.", {"x"});
   std::string said;
-  EXPECT_EQ(Promtool(r.Render(), &said), 0) << said << "\n" << r.Render();
+  EXPECT_EQ(PromtoolCheck(r.Render(), &said), 0) << said << "\n" << r.Render();
 }
 
 TEST(Metrics, PromtoolAcceptsTheGatewaysFamilies) {
-  ASSERT_EQ(std::system("command -v promtool >/dev/null 2>&1"), 0)
+  ASSERT_TRUE(PromtoolOnPath())
       << "promtool is not on PATH; run scripts/install-deps.sh (Debian package prometheus)";
   RecordHttpAnswer("/v1/executions", "POST", 200, 0.01);
   RecordHttpAnswer("unmatched", "BREW", 404, 0.0);
@@ -274,7 +255,7 @@ TEST(Metrics, PromtoolAcceptsTheGatewaysFamilies) {
       std::string::npos)
       << text;
   std::string said;
-  EXPECT_EQ(Promtool(text, &said), 0) << said << "\n" << text;
+  EXPECT_EQ(PromtoolCheck(text, &said), 0) << said << "\n" << text;
 }
 
 }  // namespace

@@ -14,6 +14,10 @@
 
 namespace sluice::testing {
 
+// A loopback port that was free a moment ago: for `sluice dev`, which takes a fixed --listen
+// address.
+int FreeLoopbackPort();
+
 // Waits until `condition` holds, checking every 50 ms, for at most `timeout`. Returns whether it
 // held. Tests wait on conditions, never on fixed sleeps.
 bool WaitFor(const std::function<bool()>& condition,

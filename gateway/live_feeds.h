@@ -1,0 +1,86 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/execution.h"
+#include "common/execution_store.h"
+#include "gateway/api.h"
+
+namespace sluice {
+
+using MonoTime = std::chrono::steady_clock::time_point;
+
+// The answers that follow an execution as it changes: a long poll (GET .../{id}?wait=), its status
+// changes as Server-Sent Events (GET .../{id}/events) and its log as it grows
+// (GET .../{id}/log?follow=true). One thread of their own serves them all, woken by the status
+// view when an execution it follows changes, and every `log_poll` for growing logs: no network
+// thread waits, and a slow reader holds back only its own feed (ReplyStream::Backlog).
+class LiveFeeds {
+ public:
+  struct Settings {
+    size_t max_feeds = 1024;  // long polls and streams together; more are answered 503
+    Duration log_poll = std::chrono::milliseconds(100);
+    Duration keep_alive = std::chrono::seconds(15);  // an SSE comment when nothing else was sent
+    size_t max_backlog = 256 * 1024;                 // per stream, not yet taken by the socket
+    size_t read_chunk = 64 * 1024;
+  };
+  // Renders an execution (or its absence) as the answer to a long poll.
+  using Answer = std::function<ApiReply(const std::optional<Execution>&)>;
+  // Renders an execution as the data of one SSE event.
+  using Render = std::function<std::string(const Execution&)>;
+
+  LiveFeeds(ExecutionStore& store, Settings settings);
+  ~LiveFeeds();
+  LiveFeeds(const LiveFeeds&) = delete;
+  LiveFeeds& operator=(const LiveFeeds&) = delete;
+
+  // Whether another feed is refused now (the caller answers 503 with Retry-After).
+  bool Full() const;
+
+  // Answers `reply` with `answer(execution)` once the execution's status is not `known`, or at
+  // `deadline` with what it is then.
+  void Wait(const std::string& id, JobStatus known, MonoTime deadline, Answer answer,
+            ReplyFn reply);
+  // Writes an event per status change (the current status first) and ends after a terminal one.
+  void Events(const std::string& id, Render render, std::shared_ptr<ReplyStream> stream);
+  // Writes the file at `path` from byte `offset` as it grows; ends once the execution has ended
+  // and nothing more was written to it.
+  void FollowLog(const std::string& id, std::string path, uint64_t offset,
+                 std::shared_ptr<ReplyStream> stream);
+
+  size_t size() const;
+
+ private:
+  struct Waiter;
+  struct EventFeed;
+  struct LogFeed;
+  struct Shared;  // what the status view's listener reaches: outlives this object if need be
+
+  void Run();
+  void Unwatch(const std::string& id);
+  // Each returns whether the feed is done.
+  bool Serve(Waiter& w, MonoTime now, bool changed);
+  bool Serve(EventFeed& f, MonoTime now, bool changed);
+  bool Serve(LogFeed& f, MonoTime now);
+
+  ExecutionStore& store_;
+  Settings settings_;
+  std::shared_ptr<Shared> shared_;
+  // Owned by the feeds' thread once taken from shared_->incoming.
+  std::vector<std::unique_ptr<Waiter>> waiters_;
+  std::vector<std::unique_ptr<EventFeed>> events_;
+  std::vector<std::unique_ptr<LogFeed>> logs_;
+  std::thread thread_;
+};
+
+}  // namespace sluice

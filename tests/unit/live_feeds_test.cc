@@ -1,0 +1,218 @@
+#include "gateway/live_feeds.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "gateway/log_reply.h"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kBound = 10s;  // a bound on waiting for the feeds' thread, not a timing claim
+
+Execution Record(JobStatus status, int attempt = 0) {
+  Execution e;
+  e.id = "0190f3a2-7b1c-7d2e-8f3a-0123456789ab";
+  e.job_name = "periodic-echo";
+  e.job_type = JobType::kPeriodic;
+  e.job_status = status;
+  e.attempt = attempt;
+  e.worker = attempt ? "w1" : "";
+  e.create_time = SystemClock::Instance().Now();
+  e.client = "ci";
+  e.fingerprint = "fp";
+  return e;
+}
+
+// What a connection would send: the stream's bytes, collected; `taken` says whether the socket
+// takes them (Sent) as they come.
+struct Collected {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string bytes;
+  bool ended = false;
+  bool taken = true;
+  std::shared_ptr<ReplyStream> stream;
+
+  std::shared_ptr<ReplyStream> Make() {
+    stream = std::make_shared<ReplyStream>([this](std::string b, bool end) {
+      std::lock_guard<std::mutex> lock(mutex);
+      bytes += b;
+      ended = ended || end;
+      changed.notify_all();
+    });
+    return stream;
+  }
+  bool WaitUntil(const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, kBound, [&] {
+      if (taken && stream) stream->Sent(bytes.size() + 64);  // chunk framing aside
+      return done();
+    });
+  }
+};
+
+// Feeds leave once done; their count drops to zero.
+bool WaitForZero(const LiveFeeds& feeds) {
+  auto until = std::chrono::steady_clock::now() + kBound;
+  while (feeds.size() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  return feeds.size() == 0;
+}
+
+class LiveFeedsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("live-feeds-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  ExecutionStore store_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(LiveFeedsTest, AWaiterIsAnsweredWhenTheStatusMovesOnFromTheKnownOne) {
+  store_.Apply(Record(JobStatus::kTriggered));
+  LiveFeeds feeds(store_, {});
+  std::promise<std::string> answered;
+  feeds.Wait(
+      Record(JobStatus::kTriggered).id, JobStatus::kTriggered,
+      std::chrono::steady_clock::now() + 60s,
+      [](const std::optional<Execution>& e) {
+        return JsonReply(200, e ? JobStatusName(e->job_status) : "none");
+      },
+      [&answered](ApiReply r) { answered.set_value(r.body); });
+  EXPECT_EQ(feeds.size(), 1u);
+  store_.Apply(Record(JobStatus::kPending, 1));
+  auto f = answered.get_future();
+  ASSERT_EQ(f.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(f.get(), "PENDING\n");
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
+TEST_F(LiveFeedsTest, AWaiterWithoutAChangeIsAnsweredAtItsDeadline) {
+  store_.Apply(Record(JobStatus::kPending, 1));
+  LiveFeeds feeds(store_, {});
+  std::promise<std::string> answered;
+  feeds.Wait(
+      Record(JobStatus::kPending).id, JobStatus::kPending, std::chrono::steady_clock::now() + 50ms,
+      [](const std::optional<Execution>& e) {
+        return JsonReply(200, JobStatusName(e->job_status));
+      },
+      [&answered](ApiReply r) { answered.set_value(r.body); });
+  auto f = answered.get_future();
+  ASSERT_EQ(f.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(f.get(), "PENDING\n");
+}
+
+TEST_F(LiveFeedsTest, EventsFollowEachChangeAndEndAfterTheTerminalOne) {
+  store_.Apply(Record(JobStatus::kTriggered));
+  LiveFeeds feeds(store_, {});
+  Collected out;
+  feeds.Events(
+      Record(JobStatus::kTriggered).id,
+      [](const Execution& e) { return std::string("{") + JobStatusName(e.job_status) + "}"; },
+      out.Make());
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes.find("TRIGGERED") != std::string::npos; }));
+  store_.Apply(Record(JobStatus::kPending, 1));
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes.find("{PENDING}") != std::string::npos; }));
+  store_.Apply(Record(JobStatus::kSuccess, 1));
+  ASSERT_TRUE(out.WaitUntil([&] { return out.ended; }));
+  EXPECT_EQ(out.bytes,
+            "event: status\nid: TRIGGERED\ndata: {TRIGGERED}\n\n"
+            "event: status\nid: PENDING\ndata: {PENDING}\n\n"
+            "event: status\nid: SUCCESS\ndata: {SUCCESS}\n\n");
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
+TEST_F(LiveFeedsTest, AFollowedLogSendsWhatIsAppendedAndEndsAfterTheExecutionEnds) {
+  store_.Apply(Record(JobStatus::kPending, 1));
+  std::string path = (dir_ / "build-log.txt").string();
+  std::ofstream log(path);
+  log << "one\n" << std::flush;
+  LiveFeeds::Settings settings;
+  settings.log_poll = 10ms;
+  LiveFeeds feeds(store_, settings);
+  Collected out;
+  feeds.FollowLog(Record(JobStatus::kPending).id, path, 1, out.Make());
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes == "ne\n"; })) << out.bytes;
+  log << "two\n" << std::flush;
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes == "ne\ntwo\n"; })) << out.bytes;
+  EXPECT_FALSE(out.ended);
+  log << "finished\n" << std::flush;
+  store_.Apply(Record(JobStatus::kSuccess, 1));
+  ASSERT_TRUE(out.WaitUntil([&] { return out.ended; }));
+  EXPECT_EQ(out.bytes, "ne\ntwo\nfinished\n");
+}
+
+TEST_F(LiveFeedsTest, ASlowReaderHoldsBackItsOwnLogFeed) {
+  store_.Apply(Record(JobStatus::kPending, 1));
+  std::string path = (dir_ / "big-log.txt").string();
+  std::ofstream(path) << std::string(1024 * 1024, 'x');
+  LiveFeeds::Settings settings;
+  settings.log_poll = 10ms;
+  settings.max_backlog = 64 * 1024;
+  settings.read_chunk = 16 * 1024;
+  LiveFeeds feeds(store_, settings);
+  Collected out;
+  out.taken = false;  // the socket takes nothing
+  feeds.FollowLog(Record(JobStatus::kPending).id, path, 0, out.Make());
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes.size() >= 64 * 1024; }));
+  // Several polls later it still holds no more than the backlog allows (one chunk beyond).
+  for (int i = 0; i < 5; ++i) std::this_thread::sleep_for(20ms);
+  {
+    std::lock_guard<std::mutex> lock(out.mutex);
+    EXPECT_LE(out.bytes.size(), 64u * 1024 + 16 * 1024);
+  }
+  out.stream->Close();  // the client went away: the feed goes too
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
+TEST(ParseRange, ReadsTheFormsOfRfc9110AndIgnoresTheRest) {
+  struct Case {
+    const char* header;
+    uint64_t size;
+    bool has_range;
+    uint64_t first, last;
+    bool unsatisfiable;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"bytes=0-3", 10, true, 0, 3, false},
+           {"bytes=4-", 10, true, 4, 9, false},
+           {"bytes=4-100", 10, true, 4, 9, false},
+           {"bytes=-3", 10, true, 7, 9, false},
+           {"bytes=-30", 10, true, 0, 9, false},
+           {"bytes=10-", 10, false, 0, 0, true},
+           {"bytes=-0", 10, false, 0, 0, true},
+           {"bytes=5-2", 10, false, 0, 0, false},
+           {"bytes=0-1,4-5", 10, false, 0, 0, false},
+           {"items=0-3", 10, false, 0, 0, false},
+           {"bytes=x-3", 10, false, 0, 0, false},
+           {"bytes=99999999999999999999-", 10, false, 0, 0, false},
+           {"", 10, false, 0, 0, false},
+       }) {
+    bool unsatisfiable = false;
+    std::optional<ByteRange> r = ParseRange(c.header, c.size, &unsatisfiable);
+    EXPECT_EQ(r.has_value(), c.has_range) << c.header;
+    EXPECT_EQ(unsatisfiable, c.unsatisfiable) << c.header;
+    if (r && c.has_range) {
+      EXPECT_EQ(r->first, c.first) << c.header;
+      EXPECT_EQ(r->last, c.last) << c.header;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sluice
