@@ -92,7 +92,9 @@ class GitLabApi {
   ApiReply ListPipelineJobs(const ApiRequest& request, const Caller& caller,
                             const std::string& pipeline_id);
   ApiReply ListJobs(const ApiRequest& request, const Caller& caller);
-  ApiReply GetJob(const Caller& caller, const std::string& job_id, bool trace);
+  // The job, or with `trace_range` its trace (the Range header's value, "" for the whole).
+  ApiReply GetJob(const Caller& caller, const std::string& job_id,
+                  std::optional<std::string_view> trace_range);
   void JobAction(const ApiRequest& request, const Caller& caller, const std::string& job_id,
                  const std::string& action, ReplyFn reply);
   void PipelineAction(const Caller& caller, const std::string& pipeline_id,

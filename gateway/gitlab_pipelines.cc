@@ -18,6 +18,7 @@
 #include "gateway/gitlab_projects.h"
 #include "gateway/gitlab_replies.h"
 #include "gateway/gitlab_trigger.h"
+#include "gateway/log_reply.h"
 
 namespace sluice {
 
@@ -377,11 +378,13 @@ void GitLabApi::RegisterPipelineRoutes(Router& router) {
         reply(ListJobs(request, c));
       });
   add("GET", job, [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
-    reply(GetJob(c, p.at("job_id"), false));
+    reply(GetJob(c, p.at("job_id"), std::nullopt));
   });
   add("GET", job + "/trace",
-      [this](const ApiRequest&, const PathParams& p, const Caller& c, ReplyFn reply) {
-        reply(GetJob(c, p.at("job_id"), true));
+      [this](const ApiRequest& request, const PathParams& p, const Caller& c, ReplyFn reply) {
+        auto range = request.headers.find("range");
+        reply(GetJob(c, p.at("job_id"),
+                     range == request.headers.end() ? "" : std::string_view(range->second)));
       });
   for (const char* action : {"play", "retry", "cancel"}) {
     add("POST", job + "/" + action,
@@ -601,25 +604,25 @@ ApiReply GitLabApi::ListJobs(const ApiRequest& request, const Caller& caller) {
       });
 }
 
-ApiReply GitLabApi::GetJob(const Caller& caller, const std::string& job_id, bool trace) {
+ApiReply GitLabApi::GetJob(const Caller& caller, const std::string& job_id,
+                           std::optional<std::string_view> trace_range) {
   auto p = ProjectPipelineOfJob(caller, job_id);
   if (!p) return GitLabMessage(404, "404 Not found");
   PipelineState state = Evaluate(*caller.project, *p);
   const PipelineJobState* job = state.Job(*ParseDecimalId(job_id));
-  if (!trace) return JsonReply(200, JobJson(config_, *caller.project, *p, state, *job));
-  ApiReply r;
-  r.content_type = "text/plain; charset=utf-8";
-  if (!job->execution) return r;  // not started: no log yet
-  std::ifstream in(job->execution->gcs_path + "/build-log.txt", std::ios::binary);
-  if (!in) {
-    // Not started, or started and its log not yet opened by the worker: empty so far.
-    if (!IsTerminal(job->execution->job_status)) return r;
-    return GitLabMessage(404, "404 Trace Not Found");
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  r.body = out.str();
-  return r;
+  if (!trace_range) return JsonReply(200, JobJson(config_, *caller.project, *p, state, *job));
+  ApiReply empty;
+  empty.content_type = "text/plain; charset=utf-8";
+  if (!job->execution) return empty;  // not started: no log yet
+  // The trace as it is now: whole, or the bytes a Range asks for, so that a client polling a
+  // running job fetches only what is new (206 with Content-Range).
+  constexpr size_t kMaxTraceBytes = 64 * 1024 * 1024;
+  std::optional<ApiReply> r = LogFileReply(job->execution->gcs_path + "/build-log.txt",
+                                           *trace_range, std::nullopt, kMaxTraceBytes);
+  if (r) return *r;
+  // Not started, or started and its log not yet opened by the worker: empty so far.
+  if (!IsTerminal(job->execution->job_status)) return empty;
+  return GitLabMessage(404, "404 Trace Not Found");
 }
 
 void GitLabApi::JobAction(const ApiRequest& request, const Caller& caller,

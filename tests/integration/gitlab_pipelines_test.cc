@@ -240,6 +240,15 @@ TEST_F(GitLabPipelines, FormTriggerRunsStagesInOrderAndAPlayedManualJobGetsTheVa
   EXPECT_NE(test_log.find("test ref=main source=trigger triggered=true deploy=staging"),
             std::string::npos)
       << test_log;
+  // A client that polls the trace fetches only what is new: Range from the size it has.
+  HttpResponse tail =
+      Call(gateway_b_, "GET",
+           "/api/v4/projects/9/jobs/" + std::to_string(jobs["run_tests"].first) + "/trace",
+           kViewerToken, "", "", {"Range: bytes=4-"});
+  EXPECT_EQ(tail.status, 206) << tail.body;
+  EXPECT_EQ(tail.body, test_log.substr(4));
+  EXPECT_EQ(tail.headers["content-range"], "bytes 4-" + std::to_string(test_log.size() - 1) + "/" +
+                                               std::to_string(test_log.size()));
   std::string build_log = Trace(jobs["build_package"].first);
   EXPECT_NE(build_log.find("build pipeline=" + std::to_string(id) +
                            " job=" + std::to_string(jobs["build_package"].first) + " stage=build"),
