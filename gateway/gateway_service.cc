@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "gateway/auth.h"
 #include "gateway/create_request.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/openapi.h"
 
 namespace sluice {
@@ -121,6 +122,10 @@ void GatewayService::RegisterRoutes() {
   router_.Add("GET", "/openapi.yaml", ApiFamily::kOps,
               reply_with([](const ApiRequest&, const PathParams&) { return OpenApiReply(); }));
   // The process's registry: in `sluice dev`, the worker's metrics too.
+  router_.Add("GET", "/metrics", ApiFamily::kOps,
+              reply_with([](const ApiRequest&, const PathParams&) {
+                return MetricsReply(metrics::DefaultRegistry());
+              }));
   router_.Add("GET", "/v1/executions", ApiFamily::kV1,
               reply_with([this](const ApiRequest& request, const PathParams&) {
                 return ListExecutions(request);

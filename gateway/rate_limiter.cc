@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gateway/gateway_metrics.h"
+
 namespace sluice {
 
 int RateLimiter::TryAcquire(const std::string& client, const RateLimit& limit) {
@@ -23,6 +25,8 @@ int RateLimiter::TryAcquire(const std::string& client, const RateLimit& limit) {
     b.tokens -= 1.0;
     return 0;
   }
+  // `client` is a configured client's name: a bounded label.
+  GatewayMetrics::Get().rate_limited.With({client}).Inc();
   return std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / limit.per_second)));
 }
 

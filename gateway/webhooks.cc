@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "gateway/auth.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/git_event.h"
 
 namespace sluice {
@@ -46,6 +47,15 @@ constexpr const char* kDescriptiveHeaders[] = {
 };
 
 std::optional<GitHost> HostOfPath(const std::string& name) { return GitHostFromName(name); }
+
+// sluice_webhook_deliveries_total and sluice_webhook_signature_failures_total: hosts and
+// outcomes are Sluice's own names, never a delivery's values.
+void CountDelivery(GitHost host, std::string_view outcome) {
+  GatewayMetrics::Get().webhook_deliveries.With({GitHostName(host), outcome}).Inc();
+}
+void CountSignatureFailure(GitHost host, std::string_view reason) {
+  GatewayMetrics::Get().webhook_signature_failures.With({GitHostName(host), reason}).Inc();
+}
 
 const char* Outcome(const DeliveryRecord& r, bool dry_run) {
   switch (r.event.kind) {
@@ -382,6 +392,7 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
       auto unverified = ParseGitEvent(host, request.headers, request.content_type, request.body);
       if (unverified.ok()) claimed = unverified->FullName();
     }
+    CountSignatureFailure(host, "no_valid_signature");
     Refuse(host, request, claimed, signers.status(), now);
     return reply(ErrorReply(signers.status()));
   }
@@ -396,6 +407,7 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
     Status why = Unauthenticated(
         "the delivery is signed with a secret that is not configured for its repository (the "
         "secrets of the repository's most specific scope apply)");
+    CountSignatureFailure(host, "secret_out_of_scope");
     Refuse(host, request, event->FullName(), why, now);
     return reply(ErrorReply(why));
   }
@@ -420,6 +432,7 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
   if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
     ApiReply again = DeliveryReply(*first, config_.gateway.public_url);
     again.headers.emplace_back("X-Sluice-Redelivery", "true");
+    CountDelivery(host, "redelivery");
     return reply(std::move(again));
   }
   record.body = request.body;
@@ -452,12 +465,14 @@ void WebhookApi::Store(DeliveryRecord record, const std::string& request_id, Rep
         if (!s.ok()) {
           LogWarn(kComponent, "delivery " + stored->Key() + " not stored: " + s.ToString(),
                   {{"request_id", request_id}});
+          CountDelivery(stored->event.host, "unavailable");
           return answer(ErrorReply(Unavailable("Kafka did not store the delivery in time; "
                                                "nothing was triggered. Redeliver it.")
                                        .WithRetryAfter(kUnavailableRetryAfterSeconds)));
         }
         // Read-your-writes: a redelivery to this gateway is recognised at once.
         deliveries_.Put(*stored);
+        CountDelivery(stored->event.host, Outcome(*stored, false));
         LogInfo(kComponent, "stored " + stored->Key() + ": " + Message(*stored),
                 {{"request_id", request_id}});
         answer(DeliveryReply(*stored, config_.gateway.public_url));

@@ -20,6 +20,7 @@
 #include "common/json_codec.h"
 #include "fakes.h"
 #include "gateway/api.h"
+#include "gateway/gateway_metrics.h"
 #include "tests/unit/reply_helpers.h"
 
 namespace sluice {
@@ -1044,10 +1045,19 @@ TEST_F(GatewayServiceTest, ReadyOnlyWhenTheViewIsCaughtUpAndKafkaIsReachable) {
 
 TEST_F(GatewayServiceTest, AnUnknownRouteIsA404InTheErrorFormat) {
   for (std::string path :
-       {"/", "/v1", "/v2/executions", "/v1/executions/x/y/z", "/v1/execution", "/metrics"}) {
+       {"/", "/v1", "/v2/executions", "/v1/executions/x/y/z", "/v1/execution", "/metricz"}) {
     SCOPED_TRACE(path);
     ExpectError(Call(Request("GET", path)), 404, Code::kNotFound);
   }
+}
+
+TEST_F(GatewayServiceTest, MetricsAnswersThePrometheusTextFormatWithoutAToken) {
+  GatewayMetrics::Get();  // registered by main at start-up
+  ApiReply reply = Call(Request("GET", "/metrics", ""));
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(reply.body.find("# TYPE sluice_http_requests_total counter\n"), std::string::npos)
+      << reply.body;
 }
 
 struct WrongMethod {

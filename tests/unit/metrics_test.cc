@@ -6,7 +6,9 @@
 
 #include "common/kafka_metrics.h"
 #include "gateway/gateway_metrics.h"
+#include "gateway/rate_limiter.h"
 #include "tests/promtool_check.h"
+#include "tests/unit/fakes.h"
 
 namespace sluice::metrics {
 namespace {
@@ -240,6 +242,18 @@ TEST(Metrics, PromtoolAcceptsWhatTheRegistryRenders) {
   r.AddCounter("sluice_t_empty_total", "No samples yet.", {"x"});
   std::string said;
   EXPECT_EQ(PromtoolCheck(r.Render(), &said), 0) << said << "\n" << r.Render();
+}
+
+TEST(GatewayMetrics, RefusalsOfARateLimitAreCountedByClientName) {
+  ManualClock clock;
+  RateLimiter limiter(clock);
+  Counter& refused = GatewayMetrics::Get().rate_limited.With({"metrics-test-client"});
+  double before = refused.Value();
+  RateLimit one_per_second{1, 1};
+  EXPECT_EQ(limiter.TryAcquire("metrics-test-client", one_per_second), 0);
+  EXPECT_GT(limiter.TryAcquire("metrics-test-client", one_per_second), 0);
+  EXPECT_GT(limiter.TryAcquire("metrics-test-client", one_per_second), 0);
+  EXPECT_EQ(refused.Value() - before, 2);
 }
 
 TEST(Metrics, PromtoolAcceptsTheGatewaysFamilies) {
