@@ -3,10 +3,11 @@ API of the library and nothing patched. Covers what a release script does with i
 version(), the project by id and by path, the project list, a trigger token (create, get, save,
 and what another member sees of it), trigger_pipeline with variables, the pipeline list filtered,
 sorted and paged (one page, and the iterator following Link), a pipeline's jobs by scope, a
-manual job played with variables, and a job retried then read at once.
+manual job played with variables, a job retried then read at once, and a job whose script is
+GitLab's multi-project trigger (curl with $CI_JOB_TOKEN to $CI_API_V4_URL).
 
-The config is config/dev.yaml plus two clients: `ops`, a second maintainer of project 9, and
-`outsider`, a member of nothing.
+The config is config/dev.yaml plus two clients, `ops`, a second maintainer of project 9, and
+`outsider`, a member of nothing, and project 10 (group/upstream) whose job triggers project 9.
 """
 
 import os
@@ -38,6 +39,20 @@ def wait_for(what, fetch, done):
     return value
 
 
+UPSTREAM_PROJECT = """\
+  - id: 10
+    path: group/upstream
+    refs: {branches: ["main"]}
+    members: {dev: maintainer}
+    pipeline:
+      stages: [deploy]
+      jobs:
+        - name: trigger_downstream
+          stage: deploy
+          command: ["sh", "-c", "curl -sS -f --form \\"token=$CI_JOB_TOKEN\\" --form ref=main \\"$CI_API_V4_URL/projects/9/trigger/pipeline\\""]
+"""
+
+
 def test_config(directory):
     source = os.environ.get("SLUICE_SOURCE_DIR", ".")
     with open(os.path.join(source, "config", "dev.yaml")) as f:
@@ -48,6 +63,10 @@ def test_config(directory):
                         "  - {name: ops, token_env: PYGITLAB_OPS_TOKEN, allow_jobs: [\"*\"]}\n"
                         "  - {name: outsider, token_env: PYGITLAB_OUTSIDER_TOKEN, allow_jobs: []}\n")
     text = text.replace("members: {dev: maintainer}", "members: {dev: maintainer, ops: maintainer}")
+    # Project 10's one job is the multi-project trigger of GitLab's docs, as written.
+    webhooks = "# Git hosts' push and tag webhooks"
+    assert webhooks in text
+    text = text.replace(webhooks, UPSTREAM_PROJECT + webhooks)
     path = os.path.join(directory, "python-gitlab.yaml")
     with open(path, "w") as f:
         f.write(text)
@@ -123,8 +142,13 @@ class PythonGitLab(unittest.TestCase):
         self.assertEqual(self.gl.projects.get("group/project").id, 9)
 
     def test_projects_list_is_the_callers(self):
-        self.assertEqual([p.id for p in self.gl.projects.list(get_all=True)], [9])
-        self.assertEqual([p.id for p in self.gl.projects.list(membership=True, get_all=True)], [9])
+        self.assertEqual([p.id for p in self.gl.projects.list(get_all=True)], [9, 10])
+        self.assertEqual([p.id for p in self.gl.projects.list(membership=True, get_all=True)],
+                         [9, 10])
+        self.assertEqual([p.id for p in self.ops.projects.list(get_all=True)], [9])
+        first = self.gl.projects.list(per_page=1, get_all=False)
+        self.assertEqual([p.id for p in first], [9])
+        self.assertEqual([p.id for p in self.gl.projects.list(per_page=1, iterator=True)], [9, 10])
         self.assertEqual(self.outsider.projects.list(get_all=True), [])
         with self.assertRaises(exceptions.GitlabGetError) as refused:
             self.outsider.projects.get(9)
@@ -211,6 +235,22 @@ class PythonGitLab(unittest.TestCase):
         with self.assertRaises(exceptions.GitlabListError) as refused:
             project.pipelines.list(status="done", get_all=False)
         self.assertEqual(refused.exception.response_code, 400)
+
+    def test_a_job_triggers_another_project_with_its_job_token(self):
+        upstream = self.gl.projects.get(10)
+        trigger = upstream.triggers.create({"description": "upstream"})
+        before = {p.id for p in self.project().pipelines.list(source="pipeline", get_all=True)}
+        pipeline = upstream.trigger_pipeline("main", trigger.token)
+        job = wait_for("the upstream job ended",
+                       lambda: pipeline.jobs.list(get_all=True)[0],
+                       lambda j: j.status in ("success", "failed", "canceled"))
+        trace = upstream.jobs.get(job.id, lazy=True).trace()
+        self.assertEqual(job.status, "success", trace)
+        downstream = [p for p in self.project().pipelines.list(source="pipeline", get_all=True)
+                      if p.id not in before]
+        self.assertEqual(len(downstream), 1, trace)
+        self.assertEqual(downstream[0].ref, "main")
+        self.assertIn(f'"id":{downstream[0].id}', trace.decode())
 
     # --- jobs ---
 
