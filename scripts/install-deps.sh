@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git curl ca-certificates
   libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev
-  libgtest-dev libcurl4-openssl-dev openssl libhttp-parser-dev
+  libgtest-dev libcurl4-openssl-dev openssl libhttp-parser-dev libcli11-dev
   clang libclang-rt-14-dev
   # The sandbox executor, every job's default: bubblewrap (unprivileged user namespaces).
   bubblewrap

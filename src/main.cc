@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/app.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/embedded_broker.h"
@@ -51,47 +53,30 @@ gateway       serve the HTTP API; publishes triggers to Kafka and answers status
 worker        run jobs from the requests topic and publish their status
 dev           everything in one process, with an embedded in-memory Kafka-protocol broker
 check-config  validate a configuration file and exit (0 when valid)
+
+Client (server and token from --url/--token, $SLUICE_URL/$SLUICE_TOKEN or
+~/.config/sluice/config.yaml; --output json for scripts):
+  sluice trigger JOB [--env K=V ...] [--refs-file F] [--type periodic|postsubmit|presubmit]
+                     [--idempotency-key K] [--wait] [--follow] [--timeout D]
+  sluice get ID
+  sluice list [--job J] [--status S] [--page-size N] [--all]
+  sluice logs ID [--follow]
+  sluice abort ID
+  sluice wait ID [--timeout D]
+
+Exit codes of the client: 0 SUCCESS (or done), 1 FAILURE, 2 usage or API error, 3 ABORTED,
+4 ERROR, 5 timeout. `sluice COMMAND --help` lists a command's flags.
 )";
 
 constexpr auto kStartupTimeout = std::chrono::seconds(15);
 
-struct Args {
-  std::string command;
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
+// The flags of the server subcommands (gateway, worker, dev).
+struct ServerFlags {
+  std::string config;
+  std::string listen;
+  std::string port_file;
+  std::string data_dir;
 };
-
-StatusOr<Args> ParseArgs(int argc, char** argv) {
-  Args args;
-  if (argc < 2) return InvalidArgument("missing command");
-  args.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) == 0) {
-      auto eq = a.find('=');
-      if (eq != std::string::npos) {
-        args.flags[a.substr(2, eq - 2)] = a.substr(eq + 1);
-      } else if (i + 1 < argc) {
-        args.flags[a.substr(2)] = argv[++i];
-      } else {
-        return InvalidArgument("flag " + a + " needs a value");
-      }
-    } else {
-      args.positional.push_back(a);
-    }
-  }
-  return args;
-}
-
-Status CheckFlags(const Args& args, std::initializer_list<const char*> allowed) {
-  for (const auto& [name, value] : args.flags) {
-    bool ok = false;
-    for (const char* a : allowed) ok = ok || name == a;
-    if (!ok)
-      return InvalidArgument("unknown flag --" + name + " for `sluice " + args.command + "`");
-  }
-  return Status::Ok();
-}
 
 // SIGINT, SIGTERM and SIGHUP are blocked in every thread (jobs get a clean mask) and taken here.
 sigset_t BlockStopSignals() {
@@ -316,27 +301,22 @@ int Fail(const Status& s) {
   return s.code() == Code::kInvalidArgument ? 2 : 1;
 }
 
-int RunCheckConfig(const Args& args) {
-  if (args.positional.size() != 1) return Fail(InvalidArgument("usage: sluice check-config FILE"));
-  auto config = LoadConfigFile(args.positional[0]);
+int RunCheckConfig(const std::string& path) {
+  auto config = LoadConfigFile(path);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return 1;
   }
-  std::cout << args.positional[0] << ": valid (" << config->jobs.size() << " job(s), "
-            << config->clients.size() << " client(s), " << config->projects.size()
-            << " project(s))\n";
+  std::cout << path << ": valid (" << config->jobs.size() << " job(s), " << config->clients.size()
+            << " client(s), " << config->projects.size() << " project(s))\n";
   return 0;
 }
 
-int RunGateway(const Args& args) {
-  if (Status s = CheckFlags(args, {"config", "listen", "port-file"}); !s.ok()) return Fail(s);
-  if (!args.flags.count("config"))
-    return Fail(InvalidArgument("sluice gateway needs --config FILE"));
-  auto config = LoadConfigFile(args.flags.at("config"));
+int RunGateway(const ServerFlags& flags) {
+  auto config = LoadConfigFile(flags.config);
   if (!config.ok()) return Fail(config.status());
   SetLogFormat(config->log.format);
-  if (args.flags.count("listen")) config->gateway.listen = args.flags.at("listen");
+  if (!flags.listen.empty()) config->gateway.listen = flags.listen;
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   GatewayParts gateway;
@@ -344,28 +324,25 @@ int RunGateway(const Args& args) {
   LogInfo("gateway", "listening on " + config->gateway.listen + " (port " +
                          std::to_string(gateway.http->port()) + "), Kafka " +
                          config->kafka.brokers);
-  if (args.flags.count("port-file")) {
-    std::string tmp = args.flags.at("port-file") + ".tmp";
+  if (!flags.port_file.empty()) {
+    std::string tmp = flags.port_file + ".tmp";
     std::ofstream(tmp) << gateway.http->port() << "\n";
-    std::filesystem::rename(tmp, args.flags.at("port-file"));
+    std::filesystem::rename(tmp, flags.port_file);
   }
-  std::string config_path = args.flags.at("config");
+  std::string config_path = flags.config;
   WaitForStopSignal(signals, nullptr, [&] { gateway.ReloadWebhooks(config_path); });
   gateway.Stop();
   return 0;
 }
 
-int RunWorker(const Args& args) {
-  if (Status s = CheckFlags(args, {"config"}); !s.ok()) return Fail(s);
-  if (!args.flags.count("config"))
-    return Fail(InvalidArgument("sluice worker needs --config FILE"));
-  auto config = LoadConfigFile(args.flags.at("config"));
+int RunWorker(const ServerFlags& flags) {
+  auto config = LoadConfigFile(flags.config);
   if (!config.ok()) return Fail(config.status());
   SetLogFormat(config->log.format);
   sigset_t signals = BlockStopSignals();
   if (Status s = EnsureTopics(*config, kStartupTimeout); !s.ok()) return Fail(s);
   WorkerParts worker;
-  if (Status s = worker.Start(*config, args.flags.at("config")); !s.ok()) return Fail(s);
+  if (Status s = worker.Start(*config, flags.config); !s.ok()) return Fail(s);
   WaitForStopSignal(signals, &worker.finished);
   worker.Stop();
   return 0;
@@ -387,12 +364,10 @@ std::string DefaultDevConfig(const char* argv0) {
   return "config/dev.yaml";
 }
 
-int RunDev(const Args& args, const char* argv0) {
-  if (Status s = CheckFlags(args, {"config", "listen", "data-dir"}); !s.ok()) return Fail(s);
-  std::string config_path =
-      args.flags.count("config") ? args.flags.at("config") : DefaultDevConfig(argv0);
-  std::string listen = args.flags.count("listen") ? args.flags.at("listen") : "127.0.0.1:8080";
-  std::string data_dir = args.flags.count("data-dir") ? args.flags.at("data-dir") : ".sluice-dev";
+int RunDev(const ServerFlags& flags, const char* argv0) {
+  std::string config_path = !flags.config.empty() ? flags.config : DefaultDevConfig(argv0);
+  std::string listen = !flags.listen.empty() ? flags.listen : "127.0.0.1:8080";
+  std::string data_dir = !flags.data_dir.empty() ? flags.data_dir : ".sluice-dev";
 
   // The dev token: from SLUICE_DEV_TOKEN, else a fresh one. The dev config reads it through
   // token_env, like any deployment would.
@@ -472,15 +447,46 @@ int RunDev(const Args& args, const char* argv0) {
 
 int main(int argc, char** argv) {
   using namespace sluice;
-  auto args = ParseArgs(argc, argv);
-  if (!args.ok() || args->command == "help" || args->command == "--help" || args->command == "-h") {
-    std::cout << kUsage;
-    return args.ok() ? 0 : 2;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
   }
-  if (args->command == "check-config") return RunCheckConfig(*args);
-  if (args->command == "gateway") return RunGateway(*args);
-  if (args->command == "worker") return RunWorker(*args);
-  if (args->command == "dev") return RunDev(*args, argv[0]);
-  std::cerr << "sluice: unknown command \"" << args->command << "\"\n\n" << kUsage;
+  std::string first = argv[1];
+  if (first == "help" || first == "--help" || first == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  CLI::App app{"sluice: webhook and trigger gateway on Kafka"};
+  app.require_subcommand(1);
+  ServerFlags flags;
+  CLI::App* gateway = app.add_subcommand("gateway", "serve the HTTP API");
+  gateway->add_option("--config", flags.config, "configuration file")->required();
+  gateway->add_option("--listen", flags.listen, "HOST:PORT (port 0: any free port)");
+  gateway->add_option("--port-file", flags.port_file, "write the port listened on to this file");
+  CLI::App* worker = app.add_subcommand("worker", "run jobs from the requests topic");
+  worker->add_option("--config", flags.config, "configuration file")->required();
+  CLI::App* dev = app.add_subcommand("dev", "gateway, worker and an in-memory broker in one");
+  dev->add_option("--config", flags.config, "configuration file (default config/dev.yaml)");
+  dev->add_option("--listen", flags.listen, "HOST:PORT (default 127.0.0.1:8080)");
+  dev->add_option("--data-dir", flags.data_dir, "workspaces and artifacts (default .sluice-dev)");
+  std::string check_path;
+  CLI::App* check = app.add_subcommand("check-config", "validate a configuration file");
+  check->add_option("FILE", check_path, "configuration file")->required();
+  cli::ClientCommands client(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && first[0] != '-') {
+      std::cerr << "sluice: unknown command \"" << first << "\"\n\n" << kUsage;
+      return 2;
+    }
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*check) return RunCheckConfig(check_path);
+  if (*gateway) return RunGateway(flags);
+  if (*worker) return RunWorker(flags);
+  if (*dev) return RunDev(flags, argv[0]);
+  if (auto code = client.Run()) return *code;
+  std::cerr << kUsage;
   return 2;
 }
