@@ -339,7 +339,7 @@ class HttpTransport final : public Tcp::Transport {
         if (Connection* c = FindBySerial(serial)) c->http.OnReply(seq, std::move(reply), Now());
         return;
       }
-      mailbox->Post({serial, seq, std::move(reply)});
+      mailbox->Post({serial, seq, std::move(reply), false, {}, false});
     };
   }
 

@@ -69,7 +69,7 @@ inline std::shared_ptr<std::vector<ApiReply>> Send(GatewayService& service,
 inline ApiReply Call(GatewayService& service, const ApiRequest& request) {
   auto replies = Send(service, request);
   EXPECT_EQ(replies->size(), 1u) << request.method << " " << request.path;
-  return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
+  return replies->empty() ? ApiReply{0, "", "", {}, {}} : replies->front();
 }
 
 // A webhook secret from the test, with an optional expiry.

@@ -105,7 +105,7 @@ class ReplyCollector {
     bool came =
         arrived_.wait_for(lock, std::chrono::seconds(10), [&] { return !replies_.empty(); });
     EXPECT_TRUE(came) << "no reply within 10 s";
-    if (!came) return {ApiReply{0, "", "", {}}, std::thread::id()};
+    if (!came) return {ApiReply{0, "", "", {}, {}}, std::thread::id()};
     return replies_.front();
   }
   size_t size() {
@@ -203,7 +203,7 @@ class WebhooksApiTest : public ::testing::Test {
     EXPECT_TRUE(replies->empty()) << "answered before Kafka had the delivery";
     if (publisher_.size() == index + 1) publisher_.Complete(index);
     EXPECT_EQ(replies->size(), 1u);
-    return replies->empty() ? ApiReply{0, "", "", {}} : replies->front();
+    return replies->empty() ? ApiReply{0, "", "", {}, {}} : replies->front();
   }
   // The last published events record, decoded.
   DeliveryRecord LastPublished() {
