@@ -99,13 +99,16 @@ bool RecordKafkaStatistics(std::string_view json, Registry& registry) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;
-  std::string client = StringMember(doc, "name");
-  std::string type = StringMember(doc, "type");
+  // Read through const values: their iterators compare without C++20's reversed-operator
+  // ambiguity (clang warns about rapidjson's non-const ones).
+  const rapidjson::Value& root = doc;
+  std::string client = StringMember(root, "name");
+  std::string type = StringMember(root, "type");
   if (client.empty()) return false;
   StatisticsFamilies families(registry);
 
-  auto brokers = doc.FindMember("brokers");
-  if (brokers != doc.MemberEnd() && brokers->value.IsObject()) {
+  auto brokers = root.FindMember("brokers");
+  if (brokers != root.MemberEnd() && brokers->value.IsObject()) {
     for (const auto& b : brokers->value.GetObject()) {
       // Bootstrap and coordinator entries are librdkafka's own; brokers have a node id.
       if (IntMember(b.value, "nodeid", -1) < 0) continue;
@@ -118,13 +121,13 @@ bool RecordKafkaStatistics(std::string_view json, Registry& registry) {
     }
   }
   if (type == "producer") {
-    families.queue.With({client}).Set(static_cast<double>(IntMember(doc, "msg_cnt", 0)));
+    families.queue.With({client}).Set(static_cast<double>(IntMember(root, "msg_cnt", 0)));
   }
   if (type != "consumer") return true;
 
   std::set<std::pair<std::string, std::string>> now;
-  auto topics = doc.FindMember("topics");
-  if (topics != doc.MemberEnd() && topics->value.IsObject()) {
+  auto topics = root.FindMember("topics");
+  if (topics != root.MemberEnd() && topics->value.IsObject()) {
     for (const auto& t : topics->value.GetObject()) {
       auto partitions = t.value.FindMember("partitions");
       if (partitions == t.value.MemberEnd() || !partitions->value.IsObject()) continue;
