@@ -216,6 +216,18 @@ TEST_F(CliTest, WaitTimesOutWithExitCode5) {
   EXPECT_EQ(Sluice({"abort", id}).exit_code, 0);
 }
 
+// Needs the gateway's GET /v1/executions/{id}/log?follow=true&offset=N (the lead's).
+TEST_F(CliTest, TriggerWaitFollowPrintsTheJobsLog) {
+  CliRun r = Sluice({"trigger", "cli-follow", "--wait", "--follow"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  size_t first = r.out.find("first line\n");
+  size_t second = r.out.find("second line\n");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  ASSERT_NE(second, std::string::npos) << r.out;
+  EXPECT_LT(first, second);
+  EXPECT_EQ(r.out.find("second line\n", second + 1), std::string::npos) << "printed once";
+}
+
 TEST_F(CliTest, UsageErrorsExit2) {
   EXPECT_EQ(Sluice({"trigger", "cli-ok", "--env", "NOEQUALS"}).exit_code, 2);
   EXPECT_EQ(Sluice({"trigger"}).exit_code, 2);
