@@ -45,7 +45,7 @@ constexpr const char* kUsage = R"(sluice: webhook and trigger gateway on Kafka
 Usage:
   sluice gateway --config FILE [--listen HOST:PORT] [--port-file FILE]
   sluice worker  --config FILE
-  sluice dev     [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+  sluice dev     [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--check]
   sluice check-config FILE
   sluice help
 
@@ -76,6 +76,7 @@ struct ServerFlags {
   std::string listen;
   std::string port_file;
   std::string data_dir;
+  bool check = false;  // sluice dev --check
 };
 
 // SIGINT, SIGTERM and SIGHUP are blocked in every thread (jobs get a clean mask) and taken here.
@@ -145,9 +146,10 @@ struct GatewayParts {
               "gitlab.trigger_token_key is not set: a trigger token's owner sees only its first 4 "
               "characters after creating it, as everyone else (docs/operations.md)");
     } else if (!config.projects.empty()) {
-      LogInfo("gateway", "trigger tokens are kept sealed for their owners under "
-                         "gitlab.trigger_token_key (" +
-                             config.gitlab.trigger_token_key_source + ")");
+      LogInfo("gateway",
+              "trigger tokens are kept sealed for their owners under "
+              "gitlab.trigger_token_key (" +
+                  config.gitlab.trigger_token_key_source + ")");
     }
     KafkaTriggerTokens* t = tokens.get();
     KafkaPipelines* pl = pipelines.get();
@@ -305,6 +307,10 @@ int RunCheckConfig(const std::string& path) {
   auto config = LoadConfigFile(path);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
+    if (config.status().message().find("SLUICE_DEV_") != std::string::npos) {
+      std::cerr << "(sluice dev supplies the SLUICE_DEV_* variables: check a dev configuration "
+                   "with `sluice dev --check [--config FILE]`)\n";
+    }
     return 1;
   }
   std::cout << path << ": valid (" << config->jobs.size() << " job(s), " << config->clients.size()
@@ -364,26 +370,40 @@ std::string DefaultDevConfig(const char* argv0) {
   return "config/dev.yaml";
 }
 
-int RunDev(const ServerFlags& flags, const char* argv0) {
-  std::string config_path = !flags.config.empty() ? flags.config : DefaultDevConfig(argv0);
-  std::string listen = !flags.listen.empty() ? flags.listen : "127.0.0.1:8080";
-  std::string data_dir = !flags.data_dir.empty() ? flags.data_dir : ".sluice-dev";
-
+// What config/dev.yaml reads from the environment, set as `sluice dev` sets it: each from its
+// variable when given, else a default (a fresh token, the README's webhook secret, a fresh key).
+struct DevSecrets {
+  std::string token;
+  bool hook_from_env = false;
+};
+DevSecrets SetDevSecrets() {
+  DevSecrets out;
   // The dev token: from SLUICE_DEV_TOKEN, else a fresh one. The dev config reads it through
   // token_env, like any deployment would.
   const char* env_token = std::getenv("SLUICE_DEV_TOKEN");
-  std::string token = env_token && *env_token ? env_token : HexEncode(RandomBytes(16));
-  setenv("SLUICE_DEV_TOKEN", token.c_str(), 1);
+  out.token = env_token && *env_token ? env_token : HexEncode(RandomBytes(16));
+  setenv("SLUICE_DEV_TOKEN", out.token.c_str(), 1);
   // The webhook secret of config/dev.yaml: fixed unless given, so that the README's signed curl
   // example works as written. Dev listens on loopback.
   const char* env_hook = std::getenv("SLUICE_DEV_HOOK_SECRET");
-  std::string hook_secret = env_hook && *env_hook ? env_hook : "dev-hook-secret";
-  setenv("SLUICE_DEV_HOOK_SECRET", hook_secret.c_str(), 1);
+  out.hook_from_env = env_hook && *env_hook;
+  setenv("SLUICE_DEV_HOOK_SECRET", out.hook_from_env ? env_hook : "dev-hook-secret", 1);
   // The key config/dev.yaml seals trigger tokens under: one per process unless given (the
   // embedded broker forgets every token on exit anyway).
   const char* env_key = std::getenv("SLUICE_DEV_TRIGGER_TOKEN_KEY");
   std::string trigger_key = env_key && *env_key ? env_key : HexEncode(RandomBytes(32));
   setenv("SLUICE_DEV_TRIGGER_TOKEN_KEY", trigger_key.c_str(), 1);
+  return out;
+}
+
+int RunDev(const ServerFlags& flags, const char* argv0) {
+  std::string config_path = !flags.config.empty() ? flags.config : DefaultDevConfig(argv0);
+  std::string listen = !flags.listen.empty() ? flags.listen : "127.0.0.1:8080";
+  std::string data_dir = !flags.data_dir.empty() ? flags.data_dir : ".sluice-dev";
+
+  DevSecrets secrets = SetDevSecrets();
+  const std::string& token = secrets.token;
+  if (flags.check) return RunCheckConfig(config_path);
 
   auto config = LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());
@@ -425,7 +445,7 @@ int RunDev(const ServerFlags& flags, const char* argv0) {
             << "  (embedded, in memory: NOT durable, everything is lost on exit)\n"
             << "  Token:      " << token << "\n"
             << "  Webhooks:   " << url << "/hooks/{github,gitlab,gitea}, secret in "
-            << "SLUICE_DEV_HOOK_SECRET" << (env_hook && *env_hook ? "" : " (dev-hook-secret)")
+            << "SLUICE_DEV_HOOK_SECRET" << (secrets.hook_from_env ? "" : " (dev-hook-secret)")
             << "\n"
             << "  Config:     " << config_path << "\n"
             << "  Data:       " << data.string() << "\n\n"
@@ -469,6 +489,9 @@ int main(int argc, char** argv) {
   dev->add_option("--config", flags.config, "configuration file (default config/dev.yaml)");
   dev->add_option("--listen", flags.listen, "HOST:PORT (default 127.0.0.1:8080)");
   dev->add_option("--data-dir", flags.data_dir, "workspaces and artifacts (default .sluice-dev)");
+  dev->add_flag("--check", flags.check,
+                "validate the configuration with the SLUICE_DEV_* values sluice dev supplies, "
+                "and exit");
   std::string check_path;
   CLI::App* check = app.add_subcommand("check-config", "validate a configuration file");
   check->add_option("FILE", check_path, "configuration file")->required();
