@@ -188,7 +188,7 @@ TEST_F(LiveStatus, MalformedLiveParametersAre400AndUnknownExecutions404) {
     EXPECT_EQ(r.status, c.status) << c.rest << ": " << r.body;
     EXPECT_NE(r.body.find(c.says), std::string::npos) << c.rest << ": " << r.body;
   }
-  for (const std::string& rest : {"/events", "/log?follow=true", "?wait=5s"}) {
+  for (const char* rest : {"/events", "/log?follow=true", "?wait=5s"}) {
     HttpResponse r = Get(Url("no-such-execution", rest));
     EXPECT_EQ(r.status, 404) << rest << ": " << r.body;
   }
