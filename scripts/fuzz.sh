@@ -22,30 +22,47 @@ ninja -C "$build" -j2 "${targets[@]}" >&2
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-failed=()
-for t in "${targets[@]}"; do
-  corpus="$work/$t"
+# One target's run: its summary line (and, on a finding, the lines that tell it) into
+# $work/$t.summary, its exit status into $work/$t.status. Always returns 0, so that `set -e` and
+# `wait -n` leave the other runs alone.
+run_target() {
+  local t="$1" corpus="$work/$1" log="$build/artifacts/$1/fuzz.log" status=0 started=$SECONDS
   mkdir -p "$corpus" "$build/artifacts/$t"
   if [ -d "$root/tests/fuzz/corpus/$t" ]; then cp "$root/tests/fuzz/corpus/$t"/* "$corpus/"; fi
-  log="$build/artifacts/$t/fuzz.log"
-  status=0
-  started=$SECONDS
   # ASAN_OPTIONS: a leak is a finding too; UBSan findings abort (-fno-sanitize-recover=all).
   ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
     "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$corpus" >"$log" 2>&1 ||
     status=$?
+  local runs speed cov
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   speed="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)"
-  echo "[fuzz] $t: ${runs:-?} executions, ${speed:-?} exec/s, ${cov:-cov: ?}," \
-    "$((SECONDS - started))s, corpus $(find "$corpus" -type f | wc -l) inputs, exit $status"
-  if [ "$status" -ne 0 ]; then
-    failed+=("$t")
-    echo "[fuzz] $t failed; its log: $log" >&2
-    grep -E '^(==[0-9]+==ERROR|SUMMARY)|runtime error|Test unit written' "$log" | head -n 20 >&2 ||
-      true
-  fi
+  {
+    echo "[fuzz] $t: ${runs:-?} executions, ${speed:-?} exec/s, ${cov:-cov: ?}," \
+      "$((SECONDS - started))s, corpus $(find "$corpus" -type f | wc -l) inputs, exit $status"
+    if [ "$status" -ne 0 ]; then
+      echo "[fuzz] $t failed; its log: $log"
+      grep -E '^(==[0-9]+==ERROR|SUMMARY)|runtime error|Test unit written' "$log" | head -n 20 ||
+        true
+    fi
+  } >"$work/$t.summary"
+  echo "$status" >"$work/$t.status"
+  return 0
+}
+
+# FUZZ_JOBS targets at a time (2 by default, one per core of the CI machine), each for the whole
+# FUZZ_SECONDS.
+jobs_max="${FUZZ_JOBS:-2}"
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  run_target "$t" &
+done
+wait
+failed=()
+for t in "${targets[@]}"; do
+  cat "$work/$t.summary"
+  if [ "$(cat "$work/$t.status" 2>/dev/null || echo missing)" != 0 ]; then failed+=("$t"); fi
 done
 if [ ${#failed[@]} -ne 0 ]; then
   echo "[fuzz] findings in: ${failed[*]}" >&2
