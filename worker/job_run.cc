@@ -1,6 +1,7 @@
 #include "worker/job_run.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -37,7 +38,27 @@ JobRun::JobRun(Params params, Executor& executor, Executor& checkout)
 
 JobRun::~JobRun() {
   KillNow();
+  SetProcess(nullptr);
   if (output_fd_ >= 0) ::close(output_fd_);
+}
+
+void JobRun::SetProcess(std::unique_ptr<Process> process) {
+  if (process_fd_ >= 0) ::close(process_fd_);
+  process_fd_ = -1;
+  process_ = std::move(process);
+  // Opened while the child is not reaped yet (only Poll() reaps it), so the pid is still its.
+  if (process_ && process_->pid() > 0) {
+    process_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, process_->pid(), 0));  // CLOEXEC
+  }
+}
+
+bool JobRun::AddWaitFds(std::vector<int>* fds) const {
+  if (output_fd_ >= 0) fds->push_back(output_fd_);
+  if (starting_.valid()) return static_cast<bool>(params_.on_started);  // it wakes the caller
+  if (!process_) return true;
+  if (process_fd_ < 0) return false;
+  fds->push_back(process_fd_);
+  return true;
 }
 
 void JobRun::AppendToLog(const std::string& line) {
@@ -240,24 +261,58 @@ void JobRun::StartStep(TimePoint now) {
   ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
   ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // a larger buffer where allowed; not needed
   spec.output_fd = fds[1];
-  auto process = (step.checkout ? checkout_ : executor_).Start(spec);
-  ::close(fds[1]);
   output_fd_ = fds[0];
+  Executor& executor = step.checkout ? checkout_ : executor_;
+  auto start = [&executor, spec = std::move(spec)]() {
+    auto process = executor.Start(spec);
+    ::close(spec.output_fd);  // the child has its own copy now
+    return process;
+  };
+  if (!params_.starter || !params_.on_started) {  // started here, the caller waits for it
+    std::promise<StatusOr<std::unique_ptr<Process>>> started;
+    started.set_value(start());
+    starting_ = started.get_future();
+    TakeStarted(now);
+    return;
+  }
+  // The result is set before the caller is told, so that the Tick it makes then finds it.
+  // Nothing of this run is touched on the starter's thread: a run destroyed meanwhile waits for
+  // the result first (KillNow).
+  auto result = std::make_shared<std::promise<StatusOr<std::unique_ptr<Process>>>>();
+  starting_ = result->get_future();
+  params_.starter->Post([start = std::move(start), result, notify = params_.on_started]() {
+    result->set_value(start());
+    notify();
+  });
+}
+
+bool JobRun::TakeStarted(TimePoint now) {
+  if (!starting_.valid()) return process_ != nullptr;
+  if (starting_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return false;
+  }
+  auto process = starting_.get();
   if (!process.ok()) {
     DrainOutput(true);
-    return Finish(now, JobStatus::kError,
-                  (step.checkout ? "checkout failed: " : "cannot start the job's command: ") +
-                      process.status().message());
+    Finish(
+        now, JobStatus::kError,
+        (steps_[next_step_].checkout ? "checkout failed: " : "cannot start the job's command: ") +
+            process.status().message());
+    return false;
   }
-  process_ = std::move(*process);
+  SetProcess(std::move(*process));
+  // Stopped while it was starting: the stop reaches it now.
+  if (stop_status_) process_->SignalGroup(SIGTERM);
+  return true;
 }
 
 bool JobRun::Tick(TimePoint now) {
   if (finished_) return true;
+  if (starting_.valid() && !TakeStarted(now)) return finished_;
   if (!process_) return finished_;
   DrainOutput(false);
   if (auto exit = process_->Poll()) {
-    process_.reset();
+    SetProcess(nullptr);
     DrainOutput(true);
     const Step& step = steps_[next_step_];
     if (stop_status_) {
@@ -295,8 +350,8 @@ void JobRun::Stop(TimePoint now, JobStatus final_status, std::string reason,
   stop_status_ = final_status;
   stop_reason_ = std::move(reason);
   AppendToLog("stopping: " + stop_reason_);
-  if (process_) {
-    process_->SignalGroup(SIGTERM);
+  if (process_ || starting_.valid()) {
+    if (process_) process_->SignalGroup(SIGTERM);  // else once it has started (TakeStarted)
     kill_at_ = now + kill_after.value_or(params_.worker.kill_grace);
   } else {
     Finish(now, final_status, stop_reason_);
@@ -304,9 +359,13 @@ void JobRun::Stop(TimePoint now, JobStatus final_status, std::string reason,
 }
 
 void JobRun::KillNow() {
+  if (starting_.valid()) {  // wait for it, to kill it
+    auto process = starting_.get();
+    if (process.ok()) SetProcess(std::move(*process));
+  }
   if (process_) {
     process_->SignalGroup(SIGKILL);
-    process_.reset();  // the destructor reaps it
+    SetProcess(nullptr);  // the destructor reaps it
   }
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +14,7 @@
 #include "worker/job_environment.h"
 #include "worker/job_log.h"
 #include "worker/process_runner.h"
+#include "worker/step_starter.h"
 #include "worker/workspace_janitor.h"
 
 namespace sluice {
@@ -43,6 +46,11 @@ class JobRun {
     // Decides whether the workspace stays when the run ends (keep_failed_workspaces); without
     // one, the workspace is removed.
     WorkspaceJanitor* janitor = nullptr;
+    // With both set, each step's process starts on `starter`'s threads, and `on_started` is
+    // called there once it has (or has failed to): the caller's loop should Tick() soon. Else
+    // steps start on the caller's thread.
+    StepStarter* starter = nullptr;
+    std::function<void()> on_started;
   };
 
   // `executor` runs the job's command; `checkout` its checkout steps (git, on the host's tools:
@@ -51,7 +59,8 @@ class JobRun {
   ~JobRun();
 
   // Prepares the workspace and the log and starts the first step. It may finish at once (e.g.
-  // the command cannot be started); check finished().
+  // the workspace cannot be made); check finished(). Whether the step's command could be
+  // started is known at a later Tick() (it starts on another thread).
   void Start(TimePoint now);
   // Advances: next step, timeout, kill after the grace. Returns finished().
   bool Tick(TimePoint now);
@@ -61,6 +70,12 @@ class JobRun {
             std::optional<Duration> kill_after = std::nullopt);
   // Kills it at once without waiting; used when this worker lost the execution's lease.
   void KillNow();
+
+  // Adds what the worker's loop can sleep on until this run needs a Tick(): the running step's
+  // output pipe and a descriptor that becomes readable when its process ends (pidfd). False
+  // when the process's end cannot be waited on that way (a process without a pidfd, e.g. a
+  // test's fake): the loop must then come back soon by itself.
+  bool AddWaitFds(std::vector<int>* fds) const;
 
   bool finished() const { return finished_; }
   JobStatus status() const { return status_; }
@@ -98,6 +113,13 @@ class JobRun {
   std::vector<Step> steps_;
   size_t next_step_ = 0;
   std::unique_ptr<Process> process_;
+  int process_fd_ = -1;  // pidfd of process_, -1 if none could be opened
+  void SetProcess(std::unique_ptr<Process> process);
+  // The step's process while it is being started on another thread (StartStep).
+  std::future<StatusOr<std::unique_ptr<Process>>> starting_;
+  // Takes the started step's process in; false while it is still starting, or when it could
+  // not start (the run is then finished).
+  bool TakeStarted(TimePoint now);
   long long step_log_offset_ = 0;
   std::map<std::string, std::string> env_;
 

@@ -98,6 +98,16 @@ std::vector<int64_t> PipelineOwner::Advance(int64_t pipeline_id,
       Drive(*project, *pipeline, state, now);
       return done;
     }
+    // The jobs the pipeline starts as it stands are started before the command applies, as
+    // they would have been had the command come later: several commands read in one turn (a
+    // play and a cancel right after the trigger) apply one after the other to the pipeline as
+    // its user saw it, not to one whose first stage was never started.
+    if (Drive(*project, *pipeline, state, now)) {
+      for (const HeldCommand& before : held) {
+        if (before.offset < h.offset) done.push_back(before.offset);
+      }
+      return done;  // the next turn goes on once the view shows their TRIGGERED records
+    }
     Pipeline next = *pipeline;
     if (ApplyPipelineCommand(*project, *h.command, state, next, now)) {
       next.applied_offset = h.offset;
@@ -146,8 +156,9 @@ void PipelineOwner::WriteRecord(const Pipeline& next) {
                      });
 }
 
-void PipelineOwner::Drive(const ProjectConfig& project, const Pipeline& pipeline,
+bool PipelineOwner::Drive(const ProjectConfig& project, const Pipeline& pipeline,
                           const PipelineState& state, TimePoint now) {
+  bool started = false;
   auto shared = shared_;
   auto sent = [&](std::set<int64_t> Tracking::*set, int64_t id) {
     std::lock_guard<std::mutex> lock(shared->mutex);
@@ -175,6 +186,7 @@ void PipelineOwner::Drive(const ProjectConfig& project, const Pipeline& pipeline
     // First the TRIGGERED record, which shows the job pending and marks it as started for any
     // later owner; the trigger follows once the view shows that record.
     if (sent(&Tracking::triggered_sent, id)) continue;
+    started = true;
     const PipelineJobState* job = state.Job(id);
     Trigger trigger = PipelineJobTrigger(project, pipeline, job->run, now);
     Execution record = Execution::FromTrigger(
@@ -192,6 +204,7 @@ void PipelineOwner::Drive(const ProjectConfig& project, const Pipeline& pipeline
     publisher_.Publish(config_.kafka.RequestsTopic(), trigger.id, EncodeTrigger(trigger),
                        forget_on_failure(&Tracking::triggers_sent, job.run.id, "trigger"));
   }
+  return started;
 }
 
 }  // namespace sluice

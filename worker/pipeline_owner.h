@@ -51,7 +51,9 @@ class PipelineOwner {
     std::map<int64_t, Tracking> pipelines;
   };
 
-  void Drive(const ProjectConfig& project, const Pipeline& pipeline, const PipelineState& state,
+  // Sends what the state asks for: aborts, TRIGGERED records, triggers. True when it sent a
+  // TRIGGERED record it had not sent before (the view shows it only later).
+  bool Drive(const ProjectConfig& project, const Pipeline& pipeline, const PipelineState& state,
              TimePoint now);
   void WriteRecord(const Pipeline& next);
 

@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -67,13 +66,31 @@ void Unregister(pid_t pid) {
   LiveLeaders().tags.erase(pid);
 }
 
+// Set once this process is a child subreaper: every descendant of a job is then a descendant
+// of this process, so a tree's members are looked for among those only.
+std::atomic<bool> subreaper{false};
+
 // One line of /proc/<pid>/stat, the fields that matter here.
 struct ProcInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
   pid_t pgrp = 0;
   char state = '?';
+  unsigned long long start_ticks = 0;  // since boot: no descendant started before its ancestor
 };
+
+// The whole of a small /proc file, read with plain system calls (this runs at every job's end,
+// once per process of the host).
+bool ReadProcFile(const char* path, std::string* out) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out->clear();
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) out->append(buffer, static_cast<size_t>(n));
+  ::close(fd);
+  return n == 0;
+}
 
 // Every process of the host that can be read now. Processes come and go while it reads: one
 // that vanished is simply missing.
@@ -81,24 +98,34 @@ std::vector<ProcInfo> ReadProcessTable() {
   std::vector<ProcInfo> table;
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return table;
+  std::string line;
+  char path[64];
   while (struct dirent* entry = ::readdir(dir)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) continue;
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (!ReadProcFile(path, &line)) continue;
+    // "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+    // utime stime cutime cstime priority nice num_threads itrealvalue starttime ...": comm may
+    // hold spaces and parentheses.
     size_t close = line.rfind(')');
     if (close == std::string::npos || close + 2 >= line.size()) continue;
     ProcInfo info;
     info.pid = static_cast<pid_t>(pid);
     long ppid = 0, pgrp = 0;
     char state = '?';
-    if (std::sscanf(line.c_str() + close + 2, "%c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+    unsigned long long start = 0;
+    if (std::sscanf(line.c_str() + close + 2,
+                    "%c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                    "%*d %llu",
+                    &state, &ppid, &pgrp, &start) < 3) {
+      continue;
+    }
     info.state = state;
     info.ppid = static_cast<pid_t>(ppid);
     info.pgrp = static_cast<pid_t>(pgrp);
+    info.start_ticks = start;
     table.push_back(info);
   }
   ::closedir(dir);
@@ -107,9 +134,10 @@ std::vector<ProcInfo> ReadProcessTable() {
 
 // Whether the environment `pid` was started with holds exactly `entry` ("NAME=value").
 bool EnvironmentHolds(pid_t pid, const std::string& entry) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  if (!in) return false;
-  std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%ld/environ", static_cast<long>(pid));
+  std::string environ;
+  if (!ReadProcFile(path, &environ)) return false;
   size_t pos = 0;
   while ((pos = environ.find(entry, pos)) != std::string::npos) {
     bool starts = pos == 0 || environ[pos - 1] == '\0';
@@ -126,10 +154,31 @@ std::vector<pid_t> TreeMembers(const std::vector<ProcInfo>& table, pid_t leader,
                                const std::string& tag) {
   const pid_t self = ::getpid();
   const std::string entry = std::string(kProcessTreeVariable) + "=" + tag;
+  // Narrowing who can be a member saves reading every process's environment: members start no
+  // earlier than the leader, and under a subreaper they descend from this process.
+  unsigned long long leader_start = 0;
+  for (const ProcInfo& p : table) {
+    if (p.pid == leader) leader_start = p.start_ticks;
+  }
+  std::set<pid_t> ours;  // descendants of this process, when that is where members are
+  if (subreaper.load()) {
+    ours.insert(self);
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const ProcInfo& p : table) {
+        if (!ours.count(p.pid) && ours.count(p.ppid)) grew = ours.insert(p.pid).second;
+      }
+    }
+  }
   std::set<pid_t> members;
   for (const ProcInfo& p : table) {
     if (p.pid == self || p.pid == leader || p.state == 'Z') continue;
-    if (p.pgrp == leader || EnvironmentHolds(p.pid, entry)) members.insert(p.pid);
+    if (p.pgrp == leader) {
+      members.insert(p.pid);
+      continue;
+    }
+    if (p.start_ticks < leader_start || (subreaper.load() && !ours.count(p.pid))) continue;
+    if (EnvironmentHolds(p.pid, entry)) members.insert(p.pid);
   }
   for (bool grew = true; grew;) {
     grew = false;
@@ -161,14 +210,44 @@ void SignalTree(pid_t leader, const std::string& tag, int sig, bool spare_leader
   for (pid_t pid : TreeMembers(ReadProcessTable(), leader, tag)) ::kill(pid, sig);
 }
 
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// The last process table read, shared by the trees ended one after another: reading /proc costs
+// a file per process of the host, and jobs that end together need it once.
+struct SharedTable {
+  std::mutex mutex;
+  SteadyTime read_from;  // the read began then: it shows every process alive from then on
+  std::vector<ProcInfo> table;
+};
+SharedTable& LastTable() {
+  static SharedTable* shared = new SharedTable;  // never destroyed: used until exit
+  return *shared;
+}
+
+// A table that shows every process alive since `since`: the shared one if it was read after
+// that, else a new one (which becomes the shared one).
+std::vector<ProcInfo> ProcessTableSince(SteadyTime since) {
+  SharedTable& shared = LastTable();
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  if (shared.read_from > since) return shared.table;
+  shared.read_from = std::chrono::steady_clock::now();
+  shared.table = ReadProcessTable();
+  return shared.table;
+}
+
 // SIGKILLs everything of the tree except its leader, in rounds (a member may fork while it is
 // being killed) until a round finds nothing alive, and reaps what was re-parented here. Bounded:
-// a member stuck in the kernel (state D) cannot hold the worker for long.
-void EndTree(pid_t leader, const std::string& tag) {
+// a member stuck in the kernel (state D) cannot hold the worker for long. `leader_ended_by`: the
+// leader had exited by then, if known. A table read after that shows the whole tree as it
+// stays (only members can add members), so the first round may use one read for another tree;
+// every later round reads anew.
+void EndTree(pid_t leader, const std::string& tag, SteadyTime leader_ended_by = SteadyTime::max()) {
   constexpr int kMaxRounds = 500;
   for (int round = 0; round < kMaxRounds; ++round) {
     ::kill(-leader, SIGKILL);
-    std::vector<ProcInfo> table = ReadProcessTable();
+    std::vector<ProcInfo> table = round == 0 && leader_ended_by != SteadyTime::max()
+                                      ? ProcessTableSince(leader_ended_by)
+                                      : ProcessTableSince(std::chrono::steady_clock::now());
     ReapStrays(table);
     std::vector<pid_t> members = TreeMembers(table, leader, tag);
     if (members.empty()) return;
@@ -407,11 +486,19 @@ class PosixProcess final : public Process {
     // Once the leader has exited, but before reaping it (so its pid, the group id, cannot be
     // reused yet), kill whatever it left running, in its group or not: a job's leftovers die
     // with it.
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid_) {
-      EndTree(pid_, tree_tag_);
+    //
+    // The end is seen in one call and the tree ended in the next: the trees of jobs that ended
+    // together are then looked for in one read of the process table (EndTree).
+    if (!ended_by_) {
+      siginfo_t info{};
+      int seen = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+      // ECHILD: someone else reaped it; the next call says so.
+      if ((seen == 0 && info.si_pid == pid_) || (seen < 0 && errno == ECHILD)) {
+        ended_by_ = std::chrono::steady_clock::now();
+      }
+      return std::nullopt;
     }
+    EndTree(pid_, tree_tag_, *ended_by_);
     int status = 0;
     pid_t result;
     do {
@@ -438,6 +525,7 @@ class PosixProcess final : public Process {
   const pid_t pid_;
   const std::string tree_tag_;
   const bool leader_supervises_;
+  std::optional<SteadyTime> ended_by_;  // the leader had exited by then (not reaped yet)
   std::optional<ProcessExit> exit_;
 };
 
@@ -445,6 +533,7 @@ class PosixProcess final : public Process {
 
 PosixProcessRunner::PosixProcessRunner() {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+    subreaper.store(true);
     mechanism_ =
         "the worker as child subreaper: at its end everything left of its process group, or "
         "tagged SLUICE_PROCESS_TREE, and their descendants, is killed";

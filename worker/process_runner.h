@@ -63,7 +63,9 @@ class Process {
   virtual ~Process() = default;
   virtual int pid() const = 0;
   // Non-blocking: the exit once the process has ended (reaped), else nullopt. Idempotent after
-  // exit.
+  // exit. A runner may take more than one call after the end to reap it (PosixProcessRunner
+  // ends the process's tree on the call after the one that saw it end): callers poll until an
+  // exit comes.
   virtual std::optional<ProcessExit> Poll() = 0;
   // Sends sig to the whole process group (the child is its own group leader) and, where the
   // runner tracks them, to the descendants that left the group (setsid, double fork). No-op

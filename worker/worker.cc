@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
@@ -15,6 +16,19 @@ namespace {
 
 constexpr const char* kComponent = "worker";
 constexpr auto kRetryDelay = std::chrono::seconds(1);
+// The most records taken from the consumer in one turn of the loop.
+constexpr int kIntakePerTurn = 256;
+// Triggers read but not yet started are bounded: intake pauses at this many waiting (or
+// 8 per slot, if more) and resumes at half of it. The other half keeps the slots busy while
+// librdkafka fetches again after the resume (about half a second in 2.0.2).
+constexpr int kMinIntakeBound = 512;
+// How often triggers waiting for a slot are decided anyway while every slot is busy: one may
+// have been aborted or run elsewhere meanwhile.
+constexpr auto kWaitingDecideEvery = std::chrono::milliseconds(100);
+// The longest the loop sleeps with work in hand (timers: heartbeats, retries, deadlines), and
+// while a job's end can only be noticed by looking (no pidfd).
+constexpr auto kLongestSleep = std::chrono::milliseconds(50);
+constexpr auto kPollingSleep = std::chrono::milliseconds(5);
 
 bool HoldsSlot(int state_value) { return state_value >= 1 && state_value <= 4; }
 
@@ -110,7 +124,25 @@ Worker::Worker(const Config& config, Publisher& publisher, StatusView& view, Abo
 }
 
 Worker::~Worker() {
+  ReleaseConsumerQueue();
   if (consumer_) rd_kafka_consumer_close(consumer_.get());
+}
+
+void Worker::ReleaseConsumerQueue() {
+  if (consumer_queue_ == nullptr) return;
+  rd_kafka_queue_io_event_enable(consumer_queue_, -1, nullptr, 0);
+  rd_kafka_queue_destroy(consumer_queue_);
+  consumer_queue_ = nullptr;
+}
+
+void Worker::EventQueue::Push(std::function<void(Worker&)> event) {
+  LoopWake* to_wake = nullptr;  // alive while this queue is: it holds a reference
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    events.push_back(std::move(event));
+    to_wake = wake.get();
+  }
+  if (to_wake) to_wake->Wake();
 }
 
 void Worker::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
@@ -120,14 +152,35 @@ void Worker::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
 
 Status Worker::Start() {
   const KafkaConfig& k = config_.kafka;
+  auto wake = LoopWake::Create();
+  if (!wake.ok()) return wake.status();
+  wake_ = std::move(*wake);
+  {
+    std::lock_guard<std::mutex> lock(events_->mutex);
+    events_->wake = wake_;
+  }
+  // The status view's changes to executions held here wake the loop (a claim seen, say).
+  std::weak_ptr<LoopWake> weak_wake = wake_;
+  view_.store().OnChange([weak_wake](const Execution& e) {
+    if (auto wake = weak_wake.lock()) wake->WakeIfWatched(e.id);
+  });
   // Offsets are stored by hand once an execution's end is acknowledged, then auto-committed.
-  auto consumer = JoinGroup(k, config_.worker.lease, k.topic_prefix + "workers", worker_id_,
-                            k.RequestsTopic(), [this](rd_kafka_conf_t* conf) {
-                              rd_kafka_conf_set_opaque(conf, this);
-                              rd_kafka_conf_set_rebalance_cb(conf, &Worker::RebalanceTrampoline);
-                            });
+  auto consumer =
+      JoinGroup(k, config_.worker.lease, k.topic_prefix + "workers", worker_id_, k.RequestsTopic(),
+                [this](rd_kafka_conf_t* conf) {
+                  rd_kafka_conf_set_opaque(conf, this);
+                  rd_kafka_conf_set_rebalance_cb(conf, &Worker::RebalanceTrampoline);
+                  // What librdkafka prefetches is bounded too (default 64 MiB): the worker holds
+                  // only what it can start soon (UpdatePause), the rest stays in Kafka.
+                  char err[256];
+                  if (!config_.kafka.properties.count("queued.max.messages.kbytes")) {
+                    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", err, sizeof err);
+                  }
+                });
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
+  consumer_queue_ = rd_kafka_queue_get_consumer(consumer_.get());
+  rd_kafka_queue_io_event_enable(consumer_queue_, wake_->write_fd(), "1", 1);
   LogInfo(kComponent, "worker " + worker_id_ + " joined group " + k.topic_prefix + "workers");
   return Status::Ok();
 }
@@ -156,6 +209,7 @@ void Worker::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
     for (auto it = entries_.begin(); it != entries_.end();) {
       State state = it->second.state;
       if (it->first.first == p && (state == State::kDeciding || state == State::kPipeline)) {
+        Forget(it->second);
         it = entries_.erase(it);
       } else {
         ++it;
@@ -166,9 +220,10 @@ void Worker::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
   LogInfo(kComponent, "revoked " + std::to_string(partitions->cnt) + " partition(s)");
 }
 
-void Worker::Post(std::function<void(Worker&)> event) {
-  std::lock_guard<std::mutex> lock(events_->mutex);
-  events_->events.push_back(std::move(event));
+void Worker::Post(std::function<void(Worker&)> event) { events_->Push(std::move(event)); }
+
+void Worker::Forget(const Entry& entry) {
+  if (entry.trigger && wake_) wake_->Unwatch(entry.trigger->id);
 }
 
 void Worker::DrainEvents() {
@@ -217,6 +272,7 @@ void Worker::OnRecord(const rd_kafka_message_t* msg) {
   }
   auto trigger = DecodeTrigger(payload);
   if (trigger.ok()) {
+    if (wake_) wake_->Watch(trigger->id);
     entry.trigger = std::move(*trigger);
   } else {
     LogError(kComponent, "skipping unreadable trigger at partition " +
@@ -347,7 +403,7 @@ void Worker::Decide(Entry& entry, TimePoint now) {
       entry.attempt = d.attempt;
       return Report(entry, JobStatus::kError, d.message, now, d.takes_over);
     case TriggerDecision::Kind::kRun:
-      if (Running() >= config_.worker.max_concurrency) return;  // no free slot yet
+      if (busy_slots_ >= config_.worker.max_concurrency) return;  // no free slot yet
       entry.attempt = d.attempt;
       entry.takes_over = d.takes_over;
       if (job == nullptr) {
@@ -362,6 +418,7 @@ void Worker::Decide(Entry& entry, TimePoint now) {
 
 void Worker::Claim(Entry& entry, TimePoint now) {
   entry.state = State::kClaiming;
+  ++busy_slots_;
   Execution claim = RecordFor(entry, JobStatus::kPending, now);
   claim.start_time = now;
   claim.takes_over = entry.takes_over;
@@ -370,8 +427,7 @@ void Worker::Claim(Entry& entry, TimePoint now) {
   auto events = events_;
   publisher_.Publish(config_.kafka.ResultsTopic(), claim.id, EncodeExecutionRecord(claim),
                      [events, key, now](const Status& s) {
-                       std::lock_guard<std::mutex> lock(events->mutex);
-                       events->events.push_back([key, s, now](Worker& w) {
+                       events->Push([key, s, now](Worker& w) {
                          auto it = w.entries_.find(key);
                          if (it == w.entries_.end() || it->second.state != State::kClaiming) return;
                          if (s.ok()) {
@@ -428,6 +484,10 @@ void Worker::StartRun(Entry& entry, TimePoint now) {
   while (taken.count(entry.slot)) ++entry.slot;
   p.slot = entry.slot;
   p.janitor = &janitor_;
+  if (wake_) {
+    p.starter = &starter_;
+    p.on_started = [wake = wake_] { wake->Wake(); };
+  }
   entry.run = std::make_unique<JobRun>(std::move(p), *executor, *checkout);
   entry.state = State::kRunning;
   WorkerMetrics& metrics = WorkerMetrics::Get();
@@ -476,8 +536,7 @@ void Worker::SendReport(Entry& entry) {
   auto events = events_;
   publisher_.Publish(config_.kafka.ResultsTopic(), entry.report.id,
                      EncodeExecutionRecord(entry.report), [events, key](const Status& s) {
-                       std::lock_guard<std::mutex> lock(events->mutex);
-                       events->events.push_back([key, s](Worker& w) {
+                       events->Push([key, s](Worker& w) {
                          auto it = w.entries_.find(key);
                          if (it == w.entries_.end()) return;
                          it->second.publish_in_flight = false;
@@ -516,8 +575,7 @@ void Worker::SendHeartbeat(Entry& entry, TimePoint now) {
   publisher_.Publish(config_.kafka.ResultsTopic(), beat.id, EncodeExecutionRecord(beat),
                      [events, key, attempt, now](const Status& s) {
                        if (!s.ok()) LogWarn(kComponent, "heartbeat lost: " + s.ToString());
-                       std::lock_guard<std::mutex> lock(events->mutex);
-                       events->events.push_back([key, attempt, now, s](Worker& w) {
+                       events->Push([key, attempt, now, s](Worker& w) {
                          auto it = w.entries_.find(key);
                          if (it == w.entries_.end() || it->second.attempt != attempt) return;
                          it->second.beat_in_flight = false;
@@ -565,6 +623,7 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
           entry.renewed_at = std::max(entry.renewed_at, *current->heartbeat_time);  // written
           entry.state = State::kReady;
           if (entry.takes_over) WorkerMetrics::Get().lease_takeovers.Inc();
+          return StartRun(entry, now);  // its slot is taken since the claim
         } else if (!entry.beat_in_flight) {
           SendHeartbeat(entry, now);
         }
@@ -659,6 +718,7 @@ void Worker::StoreOffsets() {
     bool owned = next_offset_.count(it->first.first) > 0;
     bool below = stored != stored_offset_.end() && it->first.second < stored->second;
     if (it->second.state == State::kDone && (below || !owned)) {
+      Forget(it->second);
       it = entries_.erase(it);
     } else {
       ++it;
@@ -684,19 +744,26 @@ void Worker::LogSummary(TimePoint now) {
   LogInfo(kComponent, line);
 }
 
+int Worker::IntakeBound() const {
+  return std::max(kMinIntakeBound, 8 * config_.worker.max_concurrency);
+}
+
 void Worker::UpdatePause() {
-  // Paused while every slot is taken and as many triggers again wait here for a slot: a freed
-  // slot is refilled at once from those (librdkafka takes ~0.5 s to fetch again after a resume),
-  // and the rest stay in Kafka, where another worker of the group can take them.
-  int slots = config_.worker.max_concurrency;
-  int waiting = 0;
-  for (const auto& [key, e] : entries_) waiting += e.state == State::kDeciding;
+  // Intake pauses while IntakeBound() triggers wait here for a slot, and resumes once half of
+  // them have started: pausing and resuming are rare (librdkafka takes ~0.5 s to fetch again
+  // after a resume, which the half left covers), and the rest stays in Kafka, bounded by
+  // queued.max.messages.kbytes in librdkafka's own queue.
+  int bound = IntakeBound();
   // Pipeline commands do not count: a pipeline waits for its jobs, whose triggers may be in
   // this very worker's partitions.
+  int waiting = 0;
   int held = 0;
-  for (const auto& [key, e] : entries_) held += e.state != State::kPipeline;
+  for (const auto& [key, e] : entries_) {
+    waiting += e.state == State::kDeciding;
+    held += e.state != State::kPipeline;
+  }
   bool want_pause =
-      intake_stopped_ || (Running() >= slots && waiting >= slots) || held >= 4 * slots;
+      intake_stopped_ || held >= 2 * bound || (paused_ ? waiting > bound / 2 : waiting >= bound);
   if (want_pause == paused_) return;
   rd_kafka_topic_partition_list_t* assignment = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -737,6 +804,42 @@ void Worker::SweepArtifactsWhenDue(TimePoint now) {
   }
 }
 
+void Worker::WaitForWork() {
+  if (intake_more_ || turn_again_)
+    return;  // records wait in librdkafka's queue, or triggers
+             // wait for a slot freed in the last turn
+  std::vector<int> fds;
+  bool must_look = false;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.state == State::kRunning && entry.run && !entry.run->AddWaitFds(&fds)) {
+      must_look = true;
+    }
+  }
+  if (wake_ == nullptr) must_look = true;
+  auto timeout = entries_.empty() ? kLongestSleep : must_look ? kPollingSleep : kLongestSleep;
+  if (wake_ == nullptr) {
+    std::this_thread::sleep_for(kPollingSleep);
+    return;
+  }
+  wake_->Wait(fds, timeout);
+}
+
+void Worker::TakeRecords() {
+  int taken = 0;
+  intake_more_ = false;
+  while (taken < kIntakePerTurn) {
+    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), 0));
+    if (!msg) return;
+    ++taken;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!intake_stopped_) OnRecord(msg.get());
+    } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      LogWarn(kComponent, std::string("consumer: ") + rd_kafka_message_errstr(msg.get()));
+    }
+  }
+  intake_more_ = true;  // the rest next turn, after the held ones moved on
+}
+
 void Worker::Run(const std::atomic<bool>& stop) {
   std::optional<ShutdownSchedule> shutdown;
   bool stopped_jobs = false;
@@ -751,16 +854,9 @@ void Worker::Run(const std::atomic<bool>& stop) {
                               " execution(s) get up to " +
                               FormatDuration(config_.worker.shutdown_grace) + " to finish");
     }
-    // With executions in flight, come back quickly: each one needs several turns of this loop
-    // (claim, confirm, start, exit, report), and a turn must not wait out a full idle poll.
-    KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), entries_.empty() ? 50 : 5));
-    if (msg) {
-      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (!intake_stopped_) OnRecord(msg.get());
-      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        LogWarn(kComponent, std::string("consumer: ") + rd_kafka_message_errstr(msg.get()));
-      }
-    }
+    WaitForWork();
+    now = clock_.Now();
+    TakeRecords();
     DrainEvents();
     SweepArtifactsWhenDue(now);
     // Nothing is decided before the status view and the aborts are read to their end: a trigger
@@ -772,15 +868,31 @@ void Worker::Run(const std::atomic<bool>& stop) {
         active_ids_.insert(entry.trigger->id);
       }
     }
+    busy_slots_ = Running();
+    // While every slot is busy, waiting triggers are decided only now and then: a backlog of
+    // them costs little per turn.
+    bool decide_waiting = now >= next_waiting_decide_;
+    if (decide_waiting) next_waiting_decide_ = now + kWaitingDecideEvery;
+    int waiting = 0;
+    int freed = 0;
     for (auto& [key, entry] : entries_) {
-      if (entry.state == State::kDeciding && !view_ready) continue;
+      if (entry.state == State::kDeciding &&
+          (!view_ready || (busy_slots_ >= config_.worker.max_concurrency && !decide_waiting))) {
+        ++waiting;
+        continue;
+      }
+      bool held_slot = HoldsSlot(static_cast<int>(entry.state));
       Advance(entry, now, draining);
+      if (held_slot && !HoldsSlot(static_cast<int>(entry.state))) ++freed;
       // A trigger met twice (a record duplicated in the topic) may have both copies deciding
       // in this same turn: the second must see that the first has just claimed its id.
       if (entry.trigger && entry.state != State::kDeciding && entry.state != State::kDone) {
         active_ids_.insert(entry.trigger->id);
       }
     }
+    // A slot freed after triggers were passed over for want of one: they get it next turn, at
+    // once.
+    turn_again_ = freed > 0 && waiting > 0 && !draining;
     if (view_ready && !draining) AdvancePipelines(now);
     if (shutdown && now >= shutdown->stop_jobs_at && !stopped_jobs) {
       stopped_jobs = true;
@@ -823,6 +935,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
   StoreOffsets();
   if (!gave_up && publisher_.Reachable()) {
     rd_kafka_commit(consumer_.get(), nullptr, 0);
+    ReleaseConsumerQueue();
     rd_kafka_consumer_close(consumer_.get());
     consumer_.reset();
   }

@@ -18,6 +18,7 @@
 #include "common/status_view.h"
 #include "worker/executor.h"
 #include "worker/job_run.h"
+#include "worker/loop_wake.h"
 #include "worker/pipeline_owner.h"
 #include "worker/trigger_decision.h"
 #include "worker/workspace_janitor.h"
@@ -116,7 +117,16 @@ class Worker {
   // Every `kSummaryEvery` while it holds triggers, one line of how many are in each state.
   void LogSummary(TimePoint now);
   void UpdatePause();
+  // How many triggers may wait here for a slot before intake pauses.
+  int IntakeBound() const;
   int Running() const;
+  // Sleeps until there is something to do (LoopWake), at most a timer's granularity.
+  void WaitForWork();
+  // Takes up to kIntakePerTurn records (and serves the consumer's events), without waiting.
+  void TakeRecords();
+  // The entry is about to be dropped: its execution's changes no longer wake the loop.
+  void Forget(const Entry& entry);
+  void ReleaseConsumerQueue();
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* partitions, void* opaque);
@@ -132,7 +142,15 @@ class Worker {
   std::string worker_id_;
   std::string inherited_path_;
 
+  // Starts jobs' processes off this loop; outlives entries_ (a run waits for its start).
+  StepStarter starter_{2};
   KafkaHandle consumer_;
+  rd_kafka_queue_t* consumer_queue_ = nullptr;  // the consumer's queue, wakes the loop (IO event)
+  std::shared_ptr<LoopWake> wake_;
+  bool intake_more_ = false;  // the last turn left records in librdkafka's queue
+  bool turn_again_ = false;   // the last turn freed a slot that waiting triggers can take
+  int busy_slots_ = 0;        // slots taken, counted each turn and as claims are sent
+  TimePoint next_waiting_decide_;
   std::map<EntryKey, Entry> entries_;
   std::map<int32_t, int64_t> next_offset_;    // per assigned partition: one past the last seen
   std::map<int32_t, int64_t> stored_offset_;  // per assigned partition: last offset stored
@@ -154,6 +172,8 @@ class Worker {
   struct EventQueue {
     std::mutex mutex;
     std::deque<std::function<void(Worker&)>> events;
+    std::shared_ptr<LoopWake> wake;  // woken by every event posted
+    void Push(std::function<void(Worker&)> event);
   };
   std::shared_ptr<EventQueue> events_ = std::make_shared<EventQueue>();
 };

@@ -26,8 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// This file is <root>/tests/unit/compose_test.cc; the compiler sees its absolute path.
-fs::path RepoRoot() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+// SLUICE_FIXTURES_DIR is <root>/tests/fixtures, an absolute path from CMake (__FILE__ may be
+// relative to the build directory, e.g. under ccache's base_dir).
+fs::path RepoRoot() { return fs::path(SLUICE_FIXTURES_DIR).parent_path().parent_path(); }
 
 // node[key], or an undefined node when node is not a map or lacks the key. yaml-cpp throws when
 // indexing past a missing key, and a compose file leaves most keys out.

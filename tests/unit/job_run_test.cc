@@ -6,6 +6,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -476,6 +479,121 @@ TEST_F(JobRunTest, ATimeoutDuringCheckoutStopsTheCheckout) {
   EXPECT_EQ(run.status(), JobStatus::kFailure);
   EXPECT_NE(run.message().find("timed out"), std::string::npos) << run.message();
   EXPECT_EQ(runner_.started(), 1u);
+}
+
+// A ProcessRunner whose Start waits until the test opens the gate, on whatever thread calls it.
+class GatedRunner final : public ProcessRunner {
+ public:
+  explicit GatedRunner(FakeProcessRunner& inner) : inner_(inner) {}
+  StatusOr<std::unique_ptr<Process>> Start(const ProcessSpec& spec) override {
+    gate_.wait();
+    std::lock_guard<std::mutex> lock(mutex_);
+    thread_ = std::this_thread::get_id();
+    return inner_.Start(spec);
+  }
+  void Open() { opener_.set_value(); }
+  std::thread::id thread() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return thread_;
+  }
+
+ private:
+  FakeProcessRunner& inner_;
+  std::promise<void> opener_;
+  std::shared_future<void> gate_ = opener_.get_future().share();
+  std::mutex mutex_;
+  std::thread::id thread_;
+};
+
+// What the worker gives a run: told on another thread when a step has started.
+struct StartedSignal {
+  std::promise<void> promise;
+  std::future<void> future = promise.get_future();
+  std::function<void()> Callback() {
+    return [this] { promise.set_value(); };
+  }
+  bool Arrived() { return future.wait_for(seconds(10)) == std::future_status::ready; }
+};
+
+// A run whose step starts on another thread, `started` told when it has; started at `t0`.
+std::unique_ptr<JobRun> StartElsewhere(JobRun::Params params, Executor& executor,
+                                       StartedSignal& started, TimePoint t0) {
+  static StepStarter starter(2);
+  params.starter = &starter;
+  params.on_started = started.Callback();
+  auto run = std::make_unique<JobRun>(std::move(params), executor, executor);
+  run->Start(t0);
+  return run;
+}
+
+TEST_F(JobRunTest, WithOnStartedTheStepStartsOnAnotherThreadAndTheCallerIsTold) {
+  GatedRunner gated(runner_);
+  ProcessExecutor executor(WorkerConfig{}, gated);
+  StartedSignal started;
+  // Start returns while the process's start waits at the gate: the caller is never held up.
+  auto owned = StartElsewhere(Params(), executor, started, t0_);
+  JobRun& run = *owned;
+  EXPECT_FALSE(run.finished());
+  EXPECT_FALSE(run.Tick(t0_ + seconds(1))) << "starting";
+  std::vector<int> fds;
+  EXPECT_TRUE(run.AddWaitFds(&fds)) << "while starting, on_started stands for the descriptors";
+  gated.Open();
+  ASSERT_TRUE(started.Arrived()) << "on_started not called";
+  EXPECT_NE(gated.thread(), std::this_thread::get_id());
+  EXPECT_FALSE(run.Tick(t0_ + seconds(2))) << "running";
+  ASSERT_EQ(runner_.started(), 1u);
+  runner_.process(0).Exit(0);
+  EXPECT_TRUE(run.Tick(t0_ + seconds(3)));
+  EXPECT_EQ(run.status(), JobStatus::kSuccess);
+}
+
+TEST_F(JobRunTest, WithOnStartedACommandThatCannotStartIsErrorAtTheNextTick) {
+  runner_.FailNextStart(InvalidArgument("cannot run \"sh\": No such file or directory"));
+  StartedSignal started;
+  auto owned = StartElsewhere(Params(), executor_, started, t0_);
+  JobRun& run = *owned;
+  ASSERT_TRUE(started.Arrived());
+  ASSERT_TRUE(run.Tick(t0_ + seconds(1)));
+  EXPECT_EQ(run.status(), JobStatus::kError);
+  EXPECT_NE(run.message().find("cannot start the job's command"), std::string::npos)
+      << run.message();
+  EXPECT_NE(run.message().find("No such file or directory"), std::string::npos) << run.message();
+}
+
+TEST_F(JobRunTest, AStopWhileTheStepStartsReachesItOnceStarted) {
+  GatedRunner gated(runner_);
+  ProcessExecutor executor(WorkerConfig{}, gated);
+  StartedSignal started;
+  auto owned = StartElsewhere(Params(), executor, started, t0_);
+  JobRun& run = *owned;
+  run.Stop(t0_ + seconds(1), JobStatus::kAborted, "aborted on request");
+  EXPECT_FALSE(run.finished()) << "the process is on its way: it is stopped, not forgotten";
+  gated.Open();
+  ASSERT_TRUE(started.Arrived());
+  EXPECT_FALSE(run.Tick(t0_ + seconds(2)));
+  ASSERT_EQ(runner_.started(), 1u);
+  EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGTERM});
+  runner_.process(0).Kill(SIGTERM);
+  ASSERT_TRUE(run.Tick(t0_ + seconds(3)));
+  EXPECT_EQ(run.status(), JobStatus::kAborted);
+}
+
+TEST_F(JobRunTest, DestroyedWhileTheStepStartsItWaitsForItAndKillsIt) {
+  GatedRunner gated(runner_);
+  ProcessExecutor executor(WorkerConfig{}, gated);
+  StartedSignal started;
+  {
+    auto run = StartElsewhere(Params(), executor, started, t0_);
+    std::thread opener([&gated] {
+      std::this_thread::sleep_for(milliseconds(50));
+      gated.Open();
+    });
+    run->KillNow();  // waits for the start, then kills what started
+    opener.join();
+  }
+  ASSERT_EQ(runner_.started(), 1u);
+  EXPECT_EQ(runner_.process(0).signals, std::vector<int>{SIGKILL});
+  EXPECT_TRUE(runner_.process(0).destroyed);
 }
 
 }  // namespace
