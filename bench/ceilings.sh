@@ -321,6 +321,14 @@ start_latency() {
   phase_end start
 }
 
+get_rate() {  # KEY URL ID: wrk GETs /v1/executions/ID from URL for DURATION; records requests/s
+  SLUICE_BENCH_ID="$3" wrk -t2 -c"$connections" -d"${duration}s" --latency \
+    -s "$root/bench/status.lua" "$2" >"$work/$1.txt" 2>&1
+  sed 's/^/  /' "$work/$1.txt" >&2
+  grep -qE 'Non-2xx|Socket errors' "$work/$1.txt" && log "  $1 had errors (above)"
+  record "$1" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/$1.txt")"
+}
+
 api() {  # gateway only: POST at saturation, POST at a fixed rate, GET by id
   local out id
   phase_begin "POST at saturation for ${duration}s (wrk -t2 -c$connections), no worker"
@@ -347,11 +355,7 @@ api() {  # gateway only: POST at saturation, POST at a fixed rate, GET by id
 
   phase_begin "GET /v1/executions/{id} for ${duration}s (wrk -t2 -c$connections)"
   curl -sf "${auth[@]}" "$url/v1/executions/$id" >"$work/answer.json"
-  SLUICE_BENCH_ID="$id" wrk -t2 -c"$connections" -d"${duration}s" --latency \
-    -s "$root/bench/status.lua" "$url" >"$work/get.txt" 2>&1
-  sed 's/^/  /' "$work/get.txt" >&2
-  grep -qE 'Non-2xx|Socket errors' "$work/get.txt" && log "  GET had errors (above)"
-  record get "$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/get.txt")"
+  get_rate get "$url" "$id"
   stop_all
   phase_end get
 
@@ -359,11 +363,7 @@ api() {  # gateway only: POST at saturation, POST at a fixed rate, GET by id
   mkdir -p "$work/nginx/root/v1/executions" "$work/nginx/tmp"
   cp "$work/answer.json" "$work/nginx/root/v1/executions/$id"
   chmod -R a+rX "$work/nginx"
-  SLUICE_BENCH_ID="$id" wrk -t2 -c"$connections" -d"${duration}s" --latency \
-    -s "$root/bench/status.lua" "http://127.0.0.1:$nginx_port" >"$work/nginx.txt" 2>&1
-  sed 's/^/  /' "$work/nginx.txt" >&2
-  grep -qE 'Non-2xx|Socket errors' "$work/nginx.txt" && log "  nginx had errors (above)"
-  record nginx "$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/nginx.txt")"
+  get_rate nginx "http://127.0.0.1:$nginx_port" "$id"
   phase_end get
 
   phase_begin "Kafka's ProducerPerformance: $perf_records records of 300 B, acks=all"
@@ -424,7 +424,7 @@ memory() {
   mkdir -p "$work/memory-done"
   SLUICE_BENCH_JOB=bench-noop SLUICE_BENCH_LIMIT="$memory_triggers" \
     SLUICE_BENCH_DONE_DIR="$work/memory-done" wrk -t2 -c"$connections" -d600s \
-    -s "$root/bench/trigger_n.lua" "$url/v1/executions" >"$work/memory.txt" 2>&1 &
+    -s "$root/bench/trigger.lua" "$url/v1/executions" >"$work/memory.txt" 2>&1 &
   local driver=$!
   pids+=("$driver")
   while kill -0 "$driver" 2>/dev/null && [ "$(ls "$work/memory-done" | wc -l)" -lt 2 ]; do
