@@ -91,6 +91,7 @@ bool ExecutionStore::Apply(const Execution& record) {
   if (changed) {
     for (const auto& listener : listeners_) listener(*changed);
   }
+  for (const auto& listener : id_listeners_) listener(record.id);
   return true;
 }
 
@@ -146,6 +147,11 @@ size_t ExecutionStore::MemoryBytes() const {
 void ExecutionStore::OnChange(std::function<void(const Execution&)> listener) {
   std::unique_lock lock(mutex_);
   listeners_.push_back(std::move(listener));
+}
+
+void ExecutionStore::OnChangedId(std::function<void(const std::string& id)> listener) {
+  std::unique_lock lock(mutex_);
+  id_listeners_.push_back(std::move(listener));
 }
 
 ListPage ExecutionStore::List(const ListQuery& query) const {

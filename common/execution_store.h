@@ -70,8 +70,11 @@ class ExecutionStore {
   // About how many bytes the store holds (ExecutionSlots::MemoryBytes).
   size_t MemoryBytes() const;
 
-  // Listeners run on the writer's thread after every change, outside the lock.
+  // Listeners run on the writer's thread after every change, outside the lock. One that needs
+  // only the id takes OnChangedId: the record is then not unpacked for it (a gateway's live
+  // feeds follow every change, the catch-up's included).
   void OnChange(std::function<void(const Execution&)> listener);
+  void OnChangedId(std::function<void(const std::string& id)> listener);
 
   // Retention. An execution expires once its last activity (the latest of its create, start,
   // heartbeat and completion times; when it has none, when this view took it in) is older than
@@ -100,6 +103,7 @@ class ExecutionStore {
   std::map<std::string, uint32_t> job_tokens_;  // job token hash -> slot, while it runs
   std::map<uint32_t, std::string> token_of_;    // the reverse
   std::vector<std::function<void(const Execution&)>> listeners_;
+  std::vector<std::function<void(const std::string&)>> id_listeners_;
   // The sweep's pass (its caller's thread only).
   bool in_pass_ = false;
   uint32_t cursor_ = 0;

@@ -57,12 +57,12 @@ struct LiveFeeds::Shared {
 LiveFeeds::LiveFeeds(ExecutionStore& store, Settings settings)
     : store_(store), settings_(settings), shared_(std::make_shared<Shared>()) {
   std::weak_ptr<Shared> weak = shared_;
-  store_.OnChange([weak](const Execution& e) {
+  store_.OnChangedId([weak](const std::string& id) {
     std::shared_ptr<Shared> shared = weak.lock();
     if (!shared) return;
     std::lock_guard<std::mutex> lock(shared->mutex);
-    if (!shared->watched.count(e.id)) return;
-    shared->changed.insert(e.id);
+    if (!shared->watched.count(id)) return;
+    shared->changed.insert(id);
     shared->wake.notify_one();
   });
   thread_ = std::thread([this] { Run(); });

@@ -75,6 +75,8 @@ worker:
   lease: 20s
   shutdown_grace: 45s
   kill_grace: 250ms
+results:
+  retention: 14d
 clients:
   - {name: release-bot, token_env: SLUICE_CONFIG_TEST_TOKEN, allow_jobs: ["periodic-*", "branch-ci-*"], rate_limit: {per_second: 0.5, burst: 10}}
   - name: admin
@@ -171,6 +173,8 @@ TEST_F(ConfigTest, FullFileSetsEveryField) {
   EXPECT_TRUE(postsubmit.allow_env_override.empty());
   EXPECT_EQ(postsubmit.timeout, hours(1));
   EXPECT_EQ(postsubmit.max_attempts, 3);
+
+  EXPECT_EQ(config->results.retention, hours(14 * 24));
 }
 
 TEST_F(ConfigTest, ClientsAndJobsAloneGetDefaults) {

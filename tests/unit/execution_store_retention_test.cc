@@ -11,6 +11,7 @@
 #include "common/execution_packing.h"
 #include "common/execution_store.h"
 #include "common/kafka.h"
+#include "execution_expect.h"
 #include "fakes.h"
 
 namespace sluice {
@@ -102,29 +103,6 @@ Execution Irregular(const std::string& id) {
   return e;
 }
 
-void ExpectSame(const Execution& got, const Execution& want) {
-  EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.job_name, want.job_name);
-  EXPECT_EQ(got.job_type, want.job_type);
-  EXPECT_EQ(got.job_status, want.job_status);
-  EXPECT_EQ(got.refs, want.refs);
-  EXPECT_EQ(got.pod_spec_options, want.pod_spec_options);
-  EXPECT_EQ(got.gcs_path, want.gcs_path);
-  EXPECT_EQ(got.create_time, want.create_time);
-  EXPECT_EQ(got.start_time, want.start_time);
-  EXPECT_EQ(got.completion_time, want.completion_time);
-  EXPECT_EQ(got.message, want.message);
-  EXPECT_EQ(got.client, want.client);
-  EXPECT_EQ(got.fingerprint, want.fingerprint);
-  EXPECT_EQ(got.worker, want.worker);
-  EXPECT_EQ(got.attempt, want.attempt);
-  EXPECT_EQ(got.heartbeat_time, want.heartbeat_time);
-  EXPECT_EQ(got.takes_over, want.takes_over);
-  EXPECT_EQ(got.pipeline_id, want.pipeline_id);
-  EXPECT_EQ(got.project_id, want.project_id);
-  EXPECT_EQ(got.job_token_sha256, want.job_token_sha256);
-}
-
 TEST(ExecutionPackingTest, UuidsPackTo16BytesAndBack) {
   uint8_t bytes[16];
   ASSERT_TRUE(PackUuid(kUuid, bytes));
@@ -191,7 +169,7 @@ TEST(ExecutionStoreRoundTripTest, GetGivesBackEveryFieldOfAMixOfExecutions) {
     std::optional<Execution> got = store.Get(want.id);
     ASSERT_TRUE(got.has_value());
     want.seen_time = clock.Now();
-    ExpectSame(*got, want);
+    ExpectSameExecution(*got, want);
     EXPECT_EQ(got->seen_time, clock.Now());
   }
   EXPECT_FALSE(store.Get("0190f3a2-7b1c-7d2e-8f3a-0123456789ff").has_value());
@@ -233,6 +211,21 @@ TEST(ExecutionStoreRoundTripTest, AHeartbeatKeepsTheLargeFieldsAndWhatOnlyTheFir
   EXPECT_EQ(got.fingerprint, claim.fingerprint);
   EXPECT_EQ(got.client, claim.client);
   EXPECT_EQ(got.refs, claim.refs);
+}
+
+TEST(ExecutionStoreRoundTripTest, IdListenersHearEveryChangeAndOnlyChanges) {
+  ExecutionStore store;
+  std::vector<std::string> changed;
+  std::vector<JobStatus> full;
+  store.OnChangedId([&](const std::string& id) { changed.push_back(id); });
+  store.OnChange([&](const Execution& e) { full.push_back(e.job_status); });
+  Execution e = Minimal(kUuid, JobStatus::kTriggered, TestEpoch());
+  store.Apply(e);
+  store.Apply(e);  // a second TRIGGERED record changes nothing
+  e.job_status = JobStatus::kSuccess;
+  store.Apply(e);
+  EXPECT_EQ(changed, (std::vector<std::string>{kUuid, kUuid}));
+  EXPECT_EQ(full, (std::vector<JobStatus>{JobStatus::kTriggered, JobStatus::kSuccess}));
 }
 
 // --- retention ---
