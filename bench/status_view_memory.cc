@@ -5,10 +5,14 @@
 // view uses (JSON record -> DecodeExecutionRecord -> ExecutionStore::Apply), each as the three
 // records a run writes (the gateway's TRIGGERED, the worker's PENDING claim, the terminal state),
 // interleaved as concurrent runs would be, and reports the growth of
-//   - the heap in use (glibc mallinfo2().uordblks): what the store holds, allocator overhead
-//     included;
+//   - the heap in use (glibc mallinfo2(): uordblks, the arena's chunks in use, plus hblkhd, the
+//     large blocks malloc maps directly, such as the store's slot chunks and hash index): what
+//     the store holds, allocator overhead included;
 //   - the resident set (/proc/self/statm): what the operating system sees, fragmentation included.
 // Each N runs in a fresh child process so that one measurement does not inherit another's heap.
+// It also reports the apply rate alone (ExecutionStore::Apply of decoded records, the part of a
+// status view's catch-up that is the store's), and what is left of the heap once every execution
+// has expired and a sweep has dropped them (the retention's eviction).
 //
 //   status_view_memory            N = 10000, 100000, 1000000
 //   status_view_memory N...       the given counts
@@ -115,7 +119,20 @@ Execution RecordFor(long i, JobStatus status) {
   return e;
 }
 
-size_t HeapInUse() { return mallinfo2().uordblks; }
+size_t HeapInUse() {
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// The store's clock: set by the benchmark, so that it can make every execution expire.
+class BenchClock final : public Clock {
+ public:
+  TimePoint Now() const override { return now_; }
+  void Set(TimePoint t) { now_ = t; }
+
+ private:
+  TimePoint now_ = TimePoint(std::chrono::milliseconds(1795000000000LL));
+};
 
 size_t ResidentBytes() {
   long pages_total = 0;
@@ -127,16 +144,21 @@ size_t ResidentBytes() {
   return static_cast<size_t>(pages_resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-// Decodes a record as the status view's follower does and applies it.
-bool Feed(ExecutionStore& store, const std::string& json, double* apply_seconds) {
+// Decodes a record as the status view's follower does and applies it; times both together and
+// the apply alone.
+bool Feed(ExecutionStore& store, const std::string& json, double* feed_seconds,
+          double* apply_seconds) {
   auto start = std::chrono::steady_clock::now();
   StatusOr<Execution> record = DecodeExecutionRecord(json);
   if (!record.ok()) {
     std::fprintf(stderr, "cannot decode: %s\n", record.status().message().c_str());
     return false;
   }
+  auto decoded = std::chrono::steady_clock::now();
   store.Apply(*record);
-  *apply_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto end = std::chrono::steady_clock::now();
+  *feed_seconds += std::chrono::duration<double>(end - start).count();
+  *apply_seconds += std::chrono::duration<double>(end - decoded).count();
   return true;
 }
 
@@ -145,13 +167,15 @@ int Measure(long n) {
   {
     ExecutionStore warm;
     double unused = 0;
-    Feed(warm, EncodeExecutionRecord(RecordFor(0, JobStatus::kTriggered)), &unused);
+    Feed(warm, EncodeExecutionRecord(RecordFor(0, JobStatus::kTriggered)), &unused, &unused);
   }
   malloc_trim(0);
   const size_t heap_before = HeapInUse();
   const size_t rss_before = ResidentBytes();
 
-  ExecutionStore store;
+  BenchClock clock;
+  ExecutionStore store(clock);
+  double feed_seconds = 0;
   double apply_seconds = 0;
   size_t record_bytes = 0;
   // Stage k of execution i is applied at step i + k * kInFlight.
@@ -165,7 +189,7 @@ int Measure(long n) {
                                              : JobStatus::kSuccess;
       std::string json = EncodeExecutionRecord(RecordFor(i, status));
       if (stage == 2) record_bytes += json.size();
-      if (!Feed(store, json, &apply_seconds)) return 1;
+      if (!Feed(store, json, &feed_seconds, &apply_seconds)) return 1;
     }
   }
   if (static_cast<long>(store.size()) != n) {
@@ -173,10 +197,24 @@ int Measure(long n) {
     return 1;
   }
 
-  const double heap = static_cast<double>(HeapInUse() - heap_before);
-  const double rss = static_cast<double>(ResidentBytes() - rss_before);
-  std::printf("| %10ld | %11.0f | %10.0f | %7.1f | %9.0f | %6zu |\n", n, heap / n, rss / n,
-              rss / (1024.0 * 1024.0), 3.0 * n / apply_seconds, record_bytes / n);
+  const double heap = static_cast<double>(HeapInUse()) - static_cast<double>(heap_before);
+  const double rss = static_cast<double>(ResidentBytes()) - static_cast<double>(rss_before);
+  const size_t interned = store.InternedStrings();
+  const double estimate = static_cast<double>(store.MemoryBytes());
+
+  // Every execution past the retention: one sweep pass drops them all.
+  clock.Set(clock.Now() + store.retention() + std::chrono::hours(24 * 365));
+  for (long step = 0; step <= n / ExecutionStore::kSweepStep + 1; ++step) store.Sweep();
+  if (store.size() != 0 || store.InternedStrings() != 0) {
+    std::fprintf(stderr, "after expiry the store holds %zu executions and %zu strings\n",
+                 store.size(), store.InternedStrings());
+    return 1;
+  }
+  const double heap_left = static_cast<double>(HeapInUse()) - static_cast<double>(heap_before);
+  std::printf(
+      "| %10ld | %11.0f | %10.0f | %7.1f | %11.0f | %9.0f | %9.0f | %6zu | %8zu | %11.1f |\n", n,
+      heap / n, rss / n, rss / (1024.0 * 1024.0), estimate / n, 3.0 * n / feed_seconds,
+      3.0 * n / apply_seconds, record_bytes / n, interned, heap_left / (1024.0 * 1024.0));
   std::fflush(stdout);
   return 0;
 }
@@ -190,8 +228,10 @@ int main(int argc, char** argv) {
   if (counts.empty()) counts = {10000, 100000, 1000000};
 
   std::printf(
-      "| executions | heap B/exec | RSS B/exec | RSS MiB | records/s | JSON B |\n"
-      "|-----------:|------------:|-----------:|--------:|----------:|-------:|\n");
+      "| executions | heap B/exec | RSS B/exec | RSS MiB | est. B/exec | records/s |   apply/s | "
+      "JSON B | interned | expired MiB |\n"
+      "|-----------:|------------:|-----------:|--------:|-----------:|----------:|----------:|"
+      "-------:|---------:|------------:|\n");
   std::fflush(stdout);
   int failures = 0;
   for (long n : counts) {
@@ -206,8 +246,12 @@ int main(int argc, char** argv) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
   }
   std::printf(
-      "\nheap: glibc heap in use (mallinfo2 uordblks) after minus before; RSS: resident set "
-      "(/proc/self/statm);\nrecords/s: decode + apply, 3 records per execution; JSON B: mean "
-      "size of the terminal record on the results topic.\n");
+      "\nheap: glibc heap in use (mallinfo2 uordblks + hblkhd) after minus before; RSS: resident "
+      "set (/proc/self/statm); est.: the store's own account\n(ExecutionStore::MemoryBytes, the "
+      "sluice_status_view_bytes gauge); records/s: decode + apply, 3 records per execution; "
+      "apply/s: "
+      "ExecutionStore::Apply alone;\nJSON B: mean size of the terminal record on the results "
+      "topic; interned: distinct strings the store\ninterned; expired MiB: heap still in use "
+      "(over the start) once every execution expired and a sweep dropped it.\n");
   return failures == 0 ? 0 : 1;
 }

@@ -159,6 +159,21 @@ void ParseWorker(const YAML::Node& node, Errors& errors, WorkerConfig* out) {
   }
 }
 
+// results: {retention}
+void ParseResults(const YAML::Node& node, const WorkerConfig& worker, Errors& errors,
+                  ResultsConfig* out) {
+  MapReader map(node, "results", {"retention"}, errors);
+  if (!map.valid()) return;
+  if (!map.Duration("retention", &out->retention)) return;
+  if (out->retention < std::chrono::minutes(1)) {
+    errors.Add(map.PathOf("retention"), "must be at least 1m");
+  } else if (out->retention <= worker.lease) {
+    errors.Add(map.PathOf("retention"),
+               "must be longer than worker.lease (" + FormatDuration(worker.lease) +
+                   "): a running execution stays in the status views by its heartbeats");
+  }
+}
+
 }  // namespace
 }  // namespace config_parse
 
@@ -227,7 +242,7 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
     const YAML::Node document = root;
     MapReader top(document, "",
                   {"gateway", "log", "kafka", "worker", "clients", "jobs", "projects", "webhooks",
-                   "gitlab"},
+                   "gitlab", "results"},
                   errors);
     if (!top.valid()) return errors.ToStatus();
     if (top.Has("gateway")) ParseGateway(top.Get("gateway"), errors, &config.gateway);
@@ -240,6 +255,8 @@ StatusOr<Config> LoadConfigText(const std::string& yaml_text) {
     }
     if (top.Has("webhooks")) ParseWebhooks(top.Get("webhooks"), errors, &config.webhooks);
     if (top.Has("gitlab")) ParseGitLab(top.Get("gitlab"), errors, &config.gitlab);
+    if (top.Has("results"))
+      ParseResults(top.Get("results"), config.worker, errors, &config.results);
     // Jobs are optional when projects give the workers something to run.
     ParseJobs(top.Get("jobs"), !top.Has("projects"), errors, &config.jobs);
   } catch (const YAML::Exception& e) {

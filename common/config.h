@@ -242,6 +242,14 @@ struct WebhooksConfig {
   Duration retention = std::chrono::hours(7 * 24);
 };
 
+// The results topic and every process's status view of it (`results:`).
+struct ResultsConfig {
+  // Executions whose last activity (completion, last heartbeat, creation) is older than this
+  // leave the results topic (its retention.ms, with cleanup.policy=compact,delete) and every
+  // gateway's and worker's status view. At least 1m and longer than worker.lease.
+  Duration retention = std::chrono::hours(30 * 24);
+};
+
 // GitLab's API, settings every gateway shares (`gitlab:`).
 struct GitLabConfig {
   // 32 bytes (64 hex digits in the file) under which each trigger token is kept sealed with
@@ -261,6 +269,7 @@ struct Config {
   std::vector<ProjectConfig> projects;
   WebhooksConfig webhooks;
   GitLabConfig gitlab;
+  ResultsConfig results;
 
   const JobConfig* FindJob(const std::string& name) const;
   // By numeric id ("9") or by path, plain or URL-encoded ("group/project", "group%2Fproject").

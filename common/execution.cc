@@ -102,4 +102,17 @@ std::string ArtifactsPathFor(const std::string& artifacts_root, const std::strin
   return root + "/" + job_name + "/" + id;
 }
 
+ExecutionState ExecutionState::Of(const Execution& e) {
+  ExecutionState s;
+  s.job_status = e.job_status;
+  s.attempt = e.attempt;
+  s.worker = e.worker;
+  s.create_time = e.create_time;
+  s.start_time = e.start_time;
+  s.completion_time = e.completion_time;
+  s.heartbeat_time = e.heartbeat_time;
+  s.seen_time = e.seen_time;
+  return s;
+}
+
 }  // namespace sluice

@@ -125,6 +125,21 @@ struct Execution {
   static Execution FromTrigger(const Trigger& trigger, std::string gcs_path);
 };
 
+// The status part of an execution's latest state: what hot paths (a worker's decisions, a long
+// poll) read, without decoding the rest. Field names are Execution's.
+struct ExecutionState {
+  JobStatus job_status = JobStatus::kUnspecified;
+  int attempt = 0;
+  std::string worker;
+  std::optional<TimePoint> create_time;
+  std::optional<TimePoint> start_time;
+  std::optional<TimePoint> completion_time;
+  std::optional<TimePoint> heartbeat_time;
+  std::optional<TimePoint> seen_time;
+
+  static ExecutionState Of(const Execution& e);
+};
+
 // The URI a `clone: true` job fetches refs from: clone_uri, else repo_link, else
 // https://github.com/<org>/<repo>; "" when none can be derived.
 std::string CloneUri(const Refs& refs);

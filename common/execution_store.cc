@@ -1,5 +1,6 @@
 #include "common/execution_store.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/crypto.h"
@@ -18,16 +19,22 @@ long long Millis(const std::optional<TimePoint>& t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
 }
 
-}  // namespace
+// What Supersedes reads of the current state, wherever it is held.
+struct Held {
+  JobStatus status;
+  int attempt;
+  std::string_view worker;
+  long long heartbeat_ms;  // 0 when none, as Millis
+};
 
-bool Supersedes(const Execution& incoming, const Execution& current) {
+bool SupersedesHeld(const Execution& incoming, const Held& current) {
   int in_rank = Rank(incoming.job_status);
-  int cur_rank = Rank(current.job_status);
+  int cur_rank = Rank(current.status);
   if (cur_rank == 2) return false;  // the first terminal state is final
-  if (incoming.takes_over && current.job_status == JobStatus::kPending) {
+  if (incoming.takes_over && current.status == JobStatus::kPending) {
     const LeaseTakeover& lost = *incoming.takes_over;
     if (current.worker != lost.worker || current.attempt != lost.attempt ||
-        Millis(current.heartbeat_time) != Millis(lost.heartbeat_time)) {
+        current.heartbeat_ms != Millis(lost.heartbeat_time)) {
       return false;  // the holder renewed its claim (or someone else took over) first
     }
   }
@@ -35,65 +42,106 @@ bool Supersedes(const Execution& incoming, const Execution& current) {
   if (in_rank == 0) return false;  // a second TRIGGERED record adds nothing
   if (incoming.attempt != current.attempt) return incoming.attempt > current.attempt;
   if (incoming.worker != current.worker) return false;  // a competing claim for this attempt
-  return Millis(incoming.heartbeat_time) >= Millis(current.heartbeat_time);
+  return Millis(incoming.heartbeat_time) >= current.heartbeat_ms;
 }
 
-ExecutionStore::OrderKey ExecutionStore::KeyOf(const Execution& e) {
-  return {Millis(e.create_time), e.id};
+int64_t NowMs(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
+      .count();
+}
+
+// The latest of an execution's own times; when it has none, when the view took it in.
+int64_t LastActivityMs(const ExecutionSlot& slot) {
+  int64_t last = std::max({slot.create_ms, slot.start_ms, slot.heartbeat_ms, slot.completion_ms});
+  return last == kNoTime ? slot.seen_ms : last;
+}
+
+}  // namespace
+
+bool Supersedes(const Execution& incoming, const Execution& current) {
+  return SupersedesHeld(incoming, {current.job_status, current.attempt, current.worker,
+                                   Millis(current.heartbeat_time)});
 }
 
 bool ExecutionStore::Apply(const Execution& record) {
-  Execution changed;
+  if (record.id.empty()) return false;
+  std::optional<Execution> changed;
   {
     std::unique_lock lock(mutex_);
-    auto it = by_id_.find(record.id);
-    if (it == by_id_.end()) {
-      Execution first = record;
-      first.seen_time = clock_.Now();
-      order_.insert(KeyOf(first));
-      by_id_.emplace(record.id, std::move(first));
+    const int64_t seen_ms = NowMs(clock_);
+    uint32_t s = slots_.Find(record.id);
+    if (s == ExecutionSlots::kNone) {
+      s = slots_.Add(record, seen_ms);
     } else {
-      if (!Supersedes(record, it->second)) return false;
-      Execution merged = record;
-      merged.seen_time = clock_.Now();
-      // Keep what only the first record knew (a worker may not repeat every field).
-      if (!merged.create_time) merged.create_time = it->second.create_time;
-      if (merged.client.empty()) merged.client = it->second.client;
-      if (merged.fingerprint.empty()) merged.fingerprint = it->second.fingerprint;
-      if (!it->second.job_token_sha256.empty() &&
-          merged.job_token_sha256 != it->second.job_token_sha256) {
-        job_tokens_.erase(it->second.job_token_sha256);  // that attempt's token ends with it
-      }
-      order_.erase(KeyOf(it->second));
-      order_.insert(KeyOf(merged));
-      it->second = std::move(merged);
+      const ExecutionSlot& held = slots_[s];
+      Held current{static_cast<JobStatus>(held.status), held.attempt, slots_.Text(held.worker),
+                   held.heartbeat_ms == kNoTime ? 0 : held.heartbeat_ms};
+      if (!SupersedesHeld(record, current)) return false;
+      slots_.Replace(s, record, seen_ms);
     }
-    changed = by_id_.at(record.id);
-    if (!changed.job_token_sha256.empty()) job_tokens_[changed.job_token_sha256] = changed.id;
+    // A job token lives with the attempt that carries it.
+    auto token = token_of_.find(s);
+    if (token != token_of_.end() && token->second != record.job_token_sha256) ForgetJobToken(s);
+    if (!record.job_token_sha256.empty() && !token_of_.count(s)) {
+      job_tokens_[record.job_token_sha256] = s;
+      token_of_[s] = record.job_token_sha256;
+    }
+    if (!listeners_.empty()) changed = slots_.Materialize(s);
   }
-  for (const auto& listener : listeners_) listener(changed);
+  if (changed) {
+    for (const auto& listener : listeners_) listener(*changed);
+  }
+  for (const auto& listener : id_listeners_) listener(record.id);
   return true;
+}
+
+void ExecutionStore::ForgetJobToken(uint32_t slot) {
+  auto token = token_of_.find(slot);
+  if (token == token_of_.end()) return;
+  auto it = job_tokens_.find(token->second);
+  if (it != job_tokens_.end() && it->second == slot) job_tokens_.erase(it);
+  token_of_.erase(token);
 }
 
 std::optional<Execution> ExecutionStore::RunningWithJobToken(const std::string& sha256) const {
   std::shared_lock lock(mutex_);
-  auto id = job_tokens_.find(sha256);
-  if (id == job_tokens_.end()) return std::nullopt;
-  const Execution& e = by_id_.at(id->second);
-  if (e.job_status != JobStatus::kPending || e.job_token_sha256 != sha256) return std::nullopt;
+  auto it = job_tokens_.find(sha256);
+  if (it == job_tokens_.end()) return std::nullopt;
+  if (static_cast<JobStatus>(slots_[it->second].status) != JobStatus::kPending) {
+    return std::nullopt;
+  }
+  Execution e = slots_.Materialize(it->second);
+  if (e.job_token_sha256 != sha256) return std::nullopt;
   return e;
 }
 
 std::optional<Execution> ExecutionStore::Get(const std::string& id) const {
   std::shared_lock lock(mutex_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second;
+  uint32_t s = slots_.Find(id);
+  if (s == ExecutionSlots::kNone) return std::nullopt;
+  return slots_.Materialize(s);
+}
+
+std::optional<ExecutionState> ExecutionStore::State(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  uint32_t s = slots_.Find(id);
+  if (s == ExecutionSlots::kNone) return std::nullopt;
+  return slots_.State(s);
 }
 
 size_t ExecutionStore::size() const {
   std::shared_lock lock(mutex_);
-  return by_id_.size();
+  return slots_.size();
+}
+
+size_t ExecutionStore::InternedStrings() const {
+  std::shared_lock lock(mutex_);
+  return slots_.pooled_strings();
+}
+
+size_t ExecutionStore::MemoryBytes() const {
+  std::shared_lock lock(mutex_);
+  return slots_.MemoryBytes();
 }
 
 void ExecutionStore::OnChange(std::function<void(const Execution&)> listener) {
@@ -101,32 +149,78 @@ void ExecutionStore::OnChange(std::function<void(const Execution&)> listener) {
   listeners_.push_back(std::move(listener));
 }
 
+void ExecutionStore::OnChangedId(std::function<void(const std::string& id)> listener) {
+  std::unique_lock lock(mutex_);
+  id_listeners_.push_back(std::move(listener));
+}
+
 ListPage ExecutionStore::List(const ListQuery& query) const {
   ListPage page;
   std::shared_lock lock(mutex_);
-  auto it = order_.rbegin();
-  if (!query.page_token.empty()) {
-    auto after = DecodePageToken(query.page_token);
-    if (after) {
-      // First key strictly older than the token's.
-      auto pos = order_.lower_bound(*after);
-      it = std::make_reverse_iterator(pos);
-    }
-  }
+  std::optional<ExecutionSlots::OrderKey> after;
+  if (!query.page_token.empty()) after = DecodePageToken(query.page_token);
   size_t limit = query.page_size == 0 ? 1 : query.page_size;
-  for (; it != order_.rend(); ++it) {
-    const Execution& e = by_id_.at(it->second);
-    if (!query.job_name.empty() && e.job_name != query.job_name) continue;
-    if (query.status && e.job_status != *query.status) continue;
-    if (query.visible && !query.visible(e.job_name)) continue;
+  slots_.NewestFirst(after, [&](uint32_t s) {
+    const ExecutionSlot& slot = slots_[s];
+    const std::string& job_name = slots_.Text(slot.job);
+    if (!query.job_name.empty() && job_name != query.job_name) return true;
+    if (query.status && static_cast<JobStatus>(slot.status) != *query.status) return true;
+    if (query.visible && !query.visible(job_name)) return true;
     if (page.executions.size() == limit) {
       const Execution& last = page.executions.back();
       page.next_page_token = EncodePageToken(Millis(last.create_time), last.id);
-      break;
+      return false;
     }
-    page.executions.push_back(e);
-  }
+    page.executions.push_back(slots_.Materialize(s));
+    return true;
+  });
   return page;
+}
+
+Duration ExecutionStore::SweepInterval() const {
+  return std::min<Duration>(retention_ / 10, std::chrono::minutes(1));
+}
+
+size_t ExecutionStore::SweepSlots(uint32_t from, uint32_t to, int64_t cutoff_ms) {
+  size_t dropped = 0;
+  for (uint32_t s = from; s < to; ++s) {
+    const ExecutionSlot& slot = slots_[s];
+    if (!slot.live || LastActivityMs(slot) >= cutoff_ms) continue;
+    ForgetJobToken(s);
+    slots_.Remove(s);
+    ++dropped;
+  }
+  return dropped;
+}
+
+size_t ExecutionStore::Sweep() {
+  const TimePoint now = clock_.Now();
+  if (!in_pass_) {
+    if (next_pass_ && now < *next_pass_) return 0;
+    in_pass_ = true;
+    cursor_ = 0;
+  }
+  const int64_t cutoff_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>((now - retention_).time_since_epoch())
+          .count();
+  std::unique_lock lock(mutex_);
+  uint32_t to = std::min<uint32_t>(slots_.end(), cursor_ + kSweepStep);
+  size_t dropped = SweepSlots(cursor_, to, cutoff_ms);
+  cursor_ = to;
+  if (cursor_ >= slots_.end()) {
+    in_pass_ = false;
+    next_pass_ = now + SweepInterval();
+  }
+  return dropped;
+}
+
+size_t ExecutionStore::EvictExpired() {
+  const TimePoint now = clock_.Now();
+  const int64_t cutoff_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>((now - retention_).time_since_epoch())
+          .count();
+  std::unique_lock lock(mutex_);
+  return SweepSlots(0, slots_.end(), cutoff_ms);
 }
 
 std::string EncodePageToken(long long create_ms, const std::string& id) {

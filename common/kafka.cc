@@ -187,6 +187,28 @@ StatusOr<KafkaHandle> JoinGroup(const KafkaConfig& k, Duration lease, const std:
   return consumer;
 }
 
+std::map<std::string, std::string> ResultsTopicSettings(const Config& config) {
+  const Duration retention = config.results.retention;
+  // Kafka deletes whole segments, once their newest record is older than retention.ms: a
+  // segment rolled every tenth of the retention (at most a day, at least a minute) keeps a
+  // record at most about 10% (or a day) past it.
+  const Duration segment =
+      std::clamp<Duration>(retention / 10, std::chrono::minutes(1), std::chrono::hours(24));
+  return {{"cleanup.policy", "compact,delete"},
+          {"retention.ms", std::to_string(retention.count())},
+          {"segment.ms", std::to_string(segment.count())},
+          {"max.message.bytes", std::to_string(kMaxRecordBytes)}};
+}
+
+std::string FormatTopicSettings(const std::map<std::string, std::string>& settings) {
+  std::string text;
+  for (const auto& [name, value] : settings) {
+    if (!text.empty()) text += " ";
+    text += "--config " + name + "=" + value;
+  }
+  return text;
+}
+
 Status EnsureTopics(const Config& config, Duration timeout) {
   const KafkaConfig& kafka = config.kafka;
   auto conf = MakeKafkaConf(kafka, {});
@@ -225,9 +247,20 @@ Status EnsureTopics(const Config& config, Duration timeout) {
       {"cleanup.policy", "compact,delete"},
       {"retention.ms", std::to_string(config.webhooks.retention.count())},
       {"max.message.bytes", std::to_string(MaxDeliveryRecordBytes(config.webhooks))}};
-  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), plain},    {kafka.ResultsTopic(), compact},
+  // Results: the latest record of every execution, deleted once older than results.retention.
+  const std::map<std::string, std::string> results = ResultsTopicSettings(config);
+  std::vector<Wanted> wanted = {{kafka.RequestsTopic(), plain},    {kafka.ResultsTopic(), results},
                                 {kafka.ControlTopic(), compact},   {kafka.TriggersTopic(), compact},
                                 {kafka.PipelinesTopic(), compact}, {kafka.EventsTopic(), events}};
+  if (existing.count(kafka.ResultsTopic())) {
+    // Sluice never changes an existing topic (docs/operations.md); the views drop expired
+    // executions whatever the topic keeps, so only its disk use and a start's catch-up depend on
+    // it.
+    LogInfo(kComponent, kafka.ResultsTopic() +
+                            " exists and is left as it is; for its records to "
+                            "leave with results.retention it needs " +
+                            FormatTopicSettings(results));
+  }
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const Wanted& w : wanted) {
     if (existing.count(w.name)) continue;
@@ -465,6 +498,7 @@ int64_t TopicFollower::LagRecords() const {
 void TopicFollower::Loop() {
   while (!stopping_.load()) {
     KafkaMessage msg(rd_kafka_consumer_poll(consumer_.get(), 100));
+    if (after_poll_) after_poll_();
     if (!msg) continue;
     int32_t p = msg->partition;
     bool in_range = p >= 0 && p < static_cast<int32_t>(partition_done_.size());

@@ -63,10 +63,17 @@ StatusOr<KafkaHandle> JoinGroup(const KafkaConfig& kafka, Duration lease, const 
                                 const std::string& client_id, const std::string& topic,
                                 const std::function<void(rd_kafka_conf_t*)>& prepare = nullptr);
 
-// Creates Sluice's topics when missing: requests; results, control, triggers and pipelines
-// (compacted); events (compacted and deleted after webhooks.retention, records as large as a
-// delivery of the largest allowed body). Blocking; called at start-up only.
+// Creates Sluice's topics when missing: requests; results (compacted and deleted after
+// results.retention); control, triggers and pipelines (compacted); events (compacted and deleted
+// after webhooks.retention, records as large as a delivery of the largest allowed body). Blocking;
+// called at start-up only.
 Status EnsureTopics(const Config& config, Duration timeout);
+// The settings of the results topic Sluice creates: cleanup.policy=compact,delete, retention.ms
+// = results.retention, segment.ms = a tenth of it (between 1 minute and 1 day) so that old
+// segments can be deleted, and max.message.bytes.
+std::map<std::string, std::string> ResultsTopicSettings(const Config& config);
+// "--config k=v ..." as kafka-configs.sh and kafka-topics.sh take them.
+std::string FormatTopicSettings(const std::map<std::string, std::string>& settings);
 
 // The producer every Sluice process uses: idempotent, acks=all, Nagle off, small linger. A
 // dedicated thread serves delivery reports; another probes the cluster for Reachable().
@@ -116,6 +123,10 @@ class TopicFollower {
 
   TopicFollower(KafkaConfig kafka, std::string topic, RecordHandler on_record);
   ~TopicFollower();
+  // Runs `after_poll` on the follower's thread after every poll, a record read or not (at least
+  // every 100 ms): housekeeping of what the records feed, such as the status view's sweep. Set
+  // before Start().
+  void AfterEveryPoll(std::function<void()> after_poll) { after_poll_ = std::move(after_poll); }
   // Blocking (metadata and end offsets); called at start-up only.
   Status Start(Duration timeout);
   void Stop();
@@ -130,6 +141,7 @@ class TopicFollower {
   KafkaConfig kafka_;
   std::string topic_;
   RecordHandler on_record_;
+  std::function<void()> after_poll_;
   KafkaHandle consumer_;
   std::vector<int64_t> end_offsets_;  // high watermark per partition at start
   std::vector<bool> partition_done_;  // reached end_offsets_ (touched by the loop thread only)

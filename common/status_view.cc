@@ -5,8 +5,9 @@
 
 namespace sluice {
 
-KafkaStatusView::KafkaStatusView(const KafkaConfig& kafka)
-    : follower_(kafka, kafka.ResultsTopic(), [this](const TopicFollower::Record& r) {
+KafkaStatusView::KafkaStatusView(const KafkaConfig& kafka, Duration retention)
+    : store_(SystemClock::Instance(), retention),
+      follower_(kafka, kafka.ResultsTopic(), [this](const TopicFollower::Record& r) {
         if (r.value.empty()) return;  // tombstone: retention removed it
         auto record = DecodeExecutionRecord(r.value);
         if (!record.ok()) {
@@ -15,16 +16,10 @@ KafkaStatusView::KafkaStatusView(const KafkaConfig& kafka)
                                      std::to_string(r.offset) + ": " + record.status().message());
           return;
         }
-        records_read_.fetch_add(1, std::memory_order_relaxed);
-        bytes_read_.fetch_add(r.key.size() + r.value.size(), std::memory_order_relaxed);
         store_.Apply(*record);
-      }) {}
-
-double KafkaStatusView::EstimatedBytes() const {
-  uint64_t n = records_read_.load(std::memory_order_relaxed);
-  if (n == 0) return 0;
-  double mean = static_cast<double>(bytes_read_.load(std::memory_order_relaxed)) / n;
-  return mean * static_cast<double>(store_.size());
+      }) {
+  follower_.AfterEveryPoll(
+      [this] { evicted_.fetch_add(store_.Sweep(), std::memory_order_relaxed); });
 }
 
 std::string EncodeAbortRequest(const AbortRequest& request) {

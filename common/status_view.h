@@ -20,24 +20,25 @@ class StatusView {
   virtual bool CaughtUp() const = 0;
 };
 
-// The results topic, read whole into an ExecutionStore and followed.
+// The results topic, read whole into an ExecutionStore and followed; executions past
+// `retention` (results.retention) are swept out on the follower's thread.
 class KafkaStatusView final : public StatusView {
  public:
-  explicit KafkaStatusView(const KafkaConfig& kafka);
+  KafkaStatusView(const KafkaConfig& kafka, Duration retention);
   Status Start(Duration timeout) { return follower_.Start(timeout); }
   void Stop() { follower_.Stop(); }
   ExecutionStore& store() override { return store_; }
   bool CaughtUp() const override { return follower_.CaughtUp(); }
   // Records of the results topic not read yet (TopicFollower::LagRecords).
   int64_t LagRecords() const { return follower_.LagRecords(); }
-  // About how many bytes the view holds: its executions times the mean size of the encoded
-  // records it has read (the decoded form is of the same order).
-  double EstimatedBytes() const;
+  // About how many bytes the view holds (ExecutionStore::MemoryBytes).
+  double EstimatedBytes() const { return static_cast<double>(store_.MemoryBytes()); }
+  // Executions dropped by the retention since start.
+  uint64_t Evicted() const { return evicted_.load(std::memory_order_relaxed); }
 
  private:
   ExecutionStore store_;
-  std::atomic<uint64_t> records_read_{0};
-  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> evicted_{0};
   TopicFollower follower_;
 };
 

@@ -36,8 +36,8 @@ GatewayMetrics& GatewayMetrics::Get() {
                    "Records of the results topic the status view has not read yet.")
             .Get(),
         r.AddGauge("sluice_status_view_bytes",
-                   "Estimated memory of the status view: its executions times the mean size of "
-                   "the encoded records it has read.")
+                   "Estimated memory of the status view: its slots, id index, create order, "
+                   "packed fields and interned strings.")
             .Get(),
     };
   }();

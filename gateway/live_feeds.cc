@@ -57,12 +57,12 @@ struct LiveFeeds::Shared {
 LiveFeeds::LiveFeeds(ExecutionStore& store, Settings settings)
     : store_(store), settings_(settings), shared_(std::make_shared<Shared>()) {
   std::weak_ptr<Shared> weak = shared_;
-  store_.OnChange([weak](const Execution& e) {
+  store_.OnChangedId([weak](const std::string& id) {
     std::shared_ptr<Shared> shared = weak.lock();
     if (!shared) return;
     std::lock_guard<std::mutex> lock(shared->mutex);
-    if (!shared->watched.count(e.id)) return;
-    shared->changed.insert(e.id);
+    if (!shared->watched.count(id)) return;
+    shared->changed.insert(id);
     shared->wake.notify_one();
   });
   thread_ = std::thread([this] { Run(); });
@@ -130,9 +130,10 @@ void LiveFeeds::Unwatch(const std::string& id) {
 
 bool LiveFeeds::Serve(Waiter& w, MonoTime now, bool changed) {
   if (changed) {
-    std::optional<Execution> e = store_.Get(w.id);
-    if (!e || e->job_status != w.known) {
-      w.reply(w.answer(e));
+    // The status alone tells whether to answer; the whole record only for the answer.
+    std::optional<ExecutionState> state = store_.State(w.id);
+    if (!state || state->job_status != w.known) {
+      w.reply(w.answer(store_.Get(w.id)));
       return true;
     }
   }
@@ -145,9 +146,10 @@ bool LiveFeeds::Serve(Waiter& w, MonoTime now, bool changed) {
 
 bool LiveFeeds::Serve(EventFeed& f, MonoTime now, bool changed) {
   if (!f.stream->open()) return true;
-  if (changed) {
+  std::optional<ExecutionState> state = changed ? store_.State(f.id) : std::nullopt;
+  if (state && (!f.sent || *f.sent != state->job_status)) {
     std::optional<Execution> e = store_.Get(f.id);
-    if (e && (!f.sent || *f.sent != e->job_status)) {
+    if (e) {
       f.sent = e->job_status;
       f.stream->Write("event: status\nid: " + std::string(JobStatusName(e->job_status)) +
                       "\ndata: " + f.render(*e) + "\n\n");
@@ -167,7 +169,7 @@ bool LiveFeeds::Serve(EventFeed& f, MonoTime now, bool changed) {
 
 bool LiveFeeds::Serve(LogFeed& f, MonoTime now) {
   if (!f.stream->open()) return true;
-  std::optional<Execution> e = store_.Get(f.id);
+  std::optional<ExecutionState> e = store_.State(f.id);
   bool ended = !e || IsTerminal(e->job_status);
   if (f.fd < 0) f.fd = open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   bool read_any = false;

@@ -132,7 +132,7 @@ struct GatewayParts {
                                std::max<size_t>(1000000, MaxDeliveryRecordBytes(config.webhooks)));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
-    view = std::make_unique<KafkaStatusView>(config.kafka);
+    view = std::make_unique<KafkaStatusView>(config.kafka, config.results.retention);
     if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
     tokens = std::make_unique<KafkaTriggerTokens>(config.kafka);
     if (Status s = tokens->Start(kStartupTimeout); !s.ok()) return s;
@@ -243,7 +243,7 @@ struct WorkerParts {
     auto p = KafkaPublisher::Create(config.kafka, std::chrono::seconds(30));
     if (!p.ok()) return p.status();
     publisher = std::move(*p);
-    view = std::make_unique<KafkaStatusView>(config.kafka);
+    view = std::make_unique<KafkaStatusView>(config.kafka, config.results.retention);
     if (Status s = view->Start(kStartupTimeout); !s.ok()) return s;
     aborts = std::make_unique<KafkaAbortRegistry>(config.kafka);
     if (Status s = aborts->Start(kStartupTimeout); !s.ok()) return s;

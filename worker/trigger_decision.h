@@ -27,7 +27,7 @@ struct TriggerDecision {
 };
 
 struct TriggerFacts {
-  std::optional<Execution> current;  // the view's state of this execution id
+  std::optional<ExecutionState> current;  // the view's state of this execution id
   bool abort_requested = false;
   bool running_here = false;  // this worker already runs this id
   TimePoint trigger_create_time;

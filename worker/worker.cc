@@ -374,7 +374,7 @@ void Worker::Decide(Entry& entry, TimePoint now) {
   if (!entry.job) entry.job = JobFor(t);
   const JobConfig* job = entry.job ? &*entry.job : nullptr;
   TriggerFacts facts;
-  facts.current = view_.store().Get(t.id);
+  facts.current = view_.store().State(t.id);
   facts.abort_requested = aborts_.AbortRequested(t.id);
   facts.running_here = active_ids_.count(t.id) > 0;
   facts.trigger_create_time = t.create_time;
@@ -392,7 +392,9 @@ void Worker::Decide(Entry& entry, TimePoint now) {
       // one and would then be what compaction keeps, so once it can no longer be in flight,
       // write the terminal state again to make it the id's last record.
       if (now - t.create_time < config_.gateway.request_timeout) return;
-      entry.report = *facts.current;
+      auto ended = view_.store().Get(t.id);  // the whole record, to write it again
+      if (!ended) return;
+      entry.report = *ended;
       entry.report.takes_over.reset();  // ended already: nothing to take over
       entry.state = State::kReporting;
       return SendReport(entry);
@@ -611,7 +613,7 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
     case State::kClaiming:
       return;
     case State::kConfirming: {
-      auto current = view_.store().Get(entry.trigger->id);
+      auto current = view_.store().State(entry.trigger->id);
       if (!current) return;
       bool ours = current->job_status == JobStatus::kPending && current->attempt == entry.attempt &&
                   current->worker == worker_id_;
@@ -642,7 +644,7 @@ void Worker::Advance(Entry& entry, TimePoint now, bool draining) {
       return StartRun(entry, now);
     case State::kRunning: {
       JobRun& run = *entry.run;
-      auto current = view_.store().Get(entry.trigger->id);
+      auto current = view_.store().State(entry.trigger->id);
       if (current && (current->attempt > entry.attempt ||
                       (IsTerminal(current->job_status) && current->worker != worker_id_))) {
         // Our lease lapsed and another worker took over: stop without reporting.

@@ -28,8 +28,8 @@ class RealKafka : public ::testing::Test {
   }
 };
 
-// cleanup.policy of `topic`, read with the admin API.
-std::string CleanupPolicy(const std::string& topic) {
+// The setting `name` (cleanup.policy, retention.ms, ...) of `topic`, read with the admin API.
+std::string TopicSetting(const std::string& topic, const std::string& name) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), err, sizeof err);
@@ -39,7 +39,7 @@ std::string CleanupPolicy(const std::string& topic) {
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_DescribeConfigs(rk, &res, 1, nullptr, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
-  std::string policy;
+  std::string value;
   if (ev && rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     size_t n = 0;
     const rd_kafka_ConfigResource_t** rs =
@@ -48,8 +48,8 @@ std::string CleanupPolicy(const std::string& topic) {
       size_t cnt = 0;
       const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &cnt);
       for (size_t j = 0; j < cnt; ++j) {
-        if (std::string(rd_kafka_ConfigEntry_name(entries[j])) == "cleanup.policy") {
-          policy = rd_kafka_ConfigEntry_value(entries[j]);
+        if (rd_kafka_ConfigEntry_name(entries[j]) == name) {
+          value = rd_kafka_ConfigEntry_value(entries[j]);
         }
       }
     }
@@ -58,7 +58,7 @@ std::string CleanupPolicy(const std::string& topic) {
   rd_kafka_ConfigResource_destroy(res);
   rd_kafka_queue_destroy(q);
   rd_kafka_destroy(rk);
-  return policy;
+  return value;
 }
 
 TEST_F(RealKafka, GatewayCreatesTopicsWithCompactedResultsAndControl) {
@@ -66,9 +66,12 @@ TEST_F(RealKafka, GatewayCreatesTopicsWithCompactedResultsAndControl) {
   ASSERT_FALSE(d.embedded());
   d.StartGateway();
   std::string prefix = d.kafka().topic_prefix;
-  EXPECT_EQ(CleanupPolicy(prefix + "results"), "compact");
-  EXPECT_EQ(CleanupPolicy(prefix + "control"), "compact");
-  EXPECT_EQ(CleanupPolicy(prefix + "requests"), "delete");
+  // Results leave with results.retention (30 days by default), in segments of a day at most.
+  EXPECT_EQ(TopicSetting(prefix + "results", "cleanup.policy"), "compact,delete");
+  EXPECT_EQ(TopicSetting(prefix + "results", "retention.ms"), "2592000000");
+  EXPECT_EQ(TopicSetting(prefix + "results", "segment.ms"), "86400000");
+  EXPECT_EQ(TopicSetting(prefix + "control", "cleanup.policy"), "compact");
+  EXPECT_EQ(TopicSetting(prefix + "requests", "cleanup.policy"), "delete");
 }
 
 TEST_F(RealKafka, TriggerRunsToSuccessAndAnyGatewayAnswers) {

@@ -75,6 +75,8 @@ worker:
   lease: 20s
   shutdown_grace: 45s
   kill_grace: 250ms
+results:
+  retention: 14d
 clients:
   - {name: release-bot, token_env: SLUICE_CONFIG_TEST_TOKEN, allow_jobs: ["periodic-*", "branch-ci-*"], rate_limit: {per_second: 0.5, burst: 10}}
   - name: admin
@@ -171,6 +173,8 @@ TEST_F(ConfigTest, FullFileSetsEveryField) {
   EXPECT_TRUE(postsubmit.allow_env_override.empty());
   EXPECT_EQ(postsubmit.timeout, hours(1));
   EXPECT_EQ(postsubmit.max_attempts, 3);
+
+  EXPECT_EQ(config->results.retention, hours(14 * 24));
 }
 
 TEST_F(ConfigTest, ClientsAndJobsAloneGetDefaults) {
@@ -446,6 +450,42 @@ TEST_F(ConfigTest, EveryErrorIsReported) {
   EXPECT_EQ(config.status().message(),
             "gateway.threads: must be at least 1, got 0; "
             "kafka.partitions: expected an integer, got \"x\"");
+}
+
+TEST_F(ConfigTest, ResultsRetentionDefaultsToThirtyDaysAndTakesSmallValues) {
+  StatusOr<Config> defaults = LoadConfigText(kOneJob);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_EQ(defaults->results.retention, hours(30 * 24));
+  for (const auto& [text, want] :
+       std::vector<std::pair<std::string, Duration>>{{"1m", minutes(1)},
+                                                     {"90s", seconds(90)},
+                                                     {"7d", hours(7 * 24)},
+                                                     {"365d", hours(8760)}}) {
+    StatusOr<Config> config = LoadConfigText("results: {retention: " + text + "}\n" + kOneJob);
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status().message();
+    EXPECT_EQ(config->results.retention, want) << text;
+  }
+}
+
+TEST_F(ConfigTest, ResultsRetentionRejectsNonsense) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"results: {retention: 59s}", "results.retention: must be at least 1m"},
+      {"results: {retention: 0s}", "results.retention: must be greater than 0, got 0s"},
+      {"results: {retention: soon}",
+       "results.retention: expected a duration like 10s or 5m, got \"soon\""},
+      {"results: {retention: -1d}",
+       "results.retention: expected a duration like 10s or 5m, got \"-1d\""},
+      {"results: {retention: 2m}\nworker: {lease: 2m, heartbeat: 20s}",
+       "results.retention: must be longer than worker.lease (2m): a running execution stays in "
+       "the status views by its heartbeats"},
+      {"results: {keep: 1d}", "unknown key"},
+  };
+  for (const auto& [yaml, want] : cases) {
+    StatusOr<Config> config = LoadConfigText(yaml + "\n" + kOneJob);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.status().message().find(want), std::string::npos)
+        << yaml << ": " << config.status().message();
+  }
 }
 
 TEST_F(ConfigTest, LoadConfigFileReadsTheFile) {

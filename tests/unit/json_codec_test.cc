@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "execution_expect.h"
 #include "fakes.h"
 
 namespace sluice {
@@ -69,25 +70,6 @@ Execution FullExecution() {
   e.attempt = 2;
   e.heartbeat_time = TestEpoch() + seconds(85);
   return e;
-}
-
-void ExpectSameExecution(const Execution& got, const Execution& want) {
-  EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.job_name, want.job_name);
-  EXPECT_EQ(got.job_type, want.job_type);
-  EXPECT_EQ(got.job_status, want.job_status);
-  EXPECT_EQ(got.refs, want.refs);
-  EXPECT_EQ(got.pod_spec_options, want.pod_spec_options);
-  EXPECT_EQ(got.gcs_path, want.gcs_path);
-  EXPECT_EQ(got.create_time, want.create_time);
-  EXPECT_EQ(got.start_time, want.start_time);
-  EXPECT_EQ(got.completion_time, want.completion_time);
-  EXPECT_EQ(got.message, want.message);
-  EXPECT_EQ(got.client, want.client);
-  EXPECT_EQ(got.fingerprint, want.fingerprint);
-  EXPECT_EQ(got.worker, want.worker);
-  EXPECT_EQ(got.attempt, want.attempt);
-  EXPECT_EQ(got.heartbeat_time, want.heartbeat_time);
 }
 
 rapidjson::Document Parse(const std::string& json) {

@@ -37,7 +37,7 @@ using std::chrono::seconds;
 TriggerFacts Facts(int age_seconds, std::optional<Execution> current = std::nullopt,
                    int max_attempts = 1) {
   TriggerFacts f;
-  f.current = std::move(current);
+  if (current) f.current = ExecutionState::Of(*current);
   f.trigger_create_time = TestEpoch();
   f.now = TestEpoch() + seconds(age_seconds);
   f.lease = seconds(30);
