@@ -3,6 +3,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "common/execution_id.h"
@@ -350,7 +351,7 @@ StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
   if (!e || !ClientMayUseJob(client, e->job_name)) {
     return NotFound("no execution with id \"" + EchoValue(id) + "\"");
   }
-  return *e;
+  return std::move(*e);
 }
 
 ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
