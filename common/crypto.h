@@ -13,6 +13,9 @@ std::string Sha256Raw(std::string_view data);
 // Compares the SHA-256 digests of both without an early exit, so the time taken reveals neither
 // where two values differ nor whether their lengths do (bench/signature_compare measures it).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Compares two digests of the same algorithm (whose length is public) without an early exit:
+// what ConstantTimeEquals does, without hashing them again.
+bool DigestsEqual(std::string_view a, std::string_view b);
 // Raw 32-byte HMAC-SHA256 of data under key.
 std::string HmacSha256Raw(std::string_view key, std::string_view data);
 // Standard base64 (RFC 4648, with padding).

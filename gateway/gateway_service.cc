@@ -3,6 +3,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "common/execution_id.h"
@@ -45,6 +46,7 @@ struct PendingCreate {
   ReplyFn reply;
   Execution execution;
   std::string request_id;
+  uint64_t deadline = 0;  // DeadlineTimer's id, cancelled once both acknowledgements came
 };
 
 }  // namespace
@@ -289,6 +291,7 @@ void GatewayService::CreateExecution(const ApiRequest& request,
       reply_now = std::move(pending->reply);
       error = pending->error;
     }
+    deadlines_.Cancel(pending->deadline);
     in_flight_.fetch_sub(1);
     if (!error.ok()) {
       LogWarn(kComponent, "trigger " + pending->execution.id + " not accepted: " + error.ToString(),
@@ -313,28 +316,30 @@ void GatewayService::CreateExecution(const ApiRequest& request,
   // librdkafka reports a message timeout late when no broker is up (seen: 9 s for a 3 s
   // message.timeout.ms), so the deadline of the contract is kept here.
   std::weak_ptr<PendingCreate> weak = pending;
-  deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [this, weak] {
-    auto pending = weak.lock();
-    if (!pending) return;  // both acknowledgements came and went
-    ReplyFn reply_now;
-    {
-      std::lock_guard<std::mutex> lock(pending->mutex);
-      if (pending->answered) return;
-      pending->answered = true;
-      reply_now = std::move(pending->reply);
-    }
-    in_flight_.fetch_sub(1);
-    LogWarn(kComponent,
-            "trigger " + pending->execution.id + " not acknowledged by Kafka within " +
-                FormatDuration(config_.gateway.request_timeout),
-            {{"execution_id", pending->execution.id},
-             {"job", pending->execution.job_name},
-             {"client", pending->execution.client},
-             {"request_id", pending->request_id}});
-    reply_now(ErrorReply(Unavailable("Kafka did not accept the trigger in time; it may or may not "
-                                     "run. Retry with the same Idempotency-Key to be safe.")
-                             .WithRetryAfter(kUnavailableRetryAfterSeconds)));
-  });
+  pending->deadline =
+      deadlines_.At(DeadlineTimer::Clock::now() + config_.gateway.request_timeout, [this, weak] {
+        auto pending = weak.lock();
+        if (!pending) return;  // both acknowledgements came and went
+        ReplyFn reply_now;
+        {
+          std::lock_guard<std::mutex> lock(pending->mutex);
+          if (pending->answered) return;
+          pending->answered = true;
+          reply_now = std::move(pending->reply);
+        }
+        in_flight_.fetch_sub(1);
+        LogWarn(kComponent,
+                "trigger " + pending->execution.id + " not acknowledged by Kafka within " +
+                    FormatDuration(config_.gateway.request_timeout),
+                {{"execution_id", pending->execution.id},
+                 {"job", pending->execution.job_name},
+                 {"client", pending->execution.client},
+                 {"request_id", pending->request_id}});
+        reply_now(
+            ErrorReply(Unavailable("Kafka did not accept the trigger in time; it may or may not "
+                                   "run. Retry with the same Idempotency-Key to be safe.")
+                           .WithRetryAfter(kUnavailableRetryAfterSeconds)));
+      });
   const KafkaConfig& k = config_.kafka;
   publisher_.Publish(k.ResultsTopic(), id, result_record, on_delivery);
   publisher_.Publish(k.RequestsTopic(), id, trigger_record, on_delivery);
@@ -346,7 +351,7 @@ StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
   if (!e || !ClientMayUseJob(client, e->job_name)) {
     return NotFound("no execution with id \"" + EchoValue(id) + "\"");
   }
-  return *e;
+  return std::move(*e);
 }
 
 ApiReply GatewayService::ListExecutions(const ApiRequest& request) {

@@ -19,57 +19,78 @@ std::string ParamName(const std::string& segment) {
   return segment.substr(1, segment.size() - (IsRest(segment) ? 3 : 2));
 }
 
-// Whether `parts` match `pattern`; fills `params` and counts the literal segments matched.
-bool MatchSegments(const std::vector<std::string>& pattern, const std::vector<std::string>& parts,
-                   PathParams* params, int* literals) {
-  size_t rest = pattern.size();
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (IsRest(pattern[i])) rest = i;
-  }
-  if (rest == pattern.size()) {
-    if (parts.size() != pattern.size()) return false;
-  } else if (parts.size() < pattern.size()) {
+// Whether `parts` have the shape of `pattern` (its literal segments, its count of segments);
+// no parameter is copied: Find fills them for the winning route only.
+bool Matches(const std::vector<std::string>& pattern, size_t rest,
+             const std::vector<std::string_view>& parts) {
+  if (rest == pattern.size() ? parts.size() != pattern.size() : parts.size() < pattern.size()) {
     return false;
   }
   size_t extra = parts.size() - pattern.size();  // segments the rest parameter takes beyond one
-  *literals = 0;
+  for (size_t i = 0, p = 0; i < pattern.size(); ++i) {
+    if (i == rest) {
+      p += extra + 1;
+      continue;
+    }
+    if (!IsParam(pattern[i]) && pattern[i] != parts[p]) return false;
+    ++p;
+  }
+  return true;
+}
+
+// The parameters of `parts`, which Matches `pattern`.
+PathParams ParamsOf(const std::vector<std::string>& pattern, size_t rest,
+                    const std::vector<std::string_view>& parts) {
+  PathParams params;
+  size_t extra = parts.size() - pattern.size();
   for (size_t i = 0, p = 0; i < pattern.size(); ++i) {
     const std::string& want = pattern[i];
     if (i == rest) {
       std::string joined;
-      for (size_t k = 0; k <= extra; ++k) joined += (k ? "/" : "") + parts[p + k];
-      (*params)[ParamName(want)] = std::move(joined);
+      for (size_t k = 0; k <= extra; ++k) {
+        if (k) joined += '/';
+        joined += parts[p + k];
+      }
+      params[ParamName(want)] = std::move(joined);
       p += extra + 1;
       continue;
     }
-    if (IsParam(want)) {
-      (*params)[ParamName(want)] = parts[p];
-    } else if (want != parts[p]) {
-      return false;
-    } else {
-      ++*literals;
-    }
+    if (IsParam(want)) params[ParamName(want)] = std::string(parts[p]);
     ++p;
   }
-  return true;
+  return params;
+}
+
+// "/a//b/" → {"a", "b"}, as views into `path`.
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> parts;
+  parts.reserve(8);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
 }
 
 }  // namespace
 
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) parts.emplace_back(path.substr(start, end - start));
-    start = end + 1;
-  }
+  for (std::string_view part : PathSegments(path)) parts.emplace_back(part);
   return parts;
 }
 
 void Router::Add(std::string method, std::string pattern, ApiFamily family, RouteHandler handler) {
-  segments_.push_back(SplitPath(pattern));
+  Shape shape{SplitPath(pattern), 0, 0};
+  shape.rest = shape.segments.size();
+  for (size_t i = 0; i < shape.segments.size(); ++i) {
+    if (IsRest(shape.segments[i])) shape.rest = i;
+    if (!IsParam(shape.segments[i])) ++shape.literals;
+  }
+  shapes_.push_back(std::move(shape));
   routes_.push_back({std::move(method), std::move(pattern), family, std::move(handler)});
 }
 
@@ -78,24 +99,25 @@ void Router::SetFamily(std::string prefix, ApiFamily family) {
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
-  std::vector<std::string> parts = SplitPath(path);
+  std::vector<std::string_view> parts = PathSegments(path);
   Match best;
-  int best_literals = -1;
+  const Shape* best_shape = nullptr;
   for (size_t i = 0; i < routes_.size(); ++i) {
-    PathParams params;
-    int literals = 0;
-    if (!MatchSegments(segments_[i], parts, &params, &literals)) continue;
+    const Shape& shape = shapes_[i];
+    if (!Matches(shape.segments, shape.rest, parts)) continue;
     const Route& r = routes_[i];
     if (best.allow.find(r.method) == std::string::npos) {
-      best.allow += (best.allow.empty() ? "" : ", ") + r.method;
+      if (!best.allow.empty()) best.allow += ", ";
+      best.allow += r.method;
     }
     bool method_ok = r.method == method || (method == "HEAD" && r.method == "GET");
-    if (method_ok && literals > best_literals) {
+    // A matching pattern matched every one of its literal segments.
+    if (method_ok && (best_shape == nullptr || shape.literals > best_shape->literals)) {
       best.route = &r;
-      best.params = std::move(params);
-      best_literals = literals;
+      best_shape = &shape;
     }
   }
+  if (best_shape != nullptr) best.params = ParamsOf(best_shape->segments, best_shape->rest, parts);
   return best;
 }
 

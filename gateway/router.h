@@ -59,7 +59,14 @@ class Router {
   ApiFamily FamilyOf(std::string_view path) const;
 
   std::vector<Route> routes_;
-  std::vector<std::vector<std::string>> segments_;  // of each route's pattern
+  // Each route's pattern, split once: its segments, the index of its "{name+}" segment (the
+  // count of segments when it has none) and its count of literal segments.
+  struct Shape {
+    std::vector<std::string> segments;
+    size_t rest;
+    int literals;
+  };
+  std::vector<Shape> shapes_;
   std::vector<std::pair<std::string, ApiFamily>> families_;
 };
 
