@@ -98,11 +98,14 @@ std::vector<int64_t> PipelineOwner::Advance(int64_t pipeline_id,
       Drive(*project, *pipeline, state, now);
       return done;
     }
-    // The jobs the pipeline starts as it stands are started before the command applies, as
-    // they would have been had the command come later: several commands read in one turn (a
-    // play and a cancel right after the trigger) apply one after the other to the pipeline as
-    // its user saw it, not to one whose first stage was never started.
-    if (Drive(*project, *pipeline, state, now)) {
+    // The jobs the pipeline starts as it stands are started before a play or retry applies, as
+    // they would have been had the command come later: commands read in one turn (a trigger, a
+    // play and a job's cancel right after) apply one after the other to the pipeline as its
+    // user saw it, not to one whose first stage was never started. A cancel applies to it as
+    // it stands: what it cancels does not start first.
+    bool cancels = h.command->kind == PipelineCommandKind::kCancel ||
+                   h.command->kind == PipelineCommandKind::kCancelJob;
+    if (!cancels && Drive(*project, *pipeline, state, now)) {
       for (const HeldCommand& before : held) {
         if (before.offset < h.offset) done.push_back(before.offset);
       }
