@@ -445,8 +445,11 @@ memory() {
   if [ -x "$build/bench/status_view_memory" ]; then
     out="$("$build/bench/status_view_memory" 100000 2>&1 || true)"
     echo "$out" | sed 's/^/  /' >&2
-    status_view_memory="$(echo "$out" | awk -F'|' '$2 + 0 == 100000 {
-      gsub(/ /, ""); printf "%s bytes of heap per execution (records of %s B)", $3, $7}')"
+    # Columns by their header's names: the program's table gained columns over time.
+    status_view_memory="$(echo "$out" | awk -F'|' '
+      /heap B\/exec/ { for (i = 2; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); col[h] = i } }
+      $2 + 0 == 100000 { gsub(/ /, "");
+        printf "%s bytes of heap per execution (records of %s B)", $col["heap B/exec"], $col["JSON B"] }')"
   fi
   phase_end memory
 }
