@@ -393,7 +393,8 @@ TEST_F(GitLabPipelines, ACancelRightAfterTheTriggerEndsCanceledWithEveryJobEnded
     ASSERT_EQ(canceled.status, 201) << canceled.body;
     // The answer shows the pipeline as its owner will make it: canceled, or still pending while
     // a first job the owner had already triggered (a real broker can be that quick) is aborted.
-    // What must hold is below: every pipeline ends canceled with every job ended.
+    // What must hold is below: every pipeline ends canceled with every job ended, and none
+    // started after the cancel.
     const std::string shown = StringField(canceled, "status");
     EXPECT_TRUE(shown == "canceled" || shown == "pending") << canceled.body;
     ids.push_back(id);
@@ -404,7 +405,13 @@ TEST_F(GitLabPipelines, ACancelRightAfterTheTriggerEndsCanceledWithEveryJobEnded
   RunAnotherPipelineToItsEnd();
   for (int64_t id : ids) {
     EXPECT_TRUE(Settled(id, "canceled")) << Describe(id);
-    for (const auto& [name, job] : Jobs(id)) EXPECT_EQ(job.second, "canceled") << Describe(id);
+    for (const auto& [name, job] : Jobs(id)) {
+      // The first stage's run_tests may have been triggered before the cancel was read, and a
+      // quick worker may finish it before the abort reaches it: it then stays as it ended (as
+      // GitLab leaves a finished job). Every later job is canceled, never run.
+      if (name == "run_tests" && job.second == "success") continue;
+      EXPECT_EQ(job.second, "canceled") << name << ": " << Describe(id);
+    }
   }
 }
 
