@@ -24,7 +24,9 @@ TEST(FaultsRebalance, WorkerJoiningAndLeavingUnderLoadRunsEveryTriggerOnce) {
                     .bodies = {PeriodicTriggerBody("counted")},
                     .threads = 16,
                     .requests_per_second = 100,
-                    .duration = std::chrono::seconds(16)});
+                    // Long enough that load still flows after the joiner is assigned, however
+                    // long the join takes on a busy machine: the leave must happen under load.
+                    .duration = std::chrono::seconds(40)});
   load.Start();
   ASSERT_TRUE(WaitFor([&] { return load.accepted() >= 300; }, std::chrono::seconds(60)));
   SluiceProcess& joining = d.StartWorker();
