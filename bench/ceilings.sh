@@ -360,8 +360,8 @@ api() {  # gateway only: POST at saturation, POST at a fixed rate, GET by id
   phase_end get
 
   phase_begin "nginx: the same answer ($(wc -c <"$work/answer.json") bytes) as a static file"
-  mkdir -p "$work/nginx/root/v1/executions" "$work/nginx/tmp"
-  cp "$work/answer.json" "$work/nginx/root/v1/executions/$id"
+  mkdir -p "$work/nginx/docroot/v1/executions" "$work/nginx/tmp"
+  cp "$work/answer.json" "$work/nginx/docroot/v1/executions/$id"
   chmod -R a+rX "$work/nginx"
   get_rate nginx "http://127.0.0.1:$nginx_port" "$id"
   phase_end get
@@ -399,11 +399,11 @@ http {
   scgi_temp_path $work/nginx/tmp/scgi;
   server {
     listen 127.0.0.1:$nginx_port;
-    root $work/nginx/root;
+    root $work/nginx/docroot;
   }
 }
 NGINX
-  mkdir -p "$work/nginx/root" "$work/nginx/tmp"
+  mkdir -p "$work/nginx/docroot" "$work/nginx/tmp"
   nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon off;' 2>>"$work/nginx-error.log" &
   nginx_pid=$!
   for _ in $(seq 50); do bench_port_free "$nginx_port" || return 0; sleep 0.1; done
