@@ -807,23 +807,20 @@ void Worker::SweepArtifactsWhenDue(TimePoint now) {
 }
 
 void Worker::WaitForWork() {
-  if (intake_more_ || turn_again_)
-    return;  // records wait in librdkafka's queue, or triggers
-             // wait for a slot freed in the last turn
+  // Records wait in librdkafka's queue, or triggers wait for a slot freed in the last turn.
+  if (intake_more_ || turn_again_) return;
+  if (wake_ == nullptr) {  // not started: nothing to sleep on
+    std::this_thread::sleep_for(kPollingSleep);
+    return;
+  }
   std::vector<int> fds;
-  bool must_look = false;
+  bool must_look = false;  // a running job whose end no descriptor tells
   for (const auto& [key, entry] : entries_) {
     if (entry.state == State::kRunning && entry.run && !entry.run->AddWaitFds(&fds)) {
       must_look = true;
     }
   }
-  if (wake_ == nullptr) must_look = true;
-  auto timeout = entries_.empty() ? kLongestSleep : must_look ? kPollingSleep : kLongestSleep;
-  if (wake_ == nullptr) {
-    std::this_thread::sleep_for(kPollingSleep);
-    return;
-  }
-  wake_->Wait(fds, timeout);
+  wake_->Wait(fds, must_look ? kPollingSleep : kLongestSleep);
 }
 
 void Worker::TakeRecords() {
