@@ -64,6 +64,10 @@ export function render(main, args, query, ctx) {
   const logNote = h('p', { class: 'muted', 'aria-live': 'polite' });
   const follow = h('button', { type: 'button', 'data-test': 'follow', 'aria-pressed': 'true' }, 'Follow');
   const again = h('div', {});
+  // Made once and kept: a status change must not replace the buttons under the user's pointer.
+  const abortBtn = h('button', { type: 'button', class: 'danger', 'data-test': 'abort', onclick: () => abort() }, 'Abort');
+  const againBtn = h('button', { type: 'button', 'data-test': 'run-again', 'aria-expanded': 'false', onclick: () => runAgain() }, 'Run again');
+  add(actions, againBtn);
   let following = true;
 
   const atEnd = () => { log.scrollTop = log.scrollHeight; };
@@ -87,14 +91,14 @@ export function render(main, args, query, ctx) {
   }
 
   function draw() {
-    fill(badge, status(ex.job_status));
+    if (badge.firstChild?.dataset.status !== ex.job_status) fill(badge, status(ex.job_status));
     document.title = `${ex.job_name} ${ex.job_status} · Sluice`;
     main.querySelector('h1').firstChild.textContent = `${ex.job_name} `;
     fill(fieldsBox, fieldList(ex));
     drawTimeline();
-    fill(actions, 
-      !isTerminal(ex.job_status) ? h('button', { type: 'button', class: 'danger', 'data-test': 'abort', onclick: abort }, 'Abort') : null,
-      h('button', { type: 'button', 'data-test': 'run-again', 'aria-expanded': again.firstChild ? 'true' : 'false', onclick: runAgain }, 'Run again'));
+    if (isTerminal(ex.job_status)) abortBtn.remove();
+    else if (!abortBtn.isConnected) actions.prepend(abortBtn);
+    againBtn.setAttribute('aria-expanded', again.firstChild ? 'true' : 'false');
   }
 
   async function abort() {
