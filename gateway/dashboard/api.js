@@ -52,11 +52,12 @@ async function send(path, opts = {}) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, `The gateway cannot be reached (${e.message}).`);
   }
-  if (!res.ok) throw await errorOf(res, !!opts.token);
+  if (!res.ok) throw await errorOf(res, !!opts.token || opts.keepSession);
   return res;
 }
 
-// JSON answer; rejects with ApiError.
+// JSON answer; rejects with ApiError. A 401 signs out, unless opts.token (the sign-in check) or
+// opts.keepSession (a webhook dry run: its 401 is about the payload's signature, not the token).
 export async function api(path, opts) {
   const res = await send(path, opts);
   const text = await res.text();

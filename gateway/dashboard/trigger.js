@@ -27,7 +27,7 @@ export function kvRows(prefix, addTest, addLabel, initial, keyList) {
   return { el: h('div', {}, body, addBtn), pairs };
 }
 
-function input(form, name, label, value, hint) {
+function input(name, label, value, hint) {
   const id = `${name}-${formSeq}`;
   return h('div', { class: 'field' }, h('label', { for: id }, label),
     h('input', { id, name, value: value || '', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': hint ? `${id}-hint` : null }),
@@ -57,13 +57,13 @@ export function triggerForm(job, prefill = {}, ctx) {
       rows.el),
     withRefs ? h('fieldset', {}, h('legend', {}, 'Refs'),
       h('div', { class: 'grid' },
-        input(form, 'org', 'Organization', refs.org || org),
-        input(form, 'repo', 'Repository', refs.repo || repo),
-        input(form, 'base_ref', 'Base ref', refs.base_ref, 'branch or tag, e.g. main'),
-        input(form, 'base_sha', 'Base SHA', refs.base_sha, '40 hex digits'),
-        input(form, 'pull_number', type === 'PRESUBMIT' ? 'Pull request number' : 'Pull request number (optional)', pull.number ? String(pull.number) : ''),
-        input(form, 'pull_sha', 'Pull request head SHA', pull.sha),
-        input(form, 'pull_author', 'Pull request author', pull.author))) : null,
+        input('org', 'Organization', refs.org || org),
+        input('repo', 'Repository', refs.repo || repo),
+        input('base_ref', 'Base ref', refs.base_ref, 'branch or tag, e.g. main'),
+        input('base_sha', 'Base SHA', refs.base_sha, '40 hex digits'),
+        input('pull_number', type === 'PRESUBMIT' ? 'Pull request number' : 'Pull request number (optional)', pull.number ? String(pull.number) : ''),
+        input('pull_sha', 'Pull request head SHA', pull.sha),
+        input('pull_author', 'Pull request author', pull.author))) : null,
     err,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'trigger' }, 'Run')));
   form.addEventListener('submit', async (e) => {

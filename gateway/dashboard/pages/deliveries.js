@@ -27,9 +27,9 @@ function dryRun(ctx) {
   const result = h('div', { 'data-test': 'dry-run-result', 'aria-live': 'polite' });
   const host = h('select', { id: 'dr-host', name: 'host' }, Object.keys(EVENTS).map((x) => h('option', { value: x }, x)));
   const event = h('select', { id: 'dr-event', name: 'event' });
-  const fill = () => fill(event, ...EVENTS[host.value].map(([, v]) => h('option', { value: v }, v)));
-  host.addEventListener('change', fill);
-  fill();
+  const events = () => fill(event, ...EVENTS[host.value].map(([, v]) => h('option', { value: v }, v)));
+  host.addEventListener('change', events);
+  events();
   const payload = h('textarea', { id: 'dr-payload', name: 'payload', rows: '8', spellcheck: 'false', required: true, placeholder: '{"ref": "refs/heads/main", "repository": {"full_name": "org/repo"}, ...}' });
   const form = h('form', { 'data-test': 'dry-run', class: 'card' },
     h('h2', {}, 'Dry run'),
@@ -45,7 +45,7 @@ function dryRun(ctx) {
     clear(result);
     const name = EVENTS[host.value].find(([, v]) => v === event.value)[0];
     try {
-      const r = await api(`/hooks/${host.value}?dry_run=true`, { method: 'POST', body: payload.value, headers: { [name]: event.value, 'Content-Type': 'application/json' }, signal: ctx.signal });
+      const r = await api(`/hooks/${host.value}?dry_run=true`, { method: 'POST', body: payload.value, headers: { [name]: event.value, 'Content-Type': 'application/json' }, signal: ctx.signal, keepSession: true });
       const d = r.delivery || r;
       add(result, h('p', {}, h('strong', {}, 'Would be: '), outcome(d), ` — ${d.message || ''}`),
         r.note ? h('p', { class: 'muted' }, r.note) : null, matches(d.matches));
@@ -81,14 +81,14 @@ export function render(main, args, query, ctx) {
       fill(out, 
         h('div', { class: 'table-wrap' }, h('table', { 'data-test': 'deliveries' },
           h('caption', { class: 'sr-only' }, 'Webhook deliveries, newest first'),
-          h('thead', {}, h('tr', {}, ['Received', 'Delivery', 'Repository and ref', 'Pusher', 'Outcome', 'Jobs'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', {}, h('tr', {}, ['Received', 'Delivery', 'Repository and ref', 'Pusher', 'Outcome', 'Jobs'].map((c, i) => h('th', { scope: 'col', class: i === 3 || i === 5 ? 'hide-narrow' : null }, c)))),
           h('tbody', {}, events.map((d) => h('tr', { 'data-delivery': d.delivery_id },
             h('td', {}, time(d.received_at)),
             h('td', {}, h('a', { href: deliveryHref(d) }, `${d.host} ${d.delivery_id}`), d.replay ? h('small', { class: 'muted' }, ` replay ${d.replay}`) : '', h('br'), h('small', { class: 'muted' }, d.kind || d.event || '')),
             h('td', {}, d.repo || '—', h('br'), h('code', {}, d.ref || '')),
-            h('td', {}, d.pusher || '—'),
+            h('td', { class: 'hide-narrow' }, d.pusher || '—'),
             h('td', {}, outcome(d)),
-            h('td', {}, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.job)),
+            h('td', { class: 'hide-narrow' }, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.job)),
               (d.matches || []).some((m) => !m.matched) ? h('small', { class: 'muted' }, `${d.matches.filter((m) => !m.matched).length} not matched`) : null)))))),
         events.length ? null : empty('No deliveries received yet (or none match these filters).'),
         h('h2', {}, 'Refused by this gateway'),

@@ -44,7 +44,7 @@ export function render(main, args, query, ctx) {
       const d = r.delivery;
       fill(out, 
         ctx.me.admin ? h('div', { class: 'actions toolbar' }, h('button', { type: 'button', 'data-test': 'replay', onclick: replay }, 'Replay')) : null,
-        h('section', { class: 'card' }, trace(d)),
+        h('section', { class: 'card', 'aria-labelledby': 'h-summary' }, h('h2', { id: 'h-summary' }, 'Summary'), trace(d)),
         (r.replays || []).length ? [h('h2', {}, 'Replays'), ...r.replays.map((x) => h('section', { class: 'card' }, h('h3', {}, `Replay ${x.replay || ''}`), trace(x)))] : null);
     } catch (e) {
       if (e.name !== 'AbortError') fill(out, alertBox(e.status === 404 ? 'No such delivery, or it is older than the retention.' : e.message));
