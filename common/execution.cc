@@ -71,6 +71,13 @@ bool IsTerminal(JobStatus status) {
          status == JobStatus::kAborted || status == JobStatus::kError;
 }
 
+std::string_view ExecutionSource(std::string_view id, std::string_view client) {
+  if (client.starts_with("webhook:")) return "webhook";
+  bool digits = !id.empty();
+  for (char c : id) digits = digits && c >= '0' && c <= '9';
+  return digits ? "pipeline" : "api";
+}
+
 Execution Execution::FromTrigger(const Trigger& trigger, std::string gcs_path) {
   Execution e;
   e.id = trigger.id;

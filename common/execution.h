@@ -33,6 +33,13 @@ const char* JobStatusName(JobStatus status);
 std::optional<JobStatus> JobStatusFromName(std::string_view name);
 bool IsTerminal(JobStatus status);
 
+// Where an execution came from, for filtering lists: "webhook" (a Git host's push: its client
+// is "webhook:<host>"), "pipeline" (a GitLab-style pipeline's job: its id is the job's decimal
+// id) or "api" (POST /v1/executions). From the id and client alone, so the status view answers
+// it without unpacking a record.
+std::string_view ExecutionSource(std::string_view id, std::string_view client);
+inline constexpr std::string_view kExecutionSources[] = {"api", "webhook", "pipeline"};
+
 struct Pull {
   int number = 0;
   std::string author;

@@ -165,6 +165,12 @@ ListPage ExecutionStore::List(const ListQuery& query) const {
     const std::string& job_name = slots_.Text(slot.job);
     if (!query.job_name.empty() && job_name != query.job_name) return true;
     if (query.status && static_cast<JobStatus>(slot.status) != *query.status) return true;
+    if (!query.client.empty() && slots_.Text(slot.client) != query.client) return true;
+    if (!query.source.empty()) {
+      // Only an id that is not a UUID is kept as text; a UUID is never all digits.
+      std::string_view id = slot.id_text != 0 ? slots_.Text(slot.id_text) : "uuid";
+      if (ExecutionSource(id, slots_.Text(slot.client)) != query.source) return true;
+    }
     if (query.visible && !query.visible(job_name)) return true;
     if (page.executions.size() == limit) {
       const Execution& last = page.executions.back();

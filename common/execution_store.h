@@ -24,8 +24,10 @@ namespace sluice {
 bool Supersedes(const Execution& incoming, const Execution& current);
 
 struct ListQuery {
-  std::string job_name;                                      // exact; empty = any
-  std::optional<JobStatus> status;                           // empty = any
+  std::string job_name;             // exact; empty = any
+  std::optional<JobStatus> status;  // empty = any
+  std::string client;               // exact; empty = any
+  std::string source;               // ExecutionSource: "api", "webhook", "pipeline"; empty = any
   std::function<bool(const std::string& job_name)> visible;  // authorisation filter; null = all
   size_t page_size = 50;
   std::string page_token;  // from a previous page; empty = first page

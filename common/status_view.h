@@ -18,6 +18,8 @@ class StatusView {
   virtual ~StatusView() = default;
   virtual ExecutionStore& store() = 0;
   virtual bool CaughtUp() const = 0;
+  // Records of the results topic not read yet; 0 for a view that follows no topic.
+  virtual int64_t LagRecords() const { return 0; }
 };
 
 // The results topic, read whole into an ExecutionStore and followed; executions past
@@ -30,7 +32,7 @@ class KafkaStatusView final : public StatusView {
   ExecutionStore& store() override { return store_; }
   bool CaughtUp() const override { return follower_.CaughtUp(); }
   // Records of the results topic not read yet (TopicFollower::LagRecords).
-  int64_t LagRecords() const { return follower_.LagRecords(); }
+  int64_t LagRecords() const override { return follower_.LagRecords(); }
   // About how many bytes the view holds (ExecutionStore::MemoryBytes).
   double EstimatedBytes() const { return static_cast<double>(store_.MemoryBytes()); }
   // Executions dropped by the retention since start.

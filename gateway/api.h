@@ -94,6 +94,10 @@ ReplyFn AnswerOnce(ReplyFn reply);
 // readable.
 ApiReply JsonReply(int status, std::string body);
 
+// A boolean query parameter: true, 1 or present without a value (?dry_run) is true; false or 0
+// is false. Returns false for anything else.
+bool ParseBoolParam(const std::string& value, bool* out);
+
 // The one HTTP error writer: the JSON body of the contract, the status of the code, and the
 // headers some errors need (WWW-Authenticate on 401, Retry-After on 429 and 503).
 ApiReply ErrorReply(const Status& status);

@@ -72,12 +72,12 @@ StatusOr<std::optional<Duration>> ReadWait(const ApiRequest& request) {
   return std::optional<Duration>(std::min<Duration>(*d, kMaxWait));
 }
 
-ApiReply FeedsFull() {
+}  // namespace
+
+ApiReply GatewayService::FeedsFull() {
   return ErrorReply(Unavailable("this gateway follows as many executions as it may; retry shortly")
                         .WithRetryAfter(kFeedsFullRetryAfterSeconds));
 }
-
-}  // namespace
 
 void GatewayService::GetExecution(const ApiRequest& request, const std::string& id, ReplyFn reply) {
   auto client = Authenticated(request);

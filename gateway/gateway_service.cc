@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "gateway/auth.h"
 #include "gateway/create_request.h"
+#include "gateway/dashboard.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/openapi.h"
 
@@ -19,8 +20,6 @@ namespace {
 
 constexpr const char* kComponent = "gateway";
 constexpr int kUnavailableRetryAfterSeconds = 5;
-constexpr size_t kMaxPageSize = 500;
-constexpr size_t kDefaultPageSize = 50;
 constexpr size_t kMaxIdempotencyKeyLength = 255;
 
 Status ValidateIdempotencyKey(const std::string& key) {
@@ -69,6 +68,17 @@ ReplyFn AnswerOnce(ReplyFn reply) {
   };
 }
 
+bool ParseBoolParam(const std::string& value, bool* out) {
+  if (value == "true" || value == "1" || value.empty()) {
+    *out = true;
+  } else if (value == "false" || value == "0") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 ApiReply JsonReply(int status, std::string body) {
   ApiReply r;
   r.status = status;
@@ -98,6 +108,7 @@ GatewayService::GatewayService(const Config& config, Publisher& publisher, Statu
       rate_limiter_(clock),
       gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr),
       webhooks_caught_up_(webhooks ? webhooks->caught_up : nullptr),
+      workers_(view.store()),
       feeds_(std::make_unique<LiveFeeds>(view.store(), LiveFeeds::Settings{})) {
   if (gitlab) {
     gitlab_ = std::make_unique<GitLabApi>(config, publisher, view, gitlab->tokens,
@@ -158,8 +169,16 @@ void GatewayService::RegisterRoutes() {
               reply_with([this](const ApiRequest& request, const PathParams& p) {
                 return ExecutionEvents(request, p.at("id"));
               }));
+  router_.Add("GET", "/v1/jobs", ApiFamily::kV1,
+              reply_with([this](const ApiRequest& request, const PathParams&) {
+                return ListJobs(request);
+              }));
+  router_.Add(
+      "GET", "/v1/health", ApiFamily::kV1,
+      reply_with([this](const ApiRequest& request, const PathParams&) { return Health(request); }));
   if (gitlab_) gitlab_->Register(router_);
   if (webhooks_) webhooks_->Register(router_);
+  RegisterDashboard(router_);
 }
 
 void GatewayService::Handle(const ApiRequest& request, ReplyFn reply) {
@@ -352,65 +371,6 @@ StatusOr<Execution> GatewayService::VisibleExecution(const ClientConfig& client,
     return NotFound("no execution with id \"" + EchoValue(id) + "\"");
   }
   return std::move(*e);
-}
-
-ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
-  auto client = Authenticated(request);
-  if (!client.ok()) return ErrorReply(client.status());
-  ListQuery q;
-  for (const auto& [key, value] : request.query) {
-    if (key == "job_name") {
-      q.job_name = value;
-    } else if (key == "status") {
-      if (!value.empty()) {
-        q.status = JobStatusFromName(value);
-        if (!q.status) {
-          return ErrorReply(InvalidArgument(
-              "status: \"" + EchoValue(value) +
-              "\" is not one of TRIGGERED, PENDING, SUCCESS, FAILURE, ABORTED, ERROR"));
-        }
-      }
-    } else if (key == "page_size") {
-      size_t n = 0;
-      bool digits = !value.empty() && value.size() < 7;
-      for (char c : value) digits = digits && c >= '0' && c <= '9';
-      if (digits) n = std::stoul(value);
-      if (!digits || n < 1 || n > kMaxPageSize) {
-        return ErrorReply(InvalidArgument("page_size: must be an integer from 1 to " +
-                                          std::to_string(kMaxPageSize)));
-      }
-      q.page_size = n;
-    } else if (key == "page_token") {
-      if (!value.empty() && !DecodePageToken(value)) {
-        return ErrorReply(InvalidArgument(
-            "page_token: not a token this API returned; pass next_page_token unchanged"));
-      }
-      q.page_token = value;
-    } else {
-      return ErrorReply(InvalidArgument("unknown query parameter \"" + EchoValue(key) +
-                                        "\"; use job_name, status, page_size, page_token"));
-    }
-  }
-  if (q.page_size == 0) q.page_size = kDefaultPageSize;
-  if (!q.job_name.empty() && !ClientMayUseJob(**client, q.job_name)) {
-    return ErrorReply(PermissionDenied("client \"" + (*client)->name + "\" may not see job \"" +
-                                       EchoValue(q.job_name) + "\""));
-  }
-  const ClientConfig* c = *client;
-  q.visible = [c](const std::string& job) { return ClientMayUseJob(*c, job); };
-  ListPage page = view_.store().List(q);
-
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("job_execution");
-  w.StartArray();
-  for (const Execution& e : page.executions) WriteExecutionApi(w, e, config_.gateway.public_url);
-  w.EndArray();
-  w.Key("next_page_token");
-  w.String(page.next_page_token.c_str());
-  w.EndObject();
-  return JsonReply(200, buf.GetString());
 }
 
 void GatewayService::AbortExecution(const ApiRequest& request, const std::string& id,

@@ -17,6 +17,7 @@
 #include "gateway/rate_limiter.h"
 #include "gateway/router.h"
 #include "gateway/webhooks.h"
+#include "gateway/worker_roster.h"
 
 namespace sluice {
 
@@ -61,7 +62,17 @@ class GatewayService {
   ApiReply ExecutionEvents(const ApiRequest& request, const std::string& id);
   // The log: whole, from an offset or a Range; with ?follow=true, streamed as it grows.
   void GetLog(const ApiRequest& request, const std::string& id, ReplyFn reply);
+  // --- The execution list (execution_list.cc) ---
+  // A page newest first; with ?watch=true, the changes of what the filters match, as SSE.
   ApiReply ListExecutions(const ApiRequest& request);
+  ApiReply WatchExecutions(const ClientConfig& client, ListQuery query);
+  // 503 with Retry-After: this gateway already serves LiveFeeds::Settings::max_feeds.
+  static ApiReply FeedsFull();
+  // --- What a client may do, and how this deployment is (service_info.cc) ---
+  // GET /v1/jobs: the jobs the caller may trigger and what each allows.
+  ApiReply ListJobs(const ApiRequest& request);
+  // GET /v1/health: Kafka, the status view, and the workers seen through their heartbeats.
+  ApiReply Health(const ApiRequest& request);
   void AbortExecution(const ApiRequest& request, const std::string& id, ReplyFn reply);
   ApiReply Ready();
 
@@ -82,6 +93,7 @@ class GatewayService {
   std::function<bool()> webhooks_caught_up_;
   std::atomic<int> in_flight_{0};
   Router router_;
+  WorkerRoster workers_;
   std::unique_ptr<LiveFeeds> feeds_;  // its thread stops before the view and router go
   DeadlineTimer deadlines_;           // last member: its thread stops before the rest goes
 };

@@ -41,6 +41,13 @@ struct LiveFeeds::LogFeed {
   }
 };
 
+struct LiveFeeds::ChangeFeed {
+  std::function<bool(const Execution&)> matches;
+  Render render;
+  std::shared_ptr<ReplyStream> stream;
+  MonoTime last_write;
+};
+
 // Shared with the status view's listener, which may outlive this object.
 struct LiveFeeds::Shared {
   std::mutex mutex;
@@ -48,9 +55,12 @@ struct LiveFeeds::Shared {
   bool stopping = false;
   std::multiset<std::string> watched;  // ids with a waiter or an event feed
   std::set<std::string> changed;       // watched ids changed since the thread last looked
+  size_t change_feeds = 0;             // feeds that follow every execution
+  std::set<std::string> changed_any;   // while there are some: every id changed since then
   std::vector<std::unique_ptr<Waiter>> new_waiters;
   std::vector<std::unique_ptr<EventFeed>> new_events;
   std::vector<std::unique_ptr<LogFeed>> new_logs;
+  std::vector<std::unique_ptr<ChangeFeed>> new_changes;
   std::atomic<size_t> feeds{0};
 };
 
@@ -61,9 +71,11 @@ LiveFeeds::LiveFeeds(ExecutionStore& store, Settings settings)
     std::shared_ptr<Shared> shared = weak.lock();
     if (!shared) return;
     std::lock_guard<std::mutex> lock(shared->mutex);
-    if (!shared->watched.count(id)) return;
-    shared->changed.insert(id);
-    shared->wake.notify_one();
+    bool any = shared->change_feeds > 0;
+    if (any) shared->changed_any.insert(id);
+    bool watched = shared->watched.count(id) > 0;
+    if (watched) shared->changed.insert(id);
+    if (any || watched) shared->wake.notify_one();
   });
   thread_ = std::thread([this] { Run(); });
 }
@@ -77,6 +89,7 @@ LiveFeeds::~LiveFeeds() {
   thread_.join();
   for (auto& f : events_) f->stream->End();
   for (auto& f : logs_) f->stream->End();
+  for (auto& f : changes_) f->stream->End();
   // Long polls still waiting get no answer here: their connections are gone with the server.
 }
 
@@ -119,6 +132,20 @@ void LiveFeeds::FollowLog(const std::string& id, std::string path, uint64_t offs
   feed->stream = std::move(stream);
   std::lock_guard<std::mutex> lock(shared_->mutex);
   shared_->new_logs.push_back(std::move(feed));
+  shared_->wake.notify_one();
+}
+
+void LiveFeeds::Changes(std::function<bool(const Execution&)> matches, Render render,
+                        std::shared_ptr<ReplyStream> stream) {
+  shared_->feeds++;
+  auto feed = std::make_unique<ChangeFeed>();
+  feed->matches = std::move(matches);
+  feed->render = std::move(render);
+  feed->stream = std::move(stream);
+  feed->last_write = SteadyNow();
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  shared_->change_feeds++;
+  shared_->new_changes.push_back(std::move(feed));
   shared_->wake.notify_one();
 }
 
@@ -195,20 +222,43 @@ bool LiveFeeds::Serve(LogFeed& f, MonoTime now) {
   return true;
 }
 
+bool LiveFeeds::Serve(ChangeFeed& f, MonoTime now, const std::vector<Execution>& changed) {
+  if (!f.stream->open()) return true;
+  for (const Execution& e : changed) {
+    if (!f.matches(e)) continue;
+    if (f.stream->Backlog() >= settings_.max_backlog) {
+      f.stream->End();  // it would miss changes: it reloads instead
+      return true;
+    }
+    if (!f.stream->Write("event: status\ndata: " + f.render(e) + "\n\n")) return true;
+    f.last_write = now;
+  }
+  if (now - f.last_write >= settings_.keep_alive) {
+    f.stream->Write(": keep-alive\n\n");
+    f.last_write = now;
+  }
+  return false;
+}
+
 void LiveFeeds::Run() {
   MonoTime next_log_poll = SteadyNow();
   while (true) {
     std::set<std::string> changed;
+    std::set<std::string> changed_any;
     {
       std::unique_lock<std::mutex> lock(shared_->mutex);
       MonoTime wake_at = SteadyNow() + settings_.keep_alive;
       for (const auto& w : waiters_) wake_at = std::min(wake_at, w->deadline);
       if (!logs_.empty() || !shared_->new_logs.empty()) wake_at = std::min(wake_at, next_log_poll);
       shared_->wake.wait_until(lock, wake_at, [&] {
-        return shared_->stopping || !shared_->changed.empty() || !shared_->new_logs.empty();
+        return shared_->stopping || !shared_->changed.empty() || !shared_->new_logs.empty() ||
+               !shared_->changed_any.empty() || !shared_->new_changes.empty();
       });
       if (shared_->stopping) return;
       changed.swap(shared_->changed);
+      changed_any.swap(shared_->changed_any);
+      for (auto& f : shared_->new_changes) changes_.push_back(std::move(f));
+      shared_->new_changes.clear();
       for (auto& w : shared_->new_waiters) waiters_.push_back(std::move(w));
       for (auto& f : shared_->new_events) events_.push_back(std::move(f));
       for (auto& f : shared_->new_logs) logs_.push_back(std::move(f));
@@ -233,6 +283,18 @@ void LiveFeeds::Run() {
       if (done) done_ids.push_back(f.id);
       return done;
     });
+    if (!changes_.empty()) {
+      std::vector<Execution> changed_executions;  // unpacked once for every change feed
+      for (const std::string& id : changed_any) {
+        if (std::optional<Execution> e = store_.Get(id)) changed_executions.push_back(*e);
+      }
+      size_t before = changes_.size();
+      serve_all(changes_, [&](ChangeFeed& f) { return Serve(f, now, changed_executions); });
+      if (changes_.size() != before) {
+        std::lock_guard<std::mutex> lock(shared_->mutex);
+        shared_->change_feeds -= before - changes_.size();
+      }
+    }
     if (now >= next_log_poll) {
       serve_all(logs_, [&](LogFeed& f) { return Serve(f, now); });
       next_log_poll = now + settings_.log_poll;

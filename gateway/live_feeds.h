@@ -53,6 +53,12 @@ class LiveFeeds {
             ReplyFn reply);
   // Writes an event per status change (the current status first) and ends after a terminal one.
   void Events(const std::string& id, Render render, std::shared_ptr<ReplyStream> stream);
+  // Writes an event for every change of an execution that `matches` (the execution list's live
+  // updates: the caller's visibility and filters), the changes of one turn coalesced to the
+  // latest state per execution. Never ends by itself; a reader that lets more than
+  // `max_backlog` bytes pile up is ended, and reloads the list before watching again.
+  void Changes(std::function<bool(const Execution&)> matches, Render render,
+               std::shared_ptr<ReplyStream> stream);
   // Writes the file at `path` from byte `offset` as it grows; ends once the execution has ended
   // and nothing more was written to it.
   void FollowLog(const std::string& id, std::string path, uint64_t offset,
@@ -64,6 +70,7 @@ class LiveFeeds {
   struct Waiter;
   struct EventFeed;
   struct LogFeed;
+  struct ChangeFeed;
   struct Shared;  // what the status view's listener reaches: outlives this object if need be
 
   void Run();
@@ -72,6 +79,7 @@ class LiveFeeds {
   bool Serve(Waiter& w, MonoTime now, bool changed);
   bool Serve(EventFeed& f, MonoTime now, bool changed);
   bool Serve(LogFeed& f, MonoTime now);
+  bool Serve(ChangeFeed& f, MonoTime now, const std::vector<Execution>& changed);
 
   ExecutionStore& store_;
   Settings settings_;
@@ -80,6 +88,7 @@ class LiveFeeds {
   std::vector<std::unique_ptr<Waiter>> waiters_;
   std::vector<std::unique_ptr<EventFeed>> events_;
   std::vector<std::unique_ptr<LogFeed>> logs_;
+  std::vector<std::unique_ptr<ChangeFeed>> changes_;
   std::thread thread_;
 };
 

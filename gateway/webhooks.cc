@@ -112,17 +112,6 @@ void WriteEventSummary(JsonWriter& w, const DeliveryRecord& r, bool dry_run = fa
   WriteStringField(w, "message", Message(r, dry_run));
 }
 
-bool ParseBoolParam(const std::string& value, bool* out) {
-  if (value == "true" || value == "1" || value.empty()) {
-    *out = true;
-  } else if (value == "false" || value == "0") {
-    *out = false;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 // Delivery ids are UUIDs or similar: at most 255 printable ASCII characters.
 Status CheckDeliveryId(const std::string& id) {
   if (id.size() > 255) return InvalidArgument("the delivery id is over 255 characters");

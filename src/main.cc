@@ -440,6 +440,7 @@ int RunDev(const ServerFlags& flags, const char* argv0) {
   std::string first_job = c.jobs.empty() ? "JOB" : c.jobs.front().name;
   std::cout << "\n"
             << "  Sluice dev is running.\n\n"
+            << "  Dashboard:  " << url << "/  (sign in with the token below)\n"
             << "  API:        " << url << "\n"
             << "  Kafka:      " << bootstrap
             << "  (embedded, in memory: NOT durable, everything is lost on exit)\n"

@@ -1,0 +1,27 @@
+# Writes every file under DIR (the dashboard: gateway/dashboard/) into OUT, a C++ source defining
+# the table `kDashboardFiles` (path relative to DIR, bytes, size, SHA-256 of the bytes) and
+# `kDashboardFileCount` in namespace sluice: the dashboard ships inside the binary, so a gateway
+# serves it from wherever it runs, with no file beside it and no network.
+file(GLOB_RECURSE files RELATIVE ${DIR} ${DIR}/*)
+list(SORT files)
+set(content "// Generated from gateway/dashboard/ by cmake/embed_dashboard.cmake. Do not edit.\n")
+string(APPEND content "#include <cstddef>\n\n#include \"gateway/dashboard_files.h\"\n\n")
+string(APPEND content "namespace sluice {\n\nnamespace {\n\n")
+set(table "")
+set(index 0)
+foreach(f ${files})
+  file(READ ${DIR}/${f} hex HEX)
+  file(SHA256 ${DIR}/${f} sha)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(REGEX REPLACE "(('[^']+',){16})" "\\1\n    " bytes "${bytes}")
+  string(APPEND content "// ${f}\nconst char kFile${index}[] = {\n    ${bytes}'\\0'};\n\n")
+  string(APPEND table "    {\"${f}\", kFile${index}, ${size}, \"${sha}\"},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND content "}  // namespace\n\n")
+string(APPEND content "const DashboardFile kDashboardFiles[] = {\n${table}    {nullptr, nullptr, 0, nullptr}};\n")
+string(APPEND content "const size_t kDashboardFileCount = ${index};\n\n}  // namespace sluice\n")
+file(WRITE ${OUT}.tmp "${content}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
