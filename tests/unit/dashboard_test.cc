@@ -3,6 +3,7 @@
 #include "gateway/dashboard.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <string>
 
@@ -65,6 +66,42 @@ TEST(DashboardTest, AnUnchangedFileIsNotSentAgain) {
   EXPECT_EQ(DashboardFileReply(f.path, "W/" + etag).status, 304);
   EXPECT_EQ(DashboardFileReply(f.path, "\"other\", " + etag).status, 304);
   EXPECT_EQ(DashboardFileReply(f.path, "\"other\"").status, 200);
+}
+
+std::string Gunzip(const std::string& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
+TEST(DashboardTest, ABrowserThatTakesGzipGetsTheSameBytesSmaller) {
+  ApiReply plain = DashboardFileReply("index.html", "", "");
+  ApiReply gz = DashboardFileReply("index.html", "", "gzip, deflate, br");
+  ASSERT_EQ(gz.status, 200);
+  EXPECT_EQ(Header(gz, "Content-Encoding"), "gzip");
+  EXPECT_EQ(Header(gz, "Vary"), "Accept-Encoding");
+  EXPECT_LT(gz.body.size(), plain.body.size());
+  EXPECT_EQ(Gunzip(gz.body), plain.body);
+  EXPECT_EQ(Header(plain, "Content-Encoding"), "");
+  EXPECT_NE(Header(gz, "ETag"), Header(plain, "ETag")) << "two representations, two tags";
+  EXPECT_EQ(DashboardFileReply("index.html", Header(gz, "ETag"), "gzip").status, 304);
+  EXPECT_EQ(DashboardFileReply("index.html", Header(gz, "ETag"), "").status, 200);
+  for (const char* refuses : {"identity", "gzip;q=0", "br, gzip; q=0.000", "deflate"}) {
+    SCOPED_TRACE(refuses);
+    EXPECT_EQ(Header(DashboardFileReply("index.html", "", refuses), "Content-Encoding"), "");
+  }
+  for (const char* takes : {"gzip;q=0.5", "*", "x-gzip", "br;q=1, gzip;q=0.1"}) {
+    SCOPED_TRACE(takes);
+    EXPECT_EQ(Header(DashboardFileReply("index.html", "", takes), "Content-Encoding"), "gzip");
+  }
 }
 
 TEST(DashboardTest, ANameThatIsNoFileIsA404InTheErrorFormat) {
