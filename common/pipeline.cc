@@ -405,6 +405,9 @@ Trigger PipelineJobTrigger(const ProjectConfig& project, const Pipeline& pipelin
   t.job_type = JobType::kPostsubmit;
   t.create_time = now;
   t.client = run.user.empty() ? pipeline.user : run.user;
+  // As the gateway marks an API trigger and a webhook's: where it came from, and for whom.
+  t.pod_spec_options.annotations["sluice.io/source"] = "pipeline";
+  t.pod_spec_options.annotations["sluice.io/user"] = t.client;
   t.pipeline_id = pipeline.id;
   t.project_id = pipeline.project_id;
   if (!project.repository.empty()) {
