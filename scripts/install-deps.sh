@@ -22,6 +22,8 @@ if [ "${1:-}" != "--dev" ]; then
     podman runc catatonit busybox-static
     # promtool, with which the tests check what GET /metrics answers (`promtool check metrics`).
     prometheus
+    # The browser tier (tests/browser): headless Chromium driven through its WebDriver.
+    chromium chromium-driver
   )
 fi
 

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Python tools the test tiers drive Sluice with (the clients tier's real client
-# libraries) into a virtualenv of their own, ~/.cache/sluice/venv (SLUICE_VENV overrides), from
-# PyPI with pip. Idempotent: when every pinned package is there it changes nothing and needs no
-# network. Prints nothing on success; the venv's python is "$venv/bin/python".
+# Installs the tools the test tiers drive Sluice with: the Python ones (the clients tier's real
+# client libraries, the browser tier's Selenium) into a virtualenv of their own,
+# ~/.cache/sluice/venv (SLUICE_VENV overrides), from PyPI with pip; and the browser tier's npm
+# packages (axe-core, pinned by tests/browser/package-lock.json) with `npm ci` into
+# ~/.cache/sluice/browser (SLUICE_BROWSER_TOOLS overrides), outside the repository.
+# Idempotent: when every pinned package is there it changes nothing and needs no network.
+# Prints nothing on success; the venv's python is "$venv/bin/python".
 set -euo pipefail
 
 # One pinned requirement a line; append yours.
 packages=(
   python-gitlab==8.6.0
   schemathesis==4.32.5  # scripts/api-contract.sh
+  selenium==4.51.0      # tests/browser (drives Debian's chromium through chromedriver)
 )
 
 venv="${SLUICE_VENV:-$HOME/.cache/sluice/venv}"
@@ -38,8 +42,26 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-tools: installing ${missing[*]} into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
 fi
-echo "install-test-tools: installing ${missing[*]} into $venv" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+
+# The browser tier's npm packages: npm ci of the committed lockfile in a directory of their own.
+# A copy of the lockfile beside node_modules says what is installed there: when it is the
+# repository's, there is nothing to do (and no network is needed).
+browser_src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+browser_tools="${SLUICE_BROWSER_TOOLS:-$HOME/.cache/sluice/browser}"
+if ! cmp -s "$browser_src/package-lock.json" "$browser_tools/installed-lock.json" ||
+  [ ! -d "$browser_tools/node_modules" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-test-tools: npm is needed for the browser tier's axe-core (install Node.js)" >&2
+    exit 1
+  fi
+  echo "install-test-tools: installing tests/browser's npm packages into $browser_tools" >&2
+  mkdir -p "$browser_tools"
+  rm -f "$browser_tools/installed-lock.json"
+  cp "$browser_src/package.json" "$browser_src/package-lock.json" "$browser_tools/"
+  (cd "$browser_tools" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$browser_src/package-lock.json" "$browser_tools/installed-lock.json"
+fi

@@ -1,7 +1,7 @@
 // Webhook deliveries: what each push matched and why, the deliveries this gateway refused,
 // and (admins) a dry run of a pasted payload.
 import { h, clear, heading, time, alertBox, empty, fill, add } from '../dom.js';
-import { api, qs } from '../api.js';
+import { api, qs, jobs } from '../api.js';
 
 const EVENTS = {
   github: [['X-GitHub-Event', 'push'], ['X-GitHub-Event', 'ping']],
@@ -71,7 +71,7 @@ export function render(main, args, query, ctx) {
   });
   const out = h('div', {});
   add(main, form, out);
-  if (ctx.me.admin) add(main, dryRun(ctx));
+  jobs().then((j) => { if (j.admin && !ctx.signal.aborted) add(main, dryRun(ctx)); }).catch(() => {});
 
   async function load() {
     try {
@@ -82,13 +82,13 @@ export function render(main, args, query, ctx) {
         h('div', { class: 'table-wrap' }, h('table', { 'data-test': 'deliveries' },
           h('caption', { class: 'sr-only' }, 'Webhook deliveries, newest first'),
           h('thead', {}, h('tr', {}, ['Received', 'Delivery', 'Repository and ref', 'Pusher', 'Outcome', 'Jobs'].map((c, i) => h('th', { scope: 'col', class: i === 3 || i === 5 ? 'hide-narrow' : null }, c)))),
-          h('tbody', {}, events.map((d) => h('tr', { 'data-delivery': d.delivery_id },
+          h('tbody', {}, events.map((d) => h('tr', { 'data-delivery': d.delivery_id, 'data-replay': d.replay || null },
             h('td', {}, time(d.received_at)),
             h('td', {}, h('a', { href: deliveryHref(d) }, `${d.host} ${d.delivery_id}`), d.replay ? h('small', { class: 'muted' }, ` replay ${d.replay}`) : '', h('br'), h('small', { class: 'muted' }, d.kind || d.event || '')),
             h('td', {}, d.repo || '—', h('br'), h('code', {}, d.ref || '')),
             h('td', { class: 'hide-narrow' }, d.pusher || '—'),
             h('td', {}, outcome(d)),
-            h('td', { class: 'hide-narrow' }, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.job)),
+            h('td', { class: 'hide-narrow' }, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.execution_id ? h('a', { href: `#/executions/${encodeURIComponent(m.execution_id)}` }, m.job) : m.job)),
               (d.matches || []).some((m) => !m.matched) ? h('small', { class: 'muted' }, `${d.matches.filter((m) => !m.matched).length} not matched`) : null)))))),
         events.length ? null : empty('No deliveries received yet (or none match these filters).'),
         h('h2', {}, 'Refused by this gateway'),

@@ -34,6 +34,7 @@ function fieldList(e) {
     ['Started', time(e.start_time)],
     ['Finished', time(e.completion_time)],
     ['Duration', e.start_time ? duration(e.start_time, e.completion_time) : '—'],
+    p.annotations?.['sluice.io/delivery'] ? ['Webhook delivery', h('a', { href: `#/deliveries/${p.annotations['sluice.io/delivery'].split('/').map(encodeURIComponent).join('/')}` }, p.annotations['sluice.io/delivery'])] : null,
     ['Environment overrides', map(p.envs)],
     ['Labels', map(p.labels)],
     ['Annotations', map(p.annotations)],
@@ -81,7 +82,7 @@ export function render(main, args, query, ctx) {
   function drawTimeline() {
     const items = [];
     if (ex.create_time) items.push({ s: 'TRIGGERED', at: ex.create_time });
-    if (ex.start_time) items.push({ s: 'PENDING', at: ex.start_time, note: 'started' });
+    if (ex.start_time) items.push({ s: 'PENDING', at: ex.start_time });
     for (const { status: s, at } of seen) if (!items.some((i) => i.s === s)) items.push({ s, at });
     if (isTerminal(ex.job_status) && !items.some((i) => i.s === ex.job_status)) items.push({ s: ex.job_status, at: ex.completion_time });
     const w = workers.map((x) => `attempt ${x.attempt} on ${x.worker}`).join(', ');
@@ -118,8 +119,15 @@ export function render(main, args, query, ctx) {
     let job = { name: ex.job_name, job_type: ex.job_type };
     try {
       const j = (await jobs()).jobs.find((x) => x.name === ex.job_name);
-      if (j) job = j;
-    } catch { /* the gateway validates anyway */ }
+      if (!j) {
+        add(again, alertBox(/^[0-9]+$/.test(ex.id)
+          ? 'This is a pipeline job: retry it from its pipeline on the Pipelines page.'
+          : `${ex.job_name} is not among the jobs you may trigger.`));
+        draw();
+        return;
+      }
+      job = j;
+    } catch { /* no job list: the gateway validates anyway */ }
     const form = triggerForm(job, { envs: ex.pod_spec_options?.envs, refs: ex.refs }, ctx);
     add(again, form);
     draw();
@@ -129,33 +137,39 @@ export function render(main, args, query, ctx) {
   function addLog(text) {
     logLen += new TextEncoder().encode(text).length;
     add(log, document.createTextNode(text));
-    if (workers.length === 0 || text.includes('[sluice] attempt')) {
-      workers = [...log.textContent.matchAll(WORKER_LINE)].map((m) => ({ attempt: m[1], worker: m[2] }));
-      if (workers.length && ex) drawTimeline();
+    const found = [...text.matchAll(WORKER_LINE)].map((m) => ({ attempt: m[1], worker: m[2] }));
+    if (found.length) {
+      workers = workers.concat(found);
+      if (ex) drawTimeline();
     }
     if (following) atEnd();
   }
 
+  // The whole log once the execution has ended; while it runs, the followed log from what we
+  // have (offset), again after a broken connection. The gateway ends a followed log when the
+  // execution has ended and all of it was sent.
   async function readLog() {
     const path = `/v1/executions/${encodeURIComponent(id)}/log`;
     for (let tries = 0; !logDone && !ctx.signal.aborted && tries < 30; tries++) {
       try {
-        if (isTerminal(ex.job_status)) {
-          if (logLen === 0) addLog(await (await blob(path, { signal: ctx.signal })).text());
-          logDone = true;
+        if (isTerminal(ex.job_status) && logLen === 0) {
+          addLog(await (await blob(path, { signal: ctx.signal })).text());
         } else {
-          logNote.textContent = 'The log is live.';
+          if (!isTerminal(ex.job_status)) logNote.textContent = 'The log is live.';
           await streamText(`${path}?follow=true&offset=${logLen}`, addLog, ctx.signal);
-          logDone = true;
         }
+        logDone = true;
       } catch (e) {
-        if (e.name === 'AbortError') return;
-        if (e.status === 404 || e.status === 416) { await new Promise((r) => setTimeout(r, 1000)); continue; }
-        logNote.textContent = `The log cannot be read: ${e.message}`;
-        return;
+        if (e.name === 'AbortError' || ctx.signal.aborted) return;
+        if (e.status >= 400 && e.status < 500 && e.status !== 404 && e.status !== 416) {
+          logNote.textContent = `The log cannot be read: ${e.message}`;
+          return;
+        }
+        logNote.textContent = 'The log connection broke; reconnecting…';
+        await new Promise((r) => setTimeout(r, 1500));
       }
     }
-    logNote.textContent = logLen ? '' : 'The log is empty.';
+    logNote.textContent = logDone ? (logLen ? '' : 'The log is empty.') : 'The log could not be read; reload the page to try again.';
   }
 
   async function events() {

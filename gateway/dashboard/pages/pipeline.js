@@ -81,15 +81,21 @@ export function render(main, args, query, ctx) {
     }
   }
 
-  function drawJobs(jobs) {
+  // Stages in pipeline order: GitLab's job list has no stage index, but jobs are made stage by
+  // stage, so a stage comes where its first job id does (retried jobs, when the gateway lists
+  // them with include_retried, keep the original ids). Only the latest run of a job is shown.
+  function drawJobs(all) {
+    const sorted = [...all].sort((a, b) => a.id - b.id);
+    const latest = new Map();
+    for (const j of sorted) latest.set(`${j.stage}\n${j.name}`, j);
+    const jobs = [...latest.values()];
     const stages = new Map();
-    for (const j of [...jobs].sort((a, b) => a.id - b.id)) {
-      if (!stages.has(j.stage)) stages.set(j.stage, []);
-      stages.get(j.stage).push(j);
-    }
+    for (const j of sorted) if (!stages.has(j.stage)) stages.set(j.stage, []);
+    for (const j of jobs) stages.get(j.stage).push(j);
     const key = JSON.stringify(jobs.map((j) => [j.id, j.status]));
     if (key === lastKey) return;
     lastKey = key;
+    if (!jobs.length) { fill(graph, h('p', { class: 'empty' }, 'No jobs in this pipeline yet.')); return; }
     fill(graph, ...[...stages].map(([stage, list], i) => h('section', { 'data-stage': stage, class: 'stage', 'aria-labelledby': `stage-${i}` },
       h('h2', { id: `stage-${i}` }, stage),
       h('ul', { class: 'plain' }, list.map((j) => h('li', { 'data-job': j.name, class: 'job-card' },
@@ -99,7 +105,8 @@ export function render(main, args, query, ctx) {
           j.status === 'manual' ? h('button', { type: 'button', class: 'primary', 'data-test': 'play', 'aria-label': `Play ${j.name}`, onclick: () => openForm(j, 'play') }, 'Play') : null,
           FINISHED.has(j.status) ? h('button', { type: 'button', 'data-test': 'retry', 'aria-label': `Retry ${j.name}`, onclick: () => openForm(j, 'retry') }, 'Retry') : null,
           ACTIVE.has(j.status) ? h('button', { type: 'button', 'data-test': 'cancel-job', 'aria-label': `Cancel ${j.name}`, onclick: () => cancelJob(j) }, 'Cancel') : null,
-          j.started_at ? h('button', { type: 'button', class: 'link', 'aria-label': `Log of ${j.name}`, onclick: () => showLog(j) }, 'Log') : null)))))));
+          j.started_at ? h('button', { type: 'button', class: 'link', 'aria-label': `Log of ${j.name}`, onclick: () => showLog(j) }, 'Log') : null,
+          j.started_at ? h('a', { href: `#/executions/${encodeURIComponent(j.id)}`, 'aria-label': `Execution of ${j.name}` }, 'Execution') : null)))))));
   }
 
   let gen = 0;
@@ -109,15 +116,16 @@ export function render(main, args, query, ctx) {
     try {
       const [p, jobs] = await Promise.all([
         api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}`, { signal: ctx.signal }),
-        api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}/jobs?per_page=100`, { signal: ctx.signal })]);
+        api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}/jobs?per_page=100&include_retried=true`, { signal: ctx.signal })]);
       if (mine !== gen) return; // a newer poll is under way
       pipe = p;
       fill(badge, status(p.status));
       document.title = `Pipeline #${p.id} ${p.status} · Sluice`;
       fill(info, h('p', {}, 'Ref ', h('code', {}, p.ref || ''), ` · ${p.source || ''} · created `, time(p.created_at),
         p.user?.username ? ` by ${p.user.username}` : '', p.finished_at ? [' · finished ', time(p.finished_at)] : ''));
-      const active = ACTIVE.has(p.status) || jobs.some((j) => ACTIVE.has(j.status));
-      const failed = jobs.some((j) => j.status === 'failed' || j.status === 'canceled');
+      const current = jobs.filter((j) => !j.retried);
+      const active = !FINISHED.has(p.status) && (ACTIVE.has(p.status) || current.some((j) => ACTIVE.has(j.status)));
+      const failed = current.some((j) => j.status === 'failed' || j.status === 'canceled');
       const tkey = `${active} ${failed}`;
       if (toolbar.dataset.key !== tkey) {
         toolbar.dataset.key = tkey;
