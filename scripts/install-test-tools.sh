@@ -55,8 +55,14 @@ browser_tools="${SLUICE_BROWSER_TOOLS:-$HOME/.cache/sluice/browser}"
 if ! cmp -s "$browser_src/package-lock.json" "$browser_tools/installed-lock.json" ||
   [ ! -d "$browser_tools/node_modules" ]; then
   if ! command -v npm >/dev/null 2>&1; then
-    echo "install-test-tools: npm is needed for the browser tier's axe-core (install Node.js)" >&2
-    exit 1
+    # Debian's npm (and its Node.js) when the machine has none of its own.
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      sudo="sudo"
+    fi
+    echo "install-test-tools: installing npm" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
   fi
   echo "install-test-tools: installing tests/browser's npm packages into $browser_tools" >&2
   mkdir -p "$browser_tools"
