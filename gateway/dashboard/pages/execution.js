@@ -118,8 +118,15 @@ export function render(main, args, query, ctx) {
     let job = { name: ex.job_name, job_type: ex.job_type };
     try {
       const j = (await jobs()).jobs.find((x) => x.name === ex.job_name);
-      if (j) job = j;
-    } catch { /* the gateway validates anyway */ }
+      if (!j) {
+        add(again, alertBox(/^[0-9]+$/.test(ex.id)
+          ? 'This is a pipeline job: retry it from its pipeline on the Pipelines page.'
+          : `${ex.job_name} is not among the jobs you may trigger.`));
+        draw();
+        return;
+      }
+      job = j;
+    } catch { /* no job list: the gateway validates anyway */ }
     const form = triggerForm(job, { envs: ex.pod_spec_options?.envs, refs: ex.refs }, ctx);
     add(again, form);
     draw();

@@ -4,11 +4,11 @@ import { h, clear, heading, status, time, duration, alertBox, empty, isTerminal,
 import { api, sse, qs, jobs } from '../api.js';
 
 const STATUSES = ['', 'TRIGGERED', 'PENDING', 'SUCCESS', 'FAILURE', 'ABORTED', 'ERROR'];
-const SOURCES = ['', 'api', 'webhook', 'pipeline', 'schedule'];
+const SOURCES = ['', 'api', 'webhook', 'pipeline']; // the gateway's (no schedules yet)
 const PAGE_SIZE = 25;
 
-export const sourceOf = (e) => e.source || (e.pod_spec_options?.annotations || {})['sluice.io/source'] || '';
-export const clientOf = (e) => e.client || '';
+// The gateway tells a pipeline job's execution by its decimal id (GitLab's job id).
+export const sourceOf = (e) => e.source || (e.pod_spec_options?.annotations || {})['sluice.io/source'] || (/^[0-9]+$/.test(e.id) ? 'pipeline' : '');
 
 export function row(e) {
   const ann = e.pod_spec_options?.annotations || {};
@@ -16,7 +16,7 @@ export function row(e) {
     h('td', {}, status(e.job_status)),
     h('td', {}, h('a', { href: `#/executions/${encodeURIComponent(e.id)}` }, e.job_name), h('br'), h('small', { class: 'muted mono' }, e.id)),
     h('td', { class: 'hide-narrow' }, (e.job_type || '').toLowerCase()),
-    h('td', { class: 'hide-narrow' }, sourceOf(e) || '—', ann['sluice.io/user'] ? h('small', { class: 'muted' }, ` by ${ann['sluice.io/user']}`) : ''),
+    h('td', { class: 'hide-narrow' }, sourceOf(e) || '—', e.client || ann['sluice.io/user'] ? h('small', { class: 'muted' }, ` by ${e.client || ann['sluice.io/user']}`) : ''),
     h('td', {}, time(e.create_time)),
     h('td', { class: 'hide-narrow' }, isTerminal(e.job_status) && !e.completion_time ? '—' : duration(e.start_time, e.completion_time)));
 }

@@ -1,5 +1,5 @@
 // Health: Kafka reachable, the status view's lag, and the workers seen with what they run.
-import { h, clear, heading, time, alertBox, empty, fill, add } from '../dom.js';
+import { h, heading, time, alertBox, empty, fill, add } from '../dom.js';
 import { api } from '../api.js';
 
 const ok = (good, yes, no) => h('span', { class: 'status', 'data-status': good ? 'SUCCESS' : 'FAILURE' }, good ? yes : no);
@@ -18,7 +18,8 @@ export function render(main, args, query, ctx) {
       const workers = r.workers || [];
       fill(out, 
         h('div', { class: 'cards' },
-          h('section', { class: 'card', 'aria-labelledby': 'h-gw' }, h('h2', { id: 'h-gw' }, 'Gateway'), h('p', {}, r.gateway || '—')),
+          h('section', { class: 'card', 'aria-labelledby': 'h-gw' }, h('h2', { id: 'h-gw' }, 'Gateway'), h('p', {}, r.gateway || '—'),
+            r.ready === undefined ? null : h('p', { 'data-test': 'ready' }, ok(r.ready, 'Ready', 'Not ready'))),
           h('section', { class: 'card', 'aria-labelledby': 'h-kafka' }, h('h2', { id: 'h-kafka' }, 'Kafka'),
             h('p', { 'data-test': 'kafka' }, ok(r.kafka?.reachable, 'Reachable', 'Unreachable'))),
           h('section', { class: 'card', 'aria-labelledby': 'h-view' }, h('h2', { id: 'h-view' }, 'Status view'),
