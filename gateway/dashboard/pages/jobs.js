@@ -61,7 +61,7 @@ function jobSection(job, ctx, open) {
     fill(recent, sparkline(list));
     if (list.length) {
       add(recent, h('ul', { class: 'recent' }, list.slice(0, 5).map((e) =>
-        h('li', {}, status(e.job_status), ' ', h('a', { href: `#/executions/${encodeURIComponent(e.id)}`, 'aria-label': `${e.job_status} execution ${e.id}` }, time(e.create_time))))));
+        h('li', {}, status(e.job_status), ' ', h('a', { href: `#/executions/${encodeURIComponent(e.id)}` }, time(e.create_time))))));
     }
   }).catch((e) => { if (e.name !== 'AbortError') fill(recent, alertBox(e.message)); });
   if (open) queueMicrotask(toggle);

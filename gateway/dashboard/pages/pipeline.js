@@ -90,6 +90,7 @@ export function render(main, args, query, ctx) {
     const key = JSON.stringify(jobs.map((j) => [j.id, j.status]));
     if (key === lastKey) return;
     lastKey = key;
+    if (!jobs.length) { fill(graph, h('p', { class: 'empty' }, 'No jobs in this pipeline yet.')); return; }
     fill(graph, ...[...stages].map(([stage, list], i) => h('section', { 'data-stage': stage, class: 'stage', 'aria-labelledby': `stage-${i}` },
       h('h2', { id: `stage-${i}` }, stage),
       h('ul', { class: 'plain' }, list.map((j) => h('li', { 'data-job': j.name, class: 'job-card' },
