@@ -81,7 +81,7 @@ export function render(main, args, query, ctx) {
   function drawTimeline() {
     const items = [];
     if (ex.create_time) items.push({ s: 'TRIGGERED', at: ex.create_time });
-    if (ex.start_time) items.push({ s: 'PENDING', at: ex.start_time, note: 'started' });
+    if (ex.start_time) items.push({ s: 'PENDING', at: ex.start_time });
     for (const { status: s, at } of seen) if (!items.some((i) => i.s === s)) items.push({ s, at });
     if (isTerminal(ex.job_status) && !items.some((i) => i.s === ex.job_status)) items.push({ s: ex.job_status, at: ex.completion_time });
     const w = workers.map((x) => `attempt ${x.attempt} on ${x.worker}`).join(', ');
@@ -136,9 +136,10 @@ export function render(main, args, query, ctx) {
   function addLog(text) {
     logLen += new TextEncoder().encode(text).length;
     add(log, document.createTextNode(text));
-    if (workers.length === 0 || text.includes('[sluice] attempt')) {
-      workers = [...log.textContent.matchAll(WORKER_LINE)].map((m) => ({ attempt: m[1], worker: m[2] }));
-      if (workers.length && ex) drawTimeline();
+    const found = [...text.matchAll(WORKER_LINE)].map((m) => ({ attempt: m[1], worker: m[2] }));
+    if (found.length) {
+      workers = workers.concat(found);
+      if (ex) drawTimeline();
     }
     if (following) atEnd();
   }
