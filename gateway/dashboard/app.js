@@ -40,7 +40,9 @@ function parse(hash) {
   return { page: null, args: {}, query, nav: '' };
 }
 
+let currentNav = '';
 function renderHeader(current) {
+  currentNav = current;
   clear(nav);
   if (!token.get()) { clear(who); return; }
   add(nav, h('ul', {}, NAV.map(([id, label]) =>
@@ -122,7 +124,7 @@ async function route() {
   }
   if (mine !== seq) return;
   const ctrl = new AbortController();
-  const extra = mod.render(main, r.args, r.query, { me, signal: ctrl.signal, go });
+  const extra = mod.render(main, r.args, r.query, { signal: ctrl.signal, go });
   leave = () => { ctrl.abort(); if (typeof extra === 'function') extra(); };
   const h1 = main.querySelector('h1');
   if (h1) h1.focus({ preventScroll: false });
@@ -148,7 +150,6 @@ document.getElementById('skip').addEventListener('click', (e) => {
   target.focus();
 });
 
-(async () => {
-  if (token.get()) await loadMe();
-  route();
-})();
+// The page does not wait for the client's name: the header shows it when it comes.
+route();
+if (token.get()) loadMe().then(() => renderHeader(currentNav));

@@ -1,6 +1,6 @@
 // One webhook delivery: its summary, per job matched or not and why, its replays; admins may replay it.
 import { h, clear, heading, time, alertBox, fields, confirm, fill, add } from '../dom.js';
-import { api } from '../api.js';
+import { api, jobs } from '../api.js';
 import { outcome, matches } from './deliveries.js';
 
 function trace(d) {
@@ -41,9 +41,10 @@ export function render(main, args, query, ctx) {
   async function load() {
     try {
       const r = await api(path, { signal: ctx.signal });
+      const admin = await jobs().then((j) => j.admin, () => false);
       const d = r.delivery;
-      fill(out, 
-        ctx.me.admin ? h('div', { class: 'actions toolbar' }, h('button', { type: 'button', 'data-test': 'replay', onclick: replay }, 'Replay')) : null,
+      fill(out,
+        admin ? h('div', { class: 'actions toolbar' }, h('button', { type: 'button', 'data-test': 'replay', onclick: replay }, 'Replay')) : null,
         h('section', { class: 'card', 'aria-labelledby': 'h-summary' }, h('h2', { id: 'h-summary' }, 'Summary'), trace(d)),
         (r.replays || []).length ? [h('h2', {}, 'Replays'), ...r.replays.map((x) => h('section', { class: 'card' }, h('h3', {}, `Replay ${x.replay || ''}`), trace(x)))] : null);
     } catch (e) {
