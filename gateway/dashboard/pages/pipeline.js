@@ -81,12 +81,17 @@ export function render(main, args, query, ctx) {
     }
   }
 
-  function drawJobs(jobs) {
+  // Stages in pipeline order: GitLab's job list has no stage index, but jobs are made stage by
+  // stage, so a stage comes where its first job id does (retried jobs, when the gateway lists
+  // them with include_retried, keep the original ids). Only the latest run of a job is shown.
+  function drawJobs(all) {
+    const sorted = [...all].sort((a, b) => a.id - b.id);
+    const latest = new Map();
+    for (const j of sorted) latest.set(`${j.stage}\n${j.name}`, j);
+    const jobs = [...latest.values()];
     const stages = new Map();
-    for (const j of [...jobs].sort((a, b) => a.id - b.id)) {
-      if (!stages.has(j.stage)) stages.set(j.stage, []);
-      stages.get(j.stage).push(j);
-    }
+    for (const j of sorted) if (!stages.has(j.stage)) stages.set(j.stage, []);
+    for (const j of jobs) stages.get(j.stage).push(j);
     const key = JSON.stringify(jobs.map((j) => [j.id, j.status]));
     if (key === lastKey) return;
     lastKey = key;
@@ -110,15 +115,16 @@ export function render(main, args, query, ctx) {
     try {
       const [p, jobs] = await Promise.all([
         api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}`, { signal: ctx.signal }),
-        api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}/jobs?per_page=100`, { signal: ctx.signal })]);
+        api(`${base}/pipelines/${encodeURIComponent(args.pipeline)}/jobs?per_page=100&include_retried=true`, { signal: ctx.signal })]);
       if (mine !== gen) return; // a newer poll is under way
       pipe = p;
       fill(badge, status(p.status));
       document.title = `Pipeline #${p.id} ${p.status} · Sluice`;
       fill(info, h('p', {}, 'Ref ', h('code', {}, p.ref || ''), ` · ${p.source || ''} · created `, time(p.created_at),
         p.user?.username ? ` by ${p.user.username}` : '', p.finished_at ? [' · finished ', time(p.finished_at)] : ''));
-      const active = ACTIVE.has(p.status) || jobs.some((j) => ACTIVE.has(j.status));
-      const failed = jobs.some((j) => j.status === 'failed' || j.status === 'canceled');
+      const current = jobs.filter((j) => !j.retried);
+      const active = ACTIVE.has(p.status) || current.some((j) => ACTIVE.has(j.status));
+      const failed = current.some((j) => j.status === 'failed' || j.status === 'canceled');
       const tkey = `${active} ${failed}`;
       if (toolbar.dataset.key !== tkey) {
         toolbar.dataset.key = tkey;
