@@ -144,26 +144,31 @@ export function render(main, args, query, ctx) {
     if (following) atEnd();
   }
 
+  // The whole log once the execution has ended; while it runs, the followed log from what we
+  // have (offset), again after a broken connection. The gateway ends a followed log when the
+  // execution has ended and all of it was sent.
   async function readLog() {
     const path = `/v1/executions/${encodeURIComponent(id)}/log`;
     for (let tries = 0; !logDone && !ctx.signal.aborted && tries < 30; tries++) {
       try {
-        if (isTerminal(ex.job_status)) {
-          if (logLen === 0) addLog(await (await blob(path, { signal: ctx.signal })).text());
-          logDone = true;
+        if (isTerminal(ex.job_status) && logLen === 0) {
+          addLog(await (await blob(path, { signal: ctx.signal })).text());
         } else {
-          logNote.textContent = 'The log is live.';
+          if (!isTerminal(ex.job_status)) logNote.textContent = 'The log is live.';
           await streamText(`${path}?follow=true&offset=${logLen}`, addLog, ctx.signal);
-          logDone = true;
         }
+        logDone = true;
       } catch (e) {
-        if (e.name === 'AbortError') return;
-        if (e.status === 404 || e.status === 416) { await new Promise((r) => setTimeout(r, 1000)); continue; }
-        logNote.textContent = `The log cannot be read: ${e.message}`;
-        return;
+        if (e.name === 'AbortError' || ctx.signal.aborted) return;
+        if (e.status >= 400 && e.status < 500 && e.status !== 404 && e.status !== 416) {
+          logNote.textContent = `The log cannot be read: ${e.message}`;
+          return;
+        }
+        logNote.textContent = 'The log connection broke; reconnecting…';
+        await new Promise((r) => setTimeout(r, 1500));
       }
     }
-    logNote.textContent = logLen ? '' : 'The log is empty.';
+    logNote.textContent = logDone ? (logLen ? '' : 'The log is empty.') : 'The log could not be read; reload the page to try again.';
   }
 
   async function events() {
