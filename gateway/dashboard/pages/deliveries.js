@@ -82,7 +82,7 @@ export function render(main, args, query, ctx) {
         h('div', { class: 'table-wrap' }, h('table', { 'data-test': 'deliveries' },
           h('caption', { class: 'sr-only' }, 'Webhook deliveries, newest first'),
           h('thead', {}, h('tr', {}, ['Received', 'Delivery', 'Repository and ref', 'Pusher', 'Outcome', 'Jobs'].map((c, i) => h('th', { scope: 'col', class: i === 3 || i === 5 ? 'hide-narrow' : null }, c)))),
-          h('tbody', {}, events.map((d) => h('tr', { 'data-delivery': d.delivery_id },
+          h('tbody', {}, events.map((d) => h('tr', { 'data-delivery': d.delivery_id, 'data-replay': d.replay || null },
             h('td', {}, time(d.received_at)),
             h('td', {}, h('a', { href: deliveryHref(d) }, `${d.host} ${d.delivery_id}`), d.replay ? h('small', { class: 'muted' }, ` replay ${d.replay}`) : '', h('br'), h('small', { class: 'muted' }, d.kind || d.event || '')),
             h('td', {}, d.repo || '—', h('br'), h('code', {}, d.ref || '')),
