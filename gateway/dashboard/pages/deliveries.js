@@ -88,7 +88,7 @@ export function render(main, args, query, ctx) {
             h('td', {}, d.repo || '—', h('br'), h('code', {}, d.ref || '')),
             h('td', { class: 'hide-narrow' }, d.pusher || '—'),
             h('td', {}, outcome(d)),
-            h('td', { class: 'hide-narrow' }, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.job)),
+            h('td', { class: 'hide-narrow' }, (d.matches || []).filter((m) => m.matched).map((m) => h('div', {}, m.execution_id ? h('a', { href: `#/executions/${encodeURIComponent(m.execution_id)}` }, m.job) : m.job)),
               (d.matches || []).some((m) => !m.matched) ? h('small', { class: 'muted' }, `${d.matches.filter((m) => !m.matched).length} not matched`) : null)))))),
         events.length ? null : empty('No deliveries received yet (or none match these filters).'),
         h('h2', {}, 'Refused by this gateway'),

@@ -34,6 +34,7 @@ function fieldList(e) {
     ['Started', time(e.start_time)],
     ['Finished', time(e.completion_time)],
     ['Duration', e.start_time ? duration(e.start_time, e.completion_time) : '—'],
+    p.annotations?.['sluice.io/delivery'] ? ['Webhook delivery', h('a', { href: `#/deliveries/${p.annotations['sluice.io/delivery'].split('/').map(encodeURIComponent).join('/')}` }, p.annotations['sluice.io/delivery'])] : null,
     ['Environment overrides', map(p.envs)],
     ['Labels', map(p.labels)],
     ['Annotations', map(p.annotations)],

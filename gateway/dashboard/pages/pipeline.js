@@ -105,7 +105,8 @@ export function render(main, args, query, ctx) {
           j.status === 'manual' ? h('button', { type: 'button', class: 'primary', 'data-test': 'play', 'aria-label': `Play ${j.name}`, onclick: () => openForm(j, 'play') }, 'Play') : null,
           FINISHED.has(j.status) ? h('button', { type: 'button', 'data-test': 'retry', 'aria-label': `Retry ${j.name}`, onclick: () => openForm(j, 'retry') }, 'Retry') : null,
           ACTIVE.has(j.status) ? h('button', { type: 'button', 'data-test': 'cancel-job', 'aria-label': `Cancel ${j.name}`, onclick: () => cancelJob(j) }, 'Cancel') : null,
-          j.started_at ? h('button', { type: 'button', class: 'link', 'aria-label': `Log of ${j.name}`, onclick: () => showLog(j) }, 'Log') : null)))))));
+          j.started_at ? h('button', { type: 'button', class: 'link', 'aria-label': `Log of ${j.name}`, onclick: () => showLog(j) }, 'Log') : null,
+          j.started_at ? h('a', { href: `#/executions/${encodeURIComponent(j.id)}`, 'aria-label': `Execution of ${j.name}` }, 'Execution') : null)))))));
   }
 
   let gen = 0;
