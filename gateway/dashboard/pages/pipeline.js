@@ -124,7 +124,7 @@ export function render(main, args, query, ctx) {
       fill(info, h('p', {}, 'Ref ', h('code', {}, p.ref || ''), ` · ${p.source || ''} · created `, time(p.created_at),
         p.user?.username ? ` by ${p.user.username}` : '', p.finished_at ? [' · finished ', time(p.finished_at)] : ''));
       const current = jobs.filter((j) => !j.retried);
-      const active = ACTIVE.has(p.status) || current.some((j) => ACTIVE.has(j.status));
+      const active = !FINISHED.has(p.status) && (ACTIVE.has(p.status) || current.some((j) => ACTIVE.has(j.status)));
       const failed = current.some((j) => j.status === 'failed' || j.status === 'canceled');
       const tkey = `${active} ${failed}`;
       if (toolbar.dataset.key !== tkey) {
