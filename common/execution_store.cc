@@ -168,7 +168,8 @@ ListPage ExecutionStore::List(const ListQuery& query) const {
     if (!query.client.empty() && slots_.Text(slot.client) != query.client) return true;
     if (!query.source.empty()) {
       // Only an id that is not a UUID is kept as text; a UUID is never all digits.
-      std::string_view id = slot.id_text != 0 ? slots_.Text(slot.id_text) : "uuid";
+      std::string_view id = slot.id_text != 0 ? std::string_view(slots_.Text(slot.id_text))
+                                              : std::string_view("uuid");
       if (ExecutionSource(id, slots_.Text(slot.client)) != query.source) return true;
     }
     if (query.visible && !query.visible(job_name)) return true;

@@ -1,8 +1,11 @@
 #include "gateway/dashboard.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "gateway/dashboard_files.h"
 
@@ -43,9 +46,65 @@ const DashboardFile* FindFile(std::string_view path) {
   return it != end && std::string_view(it->path) == path ? it : nullptr;
 }
 
-// The ETag of a file: the first 128 bits of its SHA-256, quoted.
-std::string ETagOf(const DashboardFile& f) {
-  return "\"" + std::string(f.sha256, std::min<size_t>(32, std::strlen(f.sha256))) + "\"";
+// The ETag of a file: the first 128 bits of its SHA-256, quoted; its gzip form's ends in -gz
+// (another representation, another tag).
+std::string ETagOf(const DashboardFile& f, bool gzipped) {
+  return "\"" + std::string(f.sha256, std::min<size_t>(32, std::strlen(f.sha256))) +
+         (gzipped ? "-gz\"" : "\"");
+}
+
+std::string Gzip(std::string_view bytes) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return "";
+  }
+  std::string out(deflateBound(&z, bytes.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  bool done = deflate(&z, Z_FINISH) == Z_STREAM_END;
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return done ? out : "";
+}
+
+// Every file's gzip form, made once (the first call is at registration, at start-up); empty
+// where gzip would not be smaller.
+const std::vector<std::string>& GzippedFiles() {
+  static const std::vector<std::string> gzipped = [] {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < kDashboardFileCount; ++i) {
+      const DashboardFile& f = kDashboardFiles[i];
+      std::string gz = Gzip(std::string_view(f.bytes, f.size));
+      out.push_back(!gz.empty() && gz.size() < f.size ? std::move(gz) : std::string());
+    }
+    return out;
+  }();
+  return gzipped;
+}
+
+// Whether Accept-Encoding admits gzip: "gzip", "x-gzip" or "*", with no q=0.
+bool AcceptsGzip(std::string_view header) {
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    std::string_view one = header.substr(0, comma);
+    size_t semi = one.find(';');
+    std::string_view coding = one.substr(0, semi);
+    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding == "gzip" || coding == "x-gzip" || coding == "*") {
+      std::string_view params = semi == std::string_view::npos ? "" : one.substr(semi + 1);
+      size_t q = params.find("q=");
+      if (q == std::string_view::npos) return true;
+      std::string_view value = params.substr(q + 2);
+      return !(value.starts_with("0") &&
+               value.find_first_of("123456789") == std::string_view::npos);
+    }
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 bool NamesETag(std::string_view header, std::string_view etag) {
@@ -68,6 +127,7 @@ void AddDashboardHeaders(ApiReply& r) {
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Referrer-Policy", "no-referrer");
   r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
   // Revalidated on every load (a 304 costs one round trip on loopback or a LAN), so an upgraded
   // gateway's pages never mix with a cached older module.
   r.headers.emplace_back("Cache-Control", "no-cache");
@@ -75,15 +135,18 @@ void AddDashboardHeaders(ApiReply& r) {
 
 }  // namespace
 
-ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_match) {
+ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_match,
+                            std::string_view accept_encoding) {
   const DashboardFile* file = FindFile(path);
   if (file == nullptr) {
     ApiReply r = ErrorReply(NotFound("no such dashboard file: \"" + EchoValue(path) + "\""));
     AddDashboardHeaders(r);
     return r;
   }
+  const std::string& gzipped = GzippedFiles()[static_cast<size_t>(file - kDashboardFiles)];
+  bool gzip = !gzipped.empty() && AcceptsGzip(accept_encoding);
   ApiReply r;
-  std::string etag = ETagOf(*file);
+  std::string etag = ETagOf(*file, gzip);
   AddDashboardHeaders(r);
   r.headers.emplace_back("ETag", etag);
   if (!if_none_match.empty() && NamesETag(if_none_match, etag)) {
@@ -91,24 +154,33 @@ ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_matc
     return r;
   }
   r.content_type = ContentTypeOf(path);
-  r.body.assign(file->bytes, file->size);
+  if (gzip) {
+    r.headers.emplace_back("Content-Encoding", "gzip");
+    r.body = gzipped;
+  } else {
+    r.body.assign(file->bytes, file->size);
+  }
   return r;
 }
 
 void RegisterDashboard(Router& router) {
-  auto if_none_match = [](const ApiRequest& request) -> std::string_view {
-    auto it = request.headers.find("if-none-match");
-    return it == request.headers.end() ? std::string_view() : std::string_view(it->second);
+  GzippedFiles();  // compressed here, at start-up, not on a network thread
+  auto serve = [](const ApiRequest& request, std::string_view path) {
+    auto header = [&request](const char* name) -> std::string_view {
+      auto it = request.headers.find(name);
+      return it == request.headers.end() ? std::string_view() : std::string_view(it->second);
+    };
+    return DashboardFileReply(path, header("if-none-match"), header("accept-encoding"));
   };
   router.Add("GET", "/", ApiFamily::kOps,
-             [if_none_match](const ApiRequest& request, const PathParams&, ReplyFn reply) {
-               reply(DashboardFileReply("index.html", if_none_match(request)));
+             [serve](const ApiRequest& request, const PathParams&, ReplyFn reply) {
+               reply(serve(request, "index.html"));
              });
   // Paths arrive still percent-encoded; the dashboard's file names need no encoding, so an
   // encoded one simply names no file.
   router.Add("GET", "/ui/{path+}", ApiFamily::kOps,
-             [if_none_match](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
-               reply(DashboardFileReply(p.at("path"), if_none_match(request)));
+             [serve](const ApiRequest& request, const PathParams& p, ReplyFn reply) {
+               reply(serve(request, p.at("path")));
              });
 }
 

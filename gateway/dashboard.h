@@ -14,9 +14,11 @@ namespace sluice {
 // scripts, styles and API (no inline script, no eval), and an ETag for revalidation.
 void RegisterDashboard(Router& router);
 
-// The answer for the file at `path` relative to gateway/dashboard/: 200 with its bytes, 304 when
-// `if_none_match` names its ETag, or 404 in the JSON error format.
-ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_match);
+// The answer for the file at `path` relative to gateway/dashboard/: 200 with its bytes (gzipped
+// when `accept_encoding` admits gzip and that is smaller), 304 when `if_none_match` names its
+// ETag, or 404 in the JSON error format.
+ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_match,
+                            std::string_view accept_encoding = "");
 
 // The policy sent with every dashboard answer.
 extern const char kDashboardContentSecurityPolicy[];

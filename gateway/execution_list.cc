@@ -100,17 +100,11 @@ ApiReply GatewayService::WatchExecutions(const ClientConfig& client, ListQuery q
     if (!q.source.empty() && ExecutionSource(e.id, e.client) != q.source) return false;
     return ClientMayUseJob(*c, e.job_name);
   };
-  ApiReply r;
-  r.content_type = "text/event-stream";
-  r.headers.emplace_back("Cache-Control", "no-cache");
-  std::string public_url = config_.gateway.public_url;
   LiveFeeds* feeds = feeds_.get();
-  r.stream = [feeds, matches, public_url](std::shared_ptr<ReplyStream> stream) {
-    feeds->Changes(
-        matches, [public_url](const Execution& x) { return ExecutionApiJson(x, public_url); },
-        std::move(stream));
-  };
-  return r;
+  return ExecutionEventStream(
+      [feeds, matches](LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
+        feeds->Changes(matches, std::move(render), std::move(stream));
+      });
 }
 
 }  // namespace sluice

@@ -129,15 +129,22 @@ ApiReply GatewayService::ExecutionEvents(const ApiRequest& request, const std::s
   auto e = VisibleExecution(**client, id);
   if (!e.ok()) return ErrorReply(e.status());
   if (feeds_->Full()) return FeedsFull();
+  LiveFeeds* feeds = feeds_.get();
+  return ExecutionEventStream(
+      [feeds, id](LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
+        feeds->Events(id, std::move(render), std::move(stream));
+      });
+}
+
+ApiReply GatewayService::ExecutionEventStream(
+    std::function<void(LiveFeeds::Render, std::shared_ptr<ReplyStream>)> follow) const {
   ApiReply r;
   r.content_type = "text/event-stream";
   r.headers.emplace_back("Cache-Control", "no-cache");
   std::string public_url = config_.gateway.public_url;
-  LiveFeeds* feeds = feeds_.get();
-  r.stream = [feeds, id, public_url](std::shared_ptr<ReplyStream> stream) {
-    feeds->Events(
-        id, [public_url](const Execution& x) { return ExecutionApiJson(x, public_url); },
-        std::move(stream));
+  r.stream = [follow, public_url](std::shared_ptr<ReplyStream> stream) {
+    follow([public_url](const Execution& x) { return ExecutionApiJson(x, public_url); },
+           std::move(stream));
   };
   return r;
 }

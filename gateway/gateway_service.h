@@ -66,9 +66,15 @@ class GatewayService {
   // A page newest first; with ?watch=true, the changes of what the filters match, as SSE.
   ApiReply ListExecutions(const ApiRequest& request);
   ApiReply WatchExecutions(const ClientConfig& client, ListQuery query);
+  // A text/event-stream answer whose events are executions as the API shows them: `follow` is
+  // given the renderer and the stream once the head is on its way.
+  ApiReply ExecutionEventStream(
+      std::function<void(LiveFeeds::Render, std::shared_ptr<ReplyStream>)> follow) const;
   // 503 with Retry-After: this gateway already serves LiveFeeds::Settings::max_feeds.
   static ApiReply FeedsFull();
   // --- What a client may do, and how this deployment is (service_info.cc) ---
+  // The caller of a call that takes no query parameters.
+  StatusOr<const ClientConfig*> AuthenticatedWithoutQuery(const ApiRequest& request);
   // GET /v1/jobs: the jobs the caller may trigger and what each allows.
   ApiReply ListJobs(const ApiRequest& request);
   // GET /v1/health: Kafka, the status view, and the workers seen through their heartbeats.

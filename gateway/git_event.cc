@@ -293,6 +293,20 @@ Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& sec
   return SigningSecrets(host, secrets, headers, body, now, tolerance).status();
 }
 
+bool CarriesSignature(GitHost host, const HeaderMap& headers) {
+  switch (host) {
+    case GitHost::kGitHub:
+      return !Header(headers, "x-hub-signature-256").empty();
+    case GitHost::kGitLab:
+      return !Header(headers, "webhook-signature").empty() ||
+             !Header(headers, "x-gitlab-token").empty();
+    case GitHost::kGitea:
+      return !Header(headers, "x-gitea-signature").empty() ||
+             !Header(headers, "x-forgejo-signature").empty();
+  }
+  return false;
+}
+
 StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
     GitHost host, const std::vector<const WebhookSecret*>& secrets, const HeaderMap& headers,
     std::string_view body, TimePoint now, Duration tolerance) {

@@ -55,6 +55,9 @@ Status VerifyGitEvent(GitHost host, const std::vector<const WebhookSecret*>& sec
                       Duration tolerance);
 // As VerifyGitEvent, over the raw body (nothing of it is parsed), and answers which of `secrets`
 // signed it (several when one secret is configured in several scopes). Every secret is tried.
+// Whether the delivery carries the host's signature (or token) header at all, valid or not.
+bool CarriesSignature(GitHost host, const HeaderMap& headers);
+
 StatusOr<std::vector<const WebhookSecret*>> SigningSecrets(
     GitHost host, const std::vector<const WebhookSecret*>& secrets, const HeaderMap& headers,
     std::string_view body, TimePoint now, Duration tolerance);

@@ -56,14 +56,16 @@ std::string HostName() {
 
 }  // namespace
 
-ApiReply GatewayService::ListJobs(const ApiRequest& request) {
+StatusOr<const ClientConfig*> GatewayService::AuthenticatedWithoutQuery(const ApiRequest& request) {
   auto client = Authenticated(request);
+  if (!client.ok() || request.query.empty()) return client;
+  return InvalidArgument("unknown query parameter \"" + EchoValue(request.query.begin()->first) +
+                         "\"; " + EchoValue(request.path) + " takes none");
+}
+
+ApiReply GatewayService::ListJobs(const ApiRequest& request) {
+  auto client = AuthenticatedWithoutQuery(request);
   if (!client.ok()) return ErrorReply(client.status());
-  if (!request.query.empty()) {
-    return ErrorReply(InvalidArgument("unknown query parameter \"" +
-                                      EchoValue(request.query.begin()->first) +
-                                      "\"; /v1/jobs takes none"));
-  }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -81,13 +83,8 @@ ApiReply GatewayService::ListJobs(const ApiRequest& request) {
 }
 
 ApiReply GatewayService::Health(const ApiRequest& request) {
-  auto client = Authenticated(request);
+  auto client = AuthenticatedWithoutQuery(request);
   if (!client.ok()) return ErrorReply(client.status());
-  if (!request.query.empty()) {
-    return ErrorReply(InvalidArgument("unknown query parameter \"" +
-                                      EchoValue(request.query.begin()->first) +
-                                      "\"; /v1/health takes none"));
-  }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();

@@ -215,13 +215,13 @@ ApiReply DeliveryReply(const DeliveryRecord& r, const std::string& public_url) {
   return JsonReply(r.event.kind == GitEvent::Kind::kPing ? 200 : 202, buf.GetString());
 }
 
-ApiReply DryRunReply(const DeliveryRecord& record, bool known) {
+ApiReply DryRunReply(const DeliveryRecord& record, bool known, bool signed_delivery) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("dry_run");
   w.Bool(true);
-  WriteStringField(w, "signature", "valid");
+  WriteStringField(w, "signature", signed_delivery ? "valid" : "not sent");
   if (known) {
     WriteStringField(w, "note",
                      "this delivery id is known: a real delivery would be answered as the first "
@@ -372,6 +372,14 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
                                 const ClientConfig* admin, ReplyFn reply) {
   const WebhookHostConfig& hc = settings->hosts.at(host);
   TimePoint now = clock_.Now();
+  // An admin's dry run of a payload pasted without a signature (the dashboard's form) only
+  // matches it: the admin is authenticated by its token, and nothing is stored or started.
+  if (admin != nullptr && !CarriesSignature(host, request.headers)) {
+    auto event = ParseGitEvent(host, request.headers, request.content_type, request.body);
+    if (!event.ok()) return reply(ErrorReply(event.status()));
+    if (Status s = CheckDeliveryId(event->delivery_id); !s.ok()) return reply(ErrorReply(s));
+    return reply(DryRun(host, std::move(*event), request, *admin, false));
+  }
   // The signature first, over the raw bytes: nothing of an unsigned body is parsed.
   auto signers = SigningSecrets(host, AllSecrets(hc, now), request.headers, request.body, now,
                                 settings->timestamp_tolerance);
@@ -401,23 +409,10 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
     return reply(ErrorReply(why));
   }
   if (Status s = CheckDeliveryId(event->delivery_id); !s.ok()) return reply(ErrorReply(s));
-  bool dry_run = admin != nullptr;
-  if (event->delivery_id.empty() && !dry_run) return reply(ErrorReply(MissingDeliveryId(host)));
+  if (admin != nullptr) return reply(DryRun(host, std::move(*event), request, *admin, true));
+  if (event->delivery_id.empty()) return reply(ErrorReply(MissingDeliveryId(host)));
 
-  DeliveryRecord record;
-  record.event = std::move(*event);
-  record.received_at = now;
-  record.content_type = request.content_type;
-  record.headers = DescriptiveHeaders(request.headers);
-  record.matches = MatchPostsubmits(config_.jobs, record.event);
-  AssignExecutionIds(host, record.event.delivery_id, 0, record.matches);
-
-  if (dry_run) {
-    LogInfo(kComponent, "dry run by " + admin->name + " of " + record.Key(),
-            {{"request_id", request.request_id}, {"client", admin->name}});
-    bool known = deliveries_.Get(host, record.event.delivery_id).has_value();
-    return reply(DryRunReply(record, known));
-  }
+  DeliveryRecord record = Matched(host, std::move(*event), request, now);
   if (auto first = deliveries_.Get(host, record.event.delivery_id)) {
     ApiReply again = DeliveryReply(*first, config_.gateway.public_url);
     again.headers.emplace_back("X-Sluice-Redelivery", "true");
@@ -426,6 +421,28 @@ void WebhookApi::VerifyAndStore(GitHost host, const ApiRequest& request,
   }
   record.body = request.body;
   Store(std::move(record), request.request_id, std::move(reply));
+}
+
+DeliveryRecord WebhookApi::Matched(GitHost host, GitEvent event, const ApiRequest& request,
+                                   TimePoint now) const {
+  DeliveryRecord record;
+  record.event = std::move(event);
+  record.received_at = now;
+  record.content_type = request.content_type;
+  record.headers = DescriptiveHeaders(request.headers);
+  record.matches = MatchPostsubmits(config_.jobs, record.event);
+  AssignExecutionIds(host, record.event.delivery_id, 0, record.matches);
+  return record;
+}
+
+ApiReply WebhookApi::DryRun(GitHost host, GitEvent event, const ApiRequest& request,
+                            const ClientConfig& admin, bool signed_delivery) {
+  DeliveryRecord record = Matched(host, std::move(event), request, clock_.Now());
+  LogInfo(kComponent, "dry run by " + admin.name + " of " + record.Key(),
+          {{"request_id", request.request_id}, {"client", admin.name}});
+  bool known = !record.event.delivery_id.empty() &&
+               deliveries_.Get(host, record.event.delivery_id).has_value();
+  return DryRunReply(record, known, signed_delivery);
 }
 
 void WebhookApi::Refuse(GitHost host, const ApiRequest& request, std::string repo,

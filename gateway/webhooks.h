@@ -99,6 +99,13 @@ class WebhookApi {
                       std::shared_ptr<const WebhooksConfig> settings, const ClientConfig* admin,
                       ReplyFn reply);
   // Remembers and logs a refused delivery; `repo` as the body claims it, when known.
+  // The delivery as it would be recorded: the event, its jobs matched, their execution ids.
+  DeliveryRecord Matched(GitHost host, GitEvent event, const ApiRequest& request,
+                         TimePoint now) const;
+  // An admin's dry run: the matches, nothing stored or started. `signed_delivery`: the
+  // signature was sent and verified (otherwise none was sent, and none was checked).
+  ApiReply DryRun(GitHost host, GitEvent event, const ApiRequest& request,
+                  const ClientConfig& admin, bool signed_delivery);
   void Refuse(GitHost host, const ApiRequest& request, std::string repo, const Status& why,
               TimePoint now);
   void Replay(const ApiRequest& request, GitHost host, const std::string& delivery_id,

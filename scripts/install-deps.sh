@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config git curl ca-certificates
-  libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev
+  libpistache-dev librdkafka-dev rapidjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   libgtest-dev libcurl4-openssl-dev openssl libhttp-parser-dev libcli11-dev
   # The sandbox executor, every job's default: bubblewrap (unprivileged user namespaces).
   bubblewrap

@@ -2,8 +2,9 @@
 # The README's second command: install what is missing, build with warnings as errors, and run
 # the whole test suite:
 #   1. unit tests, integration tests (embedded broker, two at a time), the clients tier (real
-#      clients and the API contract against `sluice dev`) and the robustness tier (hostile HTTP
-#      over real sockets) on the release build;
+#      clients and the API contract against `sluice dev`), the robustness tier (hostile HTTP
+#      over real sockets) and the browser tier (the dashboard in headless Chromium) on the
+#      release build;
 #   2. the same under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/);
 #   3. the kafka tier: the integration suite again against a real Apache Kafka broker, which a
 #      ctest fixture starts and stops (scripts/kafka.sh; fetched from Maven Central on first use);
@@ -29,9 +30,16 @@ ctest -L integration -j2 --output-on-failure --timeout 600
 ctest -L clients --output-on-failure --timeout 600
 # The robustness tier: hostile HTTP against a real gateway; -V prints good requests' latencies.
 ctest -L robustness -V --timeout 600
+# The browser tier: the dashboard in a real headless Chromium (Debian's, with chromedriver)
+# against `sluice dev`: the flows of the pages, an axe-core scan of each, hostile logs and
+# payloads shown as text, and screenshots in both themes (build/screenshots/); -V prints the
+# cold load's weight and time.
+ctest -L browser -V --timeout 600
 
-SLUICE_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DSLUICE_WERROR=ON \
-  -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# Only what the two tiers below run (the faults, kafka-only and robustness tests and the
+# benchmarks are not built again under the sanitizers).
+SLUICE_BUILD_DIR="$root/build-asan" SLUICE_BUILD_TARGETS=unit_and_integration_tests \
+  "$root/scripts/build.sh" -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 cd "$root/build-asan"
 ctest -L unit --output-on-failure --timeout 300
 ctest -L integration -j2 --output-on-failure --timeout 900

@@ -301,6 +301,46 @@ TEST(ExecutionStoreListTest, Filters) {
   }
 }
 
+TEST(ExecutionStoreListTest, FiltersByClientAndSource) {
+  ExecutionStore store;
+  Execution api = Created("0190f3a2-7b1c-7d2e-8f3a-0123456789ab", "nightly", 1);
+  api.client = "release-bot";
+  Execution hook = Created("0190f3a2-7b1c-7d2e-8f3a-0123456789ac", "nightly", 2);
+  hook.client = "webhook:github";
+  Execution job = Created("4398046511169", "run_tests", 3);  // a pipeline's job: decimal id
+  job.client = "release-bot";
+  Execution other = Created("0190f3a2-7b1c-7d2e-8f3a-0123456789ad", "images", 4);
+  other.client = "ci";
+  for (const Execution& e : {api, hook, job, other}) store.Apply(e);
+  struct Case {
+    std::string client, source;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"release-bot", "", {job.id, api.id}},
+      {"", "api", {other.id, api.id}},
+      {"", "webhook", {hook.id}},
+      {"", "pipeline", {job.id}},
+      {"release-bot", "api", {api.id}},
+      {"ci", "webhook", {}},
+      {"webhook:github", "", {hook.id}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.client + " / " + c.source);
+    ListQuery q;
+    q.client = c.client;
+    q.source = c.source;
+    EXPECT_EQ(Ids(store.List(q)), c.want);
+  }
+}
+
+TEST(ExecutionSourceTest, NamesWhereAnExecutionCameFrom) {
+  EXPECT_EQ(ExecutionSource("0190f3a2-7b1c-7d2e-8f3a-0123456789ab", "dev"), "api");
+  EXPECT_EQ(ExecutionSource("0190f3a2-7b1c-7d2e-8f3a-0123456789ab", "webhook:gitea"), "webhook");
+  EXPECT_EQ(ExecutionSource("4398046511169", "dev"), "pipeline");
+  EXPECT_EQ(ExecutionSource("", "dev"), "api");
+}
+
 // Follows next_page_token to the end; returns every page's ids.
 std::vector<std::vector<std::string>> AllPages(const ExecutionStore& store, ListQuery query) {
   std::vector<std::vector<std::string>> pages;

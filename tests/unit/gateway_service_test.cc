@@ -1045,7 +1045,7 @@ TEST_F(GatewayServiceTest, ReadyOnlyWhenTheViewIsCaughtUpAndKafkaIsReachable) {
 
 TEST_F(GatewayServiceTest, AnUnknownRouteIsA404InTheErrorFormat) {
   for (std::string path :
-       {"/", "/v1", "/v2/executions", "/v1/executions/x/y/z", "/v1/execution", "/metricz"}) {
+       {"/index.html", "/ui", "/v1", "/v2/executions", "/v1/executions/x/y/z", "/v1/execution", "/metricz"}) {
     SCOPED_TRACE(path);
     ExpectError(Call(Request("GET", path)), 404, Code::kNotFound);
   }

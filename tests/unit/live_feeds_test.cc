@@ -137,6 +137,55 @@ TEST_F(LiveFeedsTest, EventsFollowEachChangeAndEndAfterTheTerminalOne) {
   EXPECT_TRUE(WaitForZero(feeds));
 }
 
+TEST_F(LiveFeedsTest, AChangeFeedSendsEveryMatchingChangeAndNothingElse) {
+  LiveFeeds feeds(store_, {});
+  Collected out;
+  feeds.Changes([](const Execution& e) { return e.job_name == "periodic-echo"; },
+                [](const Execution& e) { return e.id + ":" + JobStatusName(e.job_status); },
+                out.Make());
+  Execution other = Record(JobStatus::kTriggered);
+  other.id = "0190f3a2-7b1c-7d2e-8f3a-0000000000ff";
+  other.job_name = "hidden";
+  // Wait until the feed is taken in (its keep-alive timer would not tell): a first change.
+  store_.Apply(Record(JobStatus::kTriggered));
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes.find(":TRIGGERED") != std::string::npos; }));
+  store_.Apply(other);
+  store_.Apply(Record(JobStatus::kPending, 1));
+  ASSERT_TRUE(out.WaitUntil([&] { return out.bytes.find(":PENDING") != std::string::npos; }));
+  {
+    std::lock_guard<std::mutex> lock(out.mutex);
+    EXPECT_EQ(out.bytes.find("hidden"), std::string::npos);
+    EXPECT_EQ(out.bytes.find(other.id), std::string::npos) << "a change the filter does not match";
+    EXPECT_TRUE(out.bytes.starts_with("event: status\ndata: " + Record(JobStatus::kTriggered).id +
+                                      ":TRIGGERED\n\n"))
+        << out.bytes;
+    EXPECT_FALSE(out.ended) << "a change feed never ends by itself";
+  }
+  EXPECT_EQ(feeds.size(), 1u);
+  out.stream->Close();  // the client went away: the feed goes at the next change
+  store_.Apply(Record(JobStatus::kSuccess, 1));
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
+TEST_F(LiveFeedsTest, AChangeFeedWhoseReaderFallsBehindIsEnded) {
+  LiveFeeds::Settings settings;
+  settings.max_backlog = 1024;
+  LiveFeeds feeds(store_, settings);
+  Collected out;
+  out.taken = false;  // the socket takes nothing
+  feeds.Changes([](const Execution&) { return true; },
+                [](const Execution&) { return std::string(300, 'x'); }, out.Make());
+  for (int i = 0; i < 20 && !out.ended; ++i) {
+    Execution e = Record(JobStatus::kTriggered);
+    e.id = "0190f3a2-7b1c-7d2e-8f3a-0000000001" + std::to_string(10 + i);
+    store_.Apply(e);
+    out.WaitUntil([&] { return out.ended || out.bytes.size() >= 300u * (i + 1); });
+  }
+  ASSERT_TRUE(out.WaitUntil([&] { return out.ended; })) << "ended to reload, not left to grow";
+  EXPECT_LE(out.bytes.size(), 1024u + 400u);
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
 TEST_F(LiveFeedsTest, AFollowedLogSendsWhatIsAppendedAndEndsAfterTheExecutionEnds) {
   store_.Apply(Record(JobStatus::kPending, 1));
   std::string path = (dir_ / "build-log.txt").string();

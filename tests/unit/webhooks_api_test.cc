@@ -554,6 +554,26 @@ TEST_F(WebhooksApiTest, ADryRunStillChecksTheSignature) {
   ExpectError(Call(request), 401, Code::kUnauthenticated);
 }
 
+TEST_F(WebhooksApiTest, AnAdminMayDryRunAPayloadWithoutItsSignatureAndNothingIsChecked) {
+  // The dashboard's form: a pasted payload, no secret at hand.
+  ApiRequest unsigned_push = GitHubPush("");
+  unsigned_push.headers.erase("x-hub-signature-256");
+  unsigned_push.headers.erase("x-github-delivery");
+  unsigned_push.query = {{"dry_run", "true"}};
+  ExpectError(Call(WithAuth(unsigned_push, kCiToken)), 403, Code::kPermissionDenied, "admin");
+  ApiReply reply = Call(WithAuth(unsigned_push, kAdminToken));
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  rapidjson::Document doc = Json(reply.body);
+  EXPECT_EQ(Str(doc, "signature"), "not sent");
+  ASSERT_TRUE(doc.HasMember("delivery")) << reply.body;
+  EXPECT_EQ(Column(doc["delivery"]["matches"], "job"), kPostsubmits);
+  EXPECT_EQ(publisher_.size(), 0u);
+  // Without dry_run the same bytes are refused as ever.
+  ApiRequest delivered = unsigned_push;
+  delivered.query.clear();
+  ExpectError(Call(delivered), 401, Code::kUnauthenticated, "X-Hub-Signature-256");
+}
+
 TEST_F(WebhooksApiTest, ADryRunOfAKnownDeliveryNotesIt) {
   ASSERT_EQ(Stored(GitHubPush("d-1")).status, 202);
   ApiRequest request = WithAuth(GitHubPush("d-1"), kAdminToken);
