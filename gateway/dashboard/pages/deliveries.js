@@ -47,8 +47,8 @@ function dryRun(ctx) {
     try {
       const r = await api(`/hooks/${host.value}?dry_run=true`, { method: 'POST', body: payload.value, headers: { [name]: event.value, 'Content-Type': 'application/json' }, signal: ctx.signal, keepSession: true });
       const d = r.delivery || r;
-      add(result, h('p', {}, h('strong', {}, 'Would be: '), outcome(d), ` — ${d.message || ''}`),
-        r.note ? h('p', { class: 'muted' }, r.note) : null, matches(d.matches));
+      add(result, h('p', {}, h('strong', {}, 'Outcome: '), outcome(d), ` — ${d.message || ''}`),
+        h('p', { class: 'muted' }, `Signature: ${r.signature || 'not checked'}. ${r.note || ''}`), matches(d.matches));
     } catch (ex) {
       if (ex.name !== 'AbortError') add(result, alertBox(ex.message, 'form-error'));
     }
