@@ -384,6 +384,16 @@ void WriteExecutionApi(JsonWriter& w, const Execution& e, const std::string& pub
   while (!base.empty() && base.back() == '/') base.pop_back();
   WriteStringField(w, "job_url", base + "/v1/executions/" + e.id);
   WriteOptionalString(w, "message", e.message);
+  // Sluice's own, beyond Prow's fields: who triggered it, from where, and which run of it is
+  // the current one on which worker (the dashboard's filters and timeline).
+  WriteOptionalString(w, "client", e.client);
+  WriteStringField(w, "source", std::string(ExecutionSource(e.id, e.client)));
+  WriteOptionalString(w, "worker", e.worker);
+  if (e.attempt > 0) {
+    w.Key("attempt");
+    w.Int(e.attempt);
+  }
+  WriteTime(w, "heartbeat_time", e.heartbeat_time);
   w.EndObject();
 }
 

@@ -248,12 +248,21 @@ TEST(ExecutionApiJsonTest, UsesProwsFieldNames) {
   EXPECT_EQ(std::string(pso["annotations"]["sluice.io/user"].GetString()), "release-bot");
 }
 
-TEST(ExecutionApiJsonTest, KeepsSluicesBookkeepingOutOfTheApi) {
-  rapidjson::Document doc = Parse(ExecutionApiJson(FullExecution(), "http://localhost:8080"));
+TEST(ExecutionApiJsonTest, ShowsWhoRanItButKeepsTheClaimsBookkeepingOutOfTheApi) {
+  Execution e = FullExecution();
+  e.takes_over = LeaseTakeover{"w0", 1, e.create_time};
+  e.job_token_sha256 = std::string(64, 'a');
+  rapidjson::Document doc = Parse(ExecutionApiJson(e, "http://localhost:8080"));
   std::set<std::string> names = MemberNames(doc);
-  for (const char* internal : {"client", "fingerprint", "worker", "attempt", "heartbeat_time"}) {
+  for (const char* internal : {"fingerprint", "takes_over", "job_token_sha256"}) {
     EXPECT_FALSE(names.count(internal)) << internal << " leaks into the API";
   }
+  // What the dashboard's timeline and filters show.
+  ASSERT_TRUE(names.count("client") && names.count("worker") && names.count("attempt"));
+  EXPECT_EQ(std::string(doc["client"].GetString()), e.client);
+  EXPECT_EQ(std::string(doc["source"].GetString()), "api");
+  EXPECT_EQ(std::string(doc["worker"].GetString()), e.worker);
+  EXPECT_EQ(doc["attempt"].GetInt(), e.attempt);
 }
 
 TEST(ExecutionApiJsonTest, OmitsTimesThatAreNotKnownYet) {
