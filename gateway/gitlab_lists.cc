@@ -147,6 +147,13 @@ JobScopesResult ReadJobScopes(const std::map<std::string, std::string>& query) {
       out.scopes.insert(s);
     }
   }
+  if (auto it = query.find("include_retried"); it != query.end()) {
+    if (it->second != "true" && it->second != "false") {
+      out.error = NotValid("include_retried");
+      return out;
+    }
+    out.include_retried = it->second == "true";
+  }
   return out;
 }
 

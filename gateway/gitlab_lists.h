@@ -46,8 +46,10 @@ std::vector<ListedPipeline> SelectPipelines(std::vector<ListedPipeline> pipeline
                                             const PipelineListFilter& filter);
 
 // A job list's scope: the job statuses to keep (empty: all).
+// A pipeline's job list also takes include_retried (GitLab 13.6+): the runs a retry replaced too.
 struct JobScopesResult {
   std::set<std::string> scopes;
+  bool include_retried = false;
   std::optional<ApiReply> error;
 };
 JobScopesResult ReadJobScopes(const std::map<std::string, std::string>& query);

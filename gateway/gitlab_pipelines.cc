@@ -566,10 +566,11 @@ ApiReply GitLabApi::ListPipelineJobs(const ApiRequest& request, const Caller& ca
   if (scopes.error) return *scopes.error;
   PipelineState state = Evaluate(*caller.project, *p);
   std::vector<size_t> listed;
-  // GitLab lists a pipeline's current jobs, newest first.
+  // GitLab lists a pipeline's current jobs (with include_retried, the replaced runs too), newest
+  // first.
   for (size_t i = state.jobs.size(); i-- > 0;) {
     const PipelineJobState& job = state.jobs[i];
-    if (!job.current) continue;
+    if (!job.current && !scopes.include_retried) continue;
     if (!scopes.scopes.empty() && !scopes.scopes.count(PipelineJobStatusName(job.status))) continue;
     listed.push_back(i);
   }

@@ -348,6 +348,24 @@ TEST_F(GitLabPipelines, RetryWithDifferentVariablesCarriesThePipelineOn) {
   HttpResponse old =
       Call(gateway_a_, "GET", "/api/v4/projects/9/jobs/" + std::to_string(failed), kViewerToken);
   EXPECT_EQ(StringField(old, "status"), "failed") << old.body;
+  // The pipeline's job list shows it only when asked to (include_retried, as GitLab 13.6+).
+  const std::string list = "/api/v4/projects/9/pipelines/" + std::to_string(id) + "/jobs";
+  auto ids = [&](const std::string& query) {
+    std::vector<int64_t> out;
+    HttpResponse r = Call(gateway_a_, "GET", list + query, kViewerToken);
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) return out;
+    rapidjson::Document doc = r.Json();
+    for (const auto& j : doc.GetArray()) out.push_back(j["id"].GetInt64());
+    return out;
+  };
+  std::vector<int64_t> current = ids("");
+  std::vector<int64_t> all = ids("?include_retried=true");
+  EXPECT_EQ(std::count(current.begin(), current.end(), failed), 0);
+  EXPECT_EQ(std::count(all.begin(), all.end(), failed), 1);
+  EXPECT_EQ(all.size(), current.size() + 1);
+  EXPECT_TRUE(std::is_sorted(all.rbegin(), all.rend())) << "newest first";
+  EXPECT_EQ(Call(gateway_a_, "GET", list + "?include_retried=maybe", kViewerToken).status, 400);
 }
 
 TEST_F(GitLabPipelines, CancelARunningPipeline) {

@@ -4,7 +4,6 @@ import { h, clear, heading, status, time, duration, alertBox, fields, confirm, i
 import { api, blob, sse, streamText, jobs } from '../api.js';
 import { triggerForm } from '../trigger.js';
 
-const WORKER_LINE = /^\[sluice\] attempt (\d+) of .* on worker (\S+)/gm;
 
 function map(obj) {
   const e = Object.entries(obj || {});
@@ -19,7 +18,7 @@ function refsView(r) {
     pulls.length ? h('ul', { class: 'plain' }, pulls) : null);
 }
 
-const KNOWN = ['id', 'job_name', 'job_type', 'job_status', 'message', 'create_time', 'start_time', 'completion_time', 'refs', 'pod_spec_options', 'gcs_path', 'job_url'];
+const KNOWN = ['id', 'job_name', 'job_type', 'job_status', 'message', 'create_time', 'start_time', 'completion_time', 'refs', 'pod_spec_options', 'gcs_path', 'job_url', 'client', 'source', 'worker', 'attempt', 'heartbeat_time'];
 
 function fieldList(e) {
   const p = e.pod_spec_options || {};
@@ -30,6 +29,10 @@ function fieldList(e) {
     ['Type', (e.job_type || '').toLowerCase()],
     ['Status', status(e.job_status)],
     e.message ? ['Message', e.message] : null,
+    ['Triggered by', e.client || '—'],
+    ['Source', e.source || '—'],
+    ['Worker', e.worker ? `${e.worker} (attempt ${e.attempt || 1})` : '—'],
+    e.heartbeat_time ? ['Last heartbeat', time(e.heartbeat_time)] : null,
     ['Created', time(e.create_time)],
     ['Started', time(e.start_time)],
     ['Finished', time(e.completion_time)],
@@ -52,7 +55,6 @@ export function render(main, args, query, ctx) {
   const body = h('div', {});
   add(main, body);
   let ex = null;
-  let workers = []; // [{attempt, worker}] read from the log's own lines
   const seen = []; // [{status, at}] status changes seen live
   let logDone = false;
   let logLen = 0;
@@ -85,9 +87,12 @@ export function render(main, args, query, ctx) {
     if (ex.start_time) items.push({ s: 'PENDING', at: ex.start_time });
     for (const { status: s, at } of seen) if (!items.some((i) => i.s === s)) items.push({ s, at });
     if (isTerminal(ex.job_status) && !items.some((i) => i.s === ex.job_status)) items.push({ s: ex.job_status, at: ex.completion_time });
-    const w = workers.map((x) => `attempt ${x.attempt} on ${x.worker}`).join(', ');
+    // Who runs it comes from the record, never from the log: a job may print anything.
+    const w = ex.worker ? `attempt ${ex.attempt || 1} on ${ex.worker}` : '';
+    const beat = ex.job_status === 'PENDING' && ex.heartbeat_time
+      ? h('span', { class: 'muted' }, ', last heartbeat ', time(ex.heartbeat_time)) : null;
     fill(timeline, ...items.map((i) => h('li', { 'data-status': i.s }, status(i.s), ' ', time(i.at),
-      i.s === 'PENDING' && w ? h('span', { class: 'muted' }, ` — ${w}`) : null,
+      i.s === 'PENDING' && w ? [h('span', { class: 'muted' }, ` — ${w}`), beat] : null,
       i.s === 'PENDING' && !w ? h('span', { class: 'muted' }, ' — worker not known yet') : null)));
   }
 
@@ -137,11 +142,6 @@ export function render(main, args, query, ctx) {
   function addLog(text) {
     logLen += new TextEncoder().encode(text).length;
     add(log, document.createTextNode(text));
-    const found = [...text.matchAll(WORKER_LINE)].map((m) => ({ attempt: m[1], worker: m[2] }));
-    if (found.length) {
-      workers = workers.concat(found);
-      if (ex) drawTimeline();
-    }
     if (following) atEnd();
   }
 
