@@ -13,6 +13,7 @@ namespace {
 
 constexpr size_t kMaxPageSize = 500;
 constexpr size_t kDefaultPageSize = 50;
+constexpr int kWatchesFullRetryAfterSeconds = 5;
 
 }  // namespace
 
@@ -93,6 +94,14 @@ ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
 
 ApiReply GatewayService::WatchExecutions(const ClientConfig& client, ListQuery q) {
   if (feeds_->Full()) return FeedsFull();
+  // A watch never ends by itself: their number is bounded in all and per client, so that
+  // watchers (one client's among them) cannot hold every connection of the gateway.
+  if (feeds_->WatchesFull(client.name)) {
+    return ErrorReply(Unavailable("this gateway serves as many live execution lists as it may, "
+                                  "in all or for client \"" +
+                                  client.name + "\"; close one (a dashboard tab) or retry shortly")
+                          .WithRetryAfter(kWatchesFullRetryAfterSeconds));
+  }
   const ClientConfig* c = &client;
   auto matches = [c, q](const Execution& e) {
     if (!q.job_name.empty() && e.job_name != q.job_name) return false;
@@ -101,10 +110,10 @@ ApiReply GatewayService::WatchExecutions(const ClientConfig& client, ListQuery q
     return ClientMayUseJob(*c, e.job_name);
   };
   LiveFeeds* feeds = feeds_.get();
-  return ExecutionEventStream(
-      [feeds, matches](LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
-        feeds->Changes(matches, std::move(render), std::move(stream));
-      });
+  return ExecutionEventStream([feeds, name = client.name, matches](
+                                  LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
+    feeds->Changes(name, matches, std::move(render), std::move(stream));
+  });
 }
 
 }  // namespace sluice

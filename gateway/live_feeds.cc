@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 namespace sluice {
 
@@ -42,6 +43,7 @@ struct LiveFeeds::LogFeed {
 };
 
 struct LiveFeeds::ChangeFeed {
+  std::string client;
   std::function<bool(const Execution&)> matches;
   Render render;
   std::shared_ptr<ReplyStream> stream;
@@ -56,7 +58,8 @@ struct LiveFeeds::Shared {
   std::multiset<std::string> watched;  // ids with a waiter or an event feed
   std::set<std::string> changed;       // watched ids changed since the thread last looked
   size_t change_feeds = 0;             // feeds that follow every execution
-  std::set<std::string> changed_any;   // while there are some: every id changed since then
+  std::map<std::string, size_t> change_feeds_of;  // the same, by client (none at zero)
+  std::set<std::string> changed_any;  // while there are some: every id changed since then
   std::vector<std::unique_ptr<Waiter>> new_waiters;
   std::vector<std::unique_ptr<EventFeed>> new_events;
   std::vector<std::unique_ptr<LogFeed>> new_logs;
@@ -94,6 +97,14 @@ LiveFeeds::~LiveFeeds() {
 }
 
 bool LiveFeeds::Full() const { return shared_->feeds.load() >= settings_.max_feeds; }
+
+bool LiveFeeds::WatchesFull(const std::string& client) const {
+  if (Full()) return true;
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  if (shared_->change_feeds >= settings_.max_watches) return true;
+  auto it = shared_->change_feeds_of.find(client);
+  return it != shared_->change_feeds_of.end() && it->second >= settings_.max_watches_per_client;
+}
 
 size_t LiveFeeds::size() const { return shared_->feeds.load(); }
 
@@ -135,16 +146,18 @@ void LiveFeeds::FollowLog(const std::string& id, std::string path, uint64_t offs
   shared_->wake.notify_one();
 }
 
-void LiveFeeds::Changes(std::function<bool(const Execution&)> matches, Render render,
-                        std::shared_ptr<ReplyStream> stream) {
+void LiveFeeds::Changes(const std::string& client, std::function<bool(const Execution&)> matches,
+                        Render render, std::shared_ptr<ReplyStream> stream) {
   shared_->feeds++;
   auto feed = std::make_unique<ChangeFeed>();
+  feed->client = client;
   feed->matches = std::move(matches);
   feed->render = std::move(render);
   feed->stream = std::move(stream);
   feed->last_write = SteadyNow();
   std::lock_guard<std::mutex> lock(shared_->mutex);
   shared_->change_feeds++;
+  shared_->change_feeds_of[client]++;
   shared_->new_changes.push_back(std::move(feed));
   shared_->wake.notify_one();
 }
@@ -288,11 +301,21 @@ void LiveFeeds::Run() {
       for (const std::string& id : changed_any) {
         if (std::optional<Execution> e = store_.Get(id)) changed_executions.push_back(*e);
       }
-      size_t before = changes_.size();
-      serve_all(changes_, [&](ChangeFeed& f) { return Serve(f, now, changed_executions); });
-      if (changes_.size() != before) {
+      std::vector<std::string> ended_of;  // the client of each change feed that ended
+      serve_all(changes_, [&](ChangeFeed& f) {
+        bool done = Serve(f, now, changed_executions);
+        if (done) ended_of.push_back(f.client);
+        return done;
+      });
+      if (!ended_of.empty()) {
         std::lock_guard<std::mutex> lock(shared_->mutex);
-        shared_->change_feeds -= before - changes_.size();
+        shared_->change_feeds -= ended_of.size();
+        for (const std::string& client : ended_of) {
+          auto it = shared_->change_feeds_of.find(client);
+          if (it != shared_->change_feeds_of.end() && --it->second == 0) {
+            shared_->change_feeds_of.erase(it);
+          }
+        }
       }
     }
     if (now >= next_log_poll) {

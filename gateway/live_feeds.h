@@ -29,6 +29,11 @@ class LiveFeeds {
  public:
   struct Settings {
     size_t max_feeds = 1024;  // long polls and streams together; more are answered 503
+    // Change feeds (?watch=true) never end by themselves: at most this many in all, so that they
+    // cannot hold every connection of the gateway (gateway.max_connections, 1024 by default)...
+    size_t max_watches = 512;
+    // ...and at most this many per client, so that one client cannot hold them all.
+    size_t max_watches_per_client = 64;
     Duration log_poll = std::chrono::milliseconds(100);
     Duration keep_alive = std::chrono::seconds(15);  // an SSE comment when nothing else was sent
     size_t max_backlog = 256 * 1024;                 // per stream, not yet taken by the socket
@@ -46,6 +51,9 @@ class LiveFeeds {
 
   // Whether another feed is refused now (the caller answers 503 with Retry-After).
   bool Full() const;
+  // Whether another change feed of `client` is refused now: all feeds, all change feeds or the
+  // client's own change feeds are at their limit.
+  bool WatchesFull(const std::string& client) const;
 
   // Answers `reply` with `answer(execution)` once the execution's status is not `known`, or at
   // `deadline` with what it is then.
@@ -56,9 +64,10 @@ class LiveFeeds {
   // Writes an event for every change of an execution that `matches` (the execution list's live
   // updates: the caller's visibility and filters), the changes of one turn coalesced to the
   // latest state per execution. Never ends by itself; a reader that lets more than
-  // `max_backlog` bytes pile up is ended, and reloads the list before watching again.
-  void Changes(std::function<bool(const Execution&)> matches, Render render,
-               std::shared_ptr<ReplyStream> stream);
+  // `max_backlog` bytes pile up is ended, and reloads the list before watching again. Counted
+  // against `client`'s change feeds until it ends.
+  void Changes(const std::string& client, std::function<bool(const Execution&)> matches,
+               Render render, std::shared_ptr<ReplyStream> stream);
   // Writes the file at `path` from byte `offset` as it grows; ends once the execution has ended
   // and nothing more was written to it.
   void FollowLog(const std::string& id, std::string path, uint64_t offset,

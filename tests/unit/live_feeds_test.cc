@@ -140,9 +140,9 @@ TEST_F(LiveFeedsTest, EventsFollowEachChangeAndEndAfterTheTerminalOne) {
 TEST_F(LiveFeedsTest, AChangeFeedSendsEveryMatchingChangeAndNothingElse) {
   LiveFeeds feeds(store_, {});
   Collected out;
-  feeds.Changes([](const Execution& e) { return e.job_name == "periodic-echo"; },
-                [](const Execution& e) { return e.id + ":" + JobStatusName(e.job_status); },
-                out.Make());
+  feeds.Changes(
+      "ci", [](const Execution& e) { return e.job_name == "periodic-echo"; },
+      [](const Execution& e) { return e.id + ":" + JobStatusName(e.job_status); }, out.Make());
   Execution other = Record(JobStatus::kTriggered);
   other.id = "0190f3a2-7b1c-7d2e-8f3a-0000000000ff";
   other.job_name = "hidden";
@@ -173,8 +173,9 @@ TEST_F(LiveFeedsTest, AChangeFeedWhoseReaderFallsBehindIsEnded) {
   LiveFeeds feeds(store_, settings);
   Collected out;
   out.taken = false;  // the socket takes nothing
-  feeds.Changes([](const Execution&) { return true; },
-                [](const Execution&) { return std::string(300, 'x'); }, out.Make());
+  feeds.Changes(
+      "ci", [](const Execution&) { return true; },
+      [](const Execution&) { return std::string(300, 'x'); }, out.Make());
   for (int i = 0; i < 20 && !out.ended; ++i) {
     Execution e = Record(JobStatus::kTriggered);
     e.id = "0190f3a2-7b1c-7d2e-8f3a-0000000001" + std::to_string(10 + i);
@@ -183,6 +184,41 @@ TEST_F(LiveFeedsTest, AChangeFeedWhoseReaderFallsBehindIsEnded) {
   }
   ASSERT_TRUE(out.WaitUntil([&] { return out.ended; })) << "ended to reload, not left to grow";
   EXPECT_LE(out.bytes.size(), 1024u + 400u);
+  EXPECT_TRUE(WaitForZero(feeds));
+}
+
+// Watches never end by themselves: one client may not hold them all (nor, in all, every
+// connection of the gateway); one that ends frees its place.
+TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
+  LiveFeeds::Settings settings;
+  settings.max_watches = 3;
+  settings.max_watches_per_client = 2;
+  LiveFeeds feeds(store_, settings);
+  auto all = [](const Execution&) { return true; };
+  auto render = [](const Execution& e) { return e.id; };
+  Collected a1, a2, b1;
+  EXPECT_FALSE(feeds.WatchesFull("a"));
+  feeds.Changes("a", all, render, a1.Make());
+  EXPECT_FALSE(feeds.WatchesFull("a"));
+  feeds.Changes("a", all, render, a2.Make());
+  EXPECT_TRUE(feeds.WatchesFull("a")) << "client a has its two";
+  EXPECT_FALSE(feeds.WatchesFull("b")) << "another client is not held back by a";
+  feeds.Changes("b", all, render, b1.Make());
+  EXPECT_TRUE(feeds.WatchesFull("c")) << "three in all";
+  EXPECT_FALSE(feeds.Full()) << "other feeds (a log, an execution's events) still fit";
+  a1.stream->Close();  // a's first reader went away: its feed goes at the next change
+  store_.Apply(Record(JobStatus::kTriggered));
+  ASSERT_TRUE(b1.WaitUntil([&] { return !b1.bytes.empty(); }));
+  auto until = std::chrono::steady_clock::now() + kBound;
+  while (feeds.size() > 2 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(feeds.size(), 2u);
+  EXPECT_FALSE(feeds.WatchesFull("a")) << "the ended feed is no longer counted";
+  EXPECT_FALSE(feeds.WatchesFull("c"));
+  a2.stream->Close();
+  b1.stream->Close();
+  store_.Apply(Record(JobStatus::kPending, 1));
   EXPECT_TRUE(WaitForZero(feeds));
 }
 
