@@ -28,7 +28,10 @@ using MonoTime = std::chrono::steady_clock::time_point;
 class LiveFeeds {
  public:
   struct Settings {
-    size_t max_feeds = 1024;  // long polls and streams together; more are answered 503
+    // Long polls and streams together; more are answered 503. Below gateway.max_connections
+    // (1024 by default): feeds that held every connection would leave none for other requests,
+    // and the gateway would refuse connections rather than answer this 503.
+    size_t max_feeds = 768;
     // Change feeds (?watch=true) never end by themselves: at most this many in all, so that they
     // cannot hold every connection of the gateway (gateway.max_connections, 1024 by default)...
     size_t max_watches = 512;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/config.h"
 #include "gateway/log_reply.h"
 
 namespace sluice {
@@ -220,6 +221,16 @@ TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
   b1.stream->Close();
   store_.Apply(Record(JobStatus::kPending, 1));
   EXPECT_TRUE(WaitForZero(feeds));
+}
+
+// Live feeds hold their connections: with the default limits they cannot take all of them, so a
+// request that follows nothing is still answered, and a feed past the limit gets a 503 answer.
+TEST(LiveFeedsSettings, LeaveConnectionsForOtherRequests) {
+  LiveFeeds::Settings feeds;
+  GatewayConfig gateway;
+  EXPECT_LT(feeds.max_feeds, static_cast<size_t>(gateway.max_connections));
+  EXPECT_LT(feeds.max_watches, feeds.max_feeds);
+  EXPECT_LT(feeds.max_watches_per_client, feeds.max_watches);
 }
 
 TEST_F(LiveFeedsTest, AFollowedLogSendsWhatIsAppendedAndEndsAfterTheExecutionEnds) {
