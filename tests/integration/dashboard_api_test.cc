@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/harness/harness.h"
@@ -187,6 +189,44 @@ TEST_F(DashboardApi, AWatchedListCarriesEveryChangeOfWhatTheClientMaySeeAndNoMor
   EXPECT_EQ(bytes.find(hidden), std::string::npos) << "alice's job is not bob's to see";
   EXPECT_EQ(http_.Get(gateway_->url() + "/v1/executions?watch=maybe", kBobToken).status, 400);
   EXPECT_EQ(http_.Get(gateway_->url() + "/v1/executions?source=cron", kBobToken).status, 400);
+}
+
+// A watch never ends by itself: one client may hold at most 64 (LiveFeeds::Settings), so that its
+// watches cannot hold every connection of the gateway; the next is refused at once, in the API's
+// error format, while other clients are still answered, watches included.
+TEST_F(DashboardApi, OneClientCannotHoldEveryConnectionWithWatches) {
+  auto head_of = [](StreamReader& r) {
+    return r.ReadUntil([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; },
+                       std::chrono::seconds(10));
+  };
+  std::vector<std::unique_ptr<StreamReader>> held;
+  for (int i = 0; i < 64; ++i) {
+    held.push_back(
+        std::make_unique<StreamReader>(gateway_->port(), "/v1/executions?watch=true", kBobToken));
+    ASSERT_TRUE(held.back()->connected());
+    ASSERT_NE(head_of(*held.back()).find("200 OK"), std::string::npos) << "watch " << i;
+  }
+  HttpResponse refused = http_.Get(gateway_->url() + "/v1/executions?watch=true", kBobToken);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_FALSE(refused.headers["retry-after"].empty());
+  EXPECT_NE(refused.body.find("\"code\":14"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("bob"), std::string::npos) << refused.body;
+  EXPECT_EQ(http_.Get(gateway_->url() + "/v1/jobs", kBobToken).status, 200);
+  StreamReader other(gateway_->port(), "/v1/executions?watch=true", kAliceToken);
+  EXPECT_NE(head_of(other).find("200 OK"), std::string::npos) << "another client still watches";
+  // Closed, they go at the feeds' next turn (a change wakes it): bob may watch again.
+  held.clear();
+  EXPECT_EQ(WaitForEnd(http_, *gateway_, TriggerPeriodic(http_, *gateway_, "bob-echo", kBobToken)),
+            "SUCCESS");
+  int status = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (status != 200 && std::chrono::steady_clock::now() < until) {
+    StreamReader again(gateway_->port(), "/v1/executions?watch=true", kBobToken);
+    std::string head = head_of(again);
+    status = head.find("200 OK") != std::string::npos ? 200 : 0;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status, 200) << "the closed watches were let go";
 }
 
 }  // namespace
