@@ -59,6 +59,7 @@ struct LiveFeeds::Shared {
   std::set<std::string> changed;       // watched ids changed since the thread last looked
   size_t change_feeds = 0;             // feeds that follow every execution
   std::map<std::string, size_t> change_feeds_of;  // the same, by client (none at zero)
+  bool sweep = false;  // a watch was refused: look now for feeds whose readers went away
   std::set<std::string> changed_any;  // while there are some: every id changed since then
   std::vector<std::unique_ptr<Waiter>> new_waiters;
   std::vector<std::unique_ptr<EventFeed>> new_events;
@@ -101,9 +102,17 @@ bool LiveFeeds::Full() const { return shared_->feeds.load() >= settings_.max_fee
 bool LiveFeeds::WatchesFull(const std::string& client) const {
   if (Full()) return true;
   std::lock_guard<std::mutex> lock(shared_->mutex);
-  if (shared_->change_feeds >= settings_.max_watches) return true;
   auto it = shared_->change_feeds_of.find(client);
-  return it != shared_->change_feeds_of.end() && it->second >= settings_.max_watches_per_client;
+  bool full =
+      shared_->change_feeds >= settings_.max_watches ||
+      (it != shared_->change_feeds_of.end() && it->second >= settings_.max_watches_per_client);
+  if (full) {
+    // Feeds whose readers left are otherwise let go at the next change or keep-alive (up to 15 s
+    // away): the refused client's retry finds their places free.
+    shared_->sweep = true;
+    shared_->wake.notify_one();
+  }
+  return full;
 }
 
 size_t LiveFeeds::size() const { return shared_->feeds.load(); }
@@ -265,9 +274,10 @@ void LiveFeeds::Run() {
       if (!logs_.empty() || !shared_->new_logs.empty()) wake_at = std::min(wake_at, next_log_poll);
       shared_->wake.wait_until(lock, wake_at, [&] {
         return shared_->stopping || !shared_->changed.empty() || !shared_->new_logs.empty() ||
-               !shared_->changed_any.empty() || !shared_->new_changes.empty();
+               !shared_->changed_any.empty() || !shared_->new_changes.empty() || shared_->sweep;
       });
       if (shared_->stopping) return;
+      shared_->sweep = false;
       changed.swap(shared_->changed);
       changed_any.swap(shared_->changed_any);
       for (auto& f : shared_->new_changes) changes_.push_back(std::move(f));
