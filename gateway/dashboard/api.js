@@ -68,6 +68,23 @@ export async function blob(path, opts) {
   return (await send(path, opts)).blob();
 }
 
+// The last `bytes` of a log: {text, start, size} (start: the offset of text's first byte, size:
+// the log's length then). An empty log is {text: '', start: 0, size: 0}.
+export async function logTail(path, bytes, signal) {
+  let res;
+  try {
+    res = await send(path, { signal, headers: { Range: `bytes=-${bytes}` } });
+  } catch (e) {
+    if (e.status === 416) return { text: '', start: 0, size: 0 };  // nothing written yet
+    throw e;
+  }
+  const text = await res.text();
+  const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('Content-Range') || '');
+  if (res.status === 206 && range) return { text, start: Number(range[1]), size: Number(range[3]) };
+  const size = new TextEncoder().encode(text).length;
+  return { text, start: 0, size };
+}
+
 // Text of a chunked answer as it arrives: onText(string) per chunk. Resolves when it ends.
 export async function streamText(path, onText, signal) {
   const res = await send(path, { signal });

@@ -137,6 +137,33 @@ export function go(hash) {
 }
 
 window.addEventListener('hashchange', route);
+
+// A browser opens at most six connections to the gateway (HTTP/1.1), and every live list, event
+// stream and followed log holds one: a tab nobody has looked at for a minute closes its streams,
+// so that a few tabs left open do not stall the one in use, and draws its page afresh when it is
+// shown again. A tab with a form being filled in keeps its page.
+const HIDDEN_PAUSE_MS = 60 * 1000;
+let hiddenTimer = 0;
+let paused = false;
+const FORMS = 'form[data-test=trigger-form], form[data-test=variables-form], form[data-test=dry-run]';
+const editing = () => [...main.querySelectorAll(FORMS)].some((f) =>
+  [...f.elements].some((e) => (e.tagName === 'SELECT'
+    ? [...e.options].some((o) => o.selected !== o.defaultSelected)
+    : e.value !== undefined && e.type !== 'submit' && e.type !== 'button' && e.value !== e.defaultValue)));
+document.addEventListener('visibilitychange', () => {
+  clearTimeout(hiddenTimer);
+  if (document.hidden) {
+    hiddenTimer = setTimeout(() => {
+      if (!leave || editing()) return;
+      leave();
+      leave = null;
+      paused = true;
+    }, HIDDEN_PAUSE_MS);
+  } else if (paused) {
+    paused = false;
+    route();
+  }
+});
 window.addEventListener('sluice:unauthorized', (e) => {
   if (!token.get()) return;
   token.clear();

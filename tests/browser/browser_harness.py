@@ -80,6 +80,11 @@ EXTRA_JOBS = """\
         echo '<img src=x id=sluice-xss-img onerror="alert(2)">'
         echo '<dialog open id=sluice-xss-dialog>injected</dialog> &amp; &lt;b&gt;'
     timeout: 1m
+  # A log larger than the page holds (600 KiB): the page shows its end and says so.
+  - name: browser-big-log
+    type: periodic
+    command: ["sh", "-c", "i=0; while [ $i -lt 6000 ]; do printf 'line %05d %090d\\n' $i 0; i=$((i+1)); done; echo 'the last line'"]
+    timeout: 1m
 """
 # What browser-hostile-log prints, line by line (the &amp; stays as typed: text, not an entity).
 HOSTILE_LOG_LINES = [

@@ -206,6 +206,20 @@ class Pages(BrowserTest):
         self.assertEqual(made, {"script": 0, "img": False, "dialog": False, "ran": False})
         self.assert_no_alert()
 
+    def test_a_big_log_shows_its_end_and_says_the_rest_is_in_the_download(self):
+        big = self.trigger("browser-big-log")
+        self.wait_execution(big, TERMINAL)
+        self.signed_in_as(DEV_TOKEN)
+        self.go(f"#/executions/{big}")
+        log = self.wait_for("the big log's last line", lambda d: next(
+            (e for e in d.find_elements(By.CSS_SELECTOR, "pre[data-test=log]")
+             if "the last line" in e.text), False))
+        shown = self.driver.execute_script("return arguments[0].textContent.length", log)
+        self.assertLess(shown, 300 * 1024, "only the log's end is held in the page")
+        self.assertNotIn("line 00000 ", log.text, "the log's start is left to the download")
+        note = self.driver.find_element(By.CSS_SELECTOR, "[data-test=log-cut]")
+        self.assertIn("Download has the whole log", note.text)
+
     def focused(self):
         """What has the focus: its tag, text, data-test, href, and whether a focus indicator
         (an outline or a box shadow) is drawn around it."""

@@ -21,7 +21,7 @@
 namespace sluice::testing {
 namespace {
 
-constexpr char kJobs[] =
+constexpr char kDashboardJobs[] =
     "  - {name: alice-echo, type: periodic, command: [sh, -c, 'echo alice']}\n"
     "  - {name: bob-echo, type: periodic, command: [sh, -c, 'echo bob'],\n"
     "     env: {GREETING: hello, SECRET_DEFAULT: x}, allow_env_override: [GREETING]}\n"
@@ -68,26 +68,13 @@ class StreamReader {
   std::string bytes_;
 };
 
-class DashboardApi : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    deployment_ = new Deployment(kJobs);
-    gateway_ = &deployment_->StartGateway();
-    deployment_->StartWorker();
-  }
-  static void TearDownTestSuite() {
-    delete deployment_;
-    deployment_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(gateway_->port(), 0) << "the gateway did not start"; }
+class DashboardApi : public OneDeploymentSuite<DashboardApi> {
+ public:
+  static constexpr const char* kJobs = kDashboardJobs;
 
-  static Deployment* deployment_;
-  static SluiceProcess* gateway_;
+ protected:
   HttpClient http_;
 };
-
-Deployment* DashboardApi::deployment_ = nullptr;
-SluiceProcess* DashboardApi::gateway_ = nullptr;
 
 TEST_F(DashboardApi, ThePageAndItsFilesAreServedWithAPolicyThatAllowsNoInlineScript) {
   HttpResponse page = http_.Request("GET", gateway_->url() + "/");

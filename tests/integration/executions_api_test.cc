@@ -18,7 +18,7 @@
 namespace sluice::testing {
 namespace {
 
-constexpr char kJobs[] =
+constexpr char kListJobs[] =
     "  - {name: hello, type: periodic, command: [sh, -c, 'echo hello from $JOB_NAME']}\n"
     "  - {name: env-echo, type: periodic, command: [sh, -c, 'echo GREETING=$GREETING'],\n"
     "     env: {GREETING: from-job}, allow_env_override: [GREETING]}\n"
@@ -37,19 +37,11 @@ constexpr char kJobs[] =
 
 constexpr char kSha[] = "5bd40dc1b1a3d9c0bb8e2f3f8d4c7a6e1f2b3c4d";
 
-class ExecutionsApi : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    deployment_ = new Deployment(kJobs);
-    gateway_ = &deployment_->StartGateway();
-    deployment_->StartWorker();
-  }
-  static void TearDownTestSuite() {
-    delete deployment_;
-    deployment_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(gateway().port(), 0) << "the gateway did not start"; }
+class ExecutionsApi : public OneDeploymentSuite<ExecutionsApi> {
+ public:
+  static constexpr const char* kJobs = kListJobs;
 
+ protected:
   static SluiceProcess& gateway() { return *gateway_; }
   static std::string List(const std::string& query) {
     return gateway().url() + "/v1/executions" + query;
@@ -72,13 +64,8 @@ class ExecutionsApi : public ::testing::Test {
     return r;
   }
 
-  static Deployment* deployment_;
-  static SluiceProcess* gateway_;
   HttpClient http_;
 };
-
-Deployment* ExecutionsApi::deployment_ = nullptr;
-SluiceProcess* ExecutionsApi::gateway_ = nullptr;
 
 const std::regex kUuidV7("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
 const std::regex kRfc3339(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)");

@@ -14,24 +14,16 @@
 namespace sluice::testing {
 namespace {
 
-constexpr char kJobs[] =
+constexpr char kLiveJobs[] =
     "  - {name: ticker, type: periodic,\n"
     "     command: [sh, -c, 'for i in 1 2 3 4 5; do echo \"line $i\"; sleep 0.3; done']}\n"
     "  - {name: long, type: periodic, command: [sh, -c, 'echo started; sleep 60']}\n";
 
-class LiveStatus : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    deployment_ = new Deployment(kJobs);
-    gateway_ = &deployment_->StartGateway();
-    deployment_->StartWorker();
-  }
-  static void TearDownTestSuite() {
-    delete deployment_;
-    deployment_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(gateway_->port(), 0) << "the gateway did not start"; }
+class LiveStatus : public OneDeploymentSuite<LiveStatus> {
+ public:
+  static constexpr const char* kJobs = kLiveJobs;
 
+ protected:
   static std::string Url(const std::string& id, const std::string& rest = "") {
     return gateway_->url() + "/v1/executions/" + id + rest;
   }
@@ -45,13 +37,8 @@ class LiveStatus : public ::testing::Test {
     return d["job_status"].GetString();
   }
 
-  static Deployment* deployment_;
-  static SluiceProcess* gateway_;
   HttpClient http_;
 };
-
-Deployment* LiveStatus::deployment_ = nullptr;
-SluiceProcess* LiveStatus::gateway_ = nullptr;
 
 TEST_F(LiveStatus, ALongPollAnswersOnceTheStatusIsNotTheKnownOneUntilTheEnd) {
   std::string id = TriggerPeriodic(http_, *gateway_, "ticker");

@@ -1,7 +1,10 @@
 // One execution: its fields, a timeline of status changes, the log (live while it runs),
 // abort with confirmation, run again with the same or edited overrides.
 import { h, clear, heading, status, time, duration, alertBox, fields, confirm, isTerminal, fill, add } from '../dom.js';
-import { api, blob, sse, streamText, jobs } from '../api.js';
+import { api, blob, logTail, sse, streamText, jobs } from '../api.js';
+
+const LOG_TAIL = 256 * 1024; // read first: the end of the log, where a failure shows
+const LOG_KEPT = 2 * 1024 * 1024; // held in the page at most while following
 import { triggerForm } from '../trigger.js';
 
 
@@ -57,7 +60,8 @@ export function render(main, args, query, ctx) {
   let ex = null;
   const seen = []; // [{status, at}] status changes seen live
   let logDone = false;
-  let logLen = 0;
+  let logLen = 0; // bytes of the log read so far, from its start (what a resumed follow skips)
+  const tailNote = h('p', { class: 'muted', 'data-test': 'log-cut' });
 
   const actions = h('div', { class: 'actions toolbar' });
   const msg = h('div', {});
@@ -139,25 +143,43 @@ export function render(main, args, query, ctx) {
     form.querySelector('input, button').focus();
   }
 
+  // The page holds at most about LOG_KEPT bytes of a log: a job that prints gigabytes must not
+  // take the browser down. Download has the whole log.
+  let shown = 0;
+  let cut = false;
   function addLog(text) {
-    logLen += new TextEncoder().encode(text).length;
+    const bytes = new TextEncoder().encode(text).length;
+    logLen += bytes;
+    shown += bytes;
     add(log, document.createTextNode(text));
+    while (shown > LOG_KEPT && log.firstChild && log.firstChild !== log.lastChild) {
+      shown -= new TextEncoder().encode(log.firstChild.textContent).length;
+      log.firstChild.remove();
+      cut = true;
+    }
+    if (cut) tailNote.textContent = 'Earlier output is not shown here: Download has the whole log.';
     if (following) atEnd();
   }
 
-  // The whole log once the execution has ended; while it runs, the followed log from what we
-  // have (offset), again after a broken connection. The gateway ends a followed log when the
+  // The log's last LOG_TAIL bytes first; while the job runs, the rest followed from there (and
+  // again from what we have after a broken connection). The gateway ends a followed log when the
   // execution has ended and all of it was sent.
   async function readLog() {
     const path = `/v1/executions/${encodeURIComponent(id)}/log`;
     for (let tries = 0; !logDone && !ctx.signal.aborted && tries < 30; tries++) {
       try {
-        if (isTerminal(ex.job_status) && logLen === 0) {
-          addLog(await (await blob(path, { signal: ctx.signal })).text());
-        } else {
-          if (!isTerminal(ex.job_status)) logNote.textContent = 'The log is live.';
-          await streamText(`${path}?follow=true&offset=${logLen}`, addLog, ctx.signal);
+        if (logLen === 0) {
+          const tail = await logTail(path, LOG_TAIL, ctx.signal);
+          if (tail.start > 0) {
+            cut = true;
+            tailNote.textContent = `The last ${LOG_TAIL / 1024} KiB of ${Math.ceil(tail.size / 1024)} KiB are shown: Download has the whole log.`;
+          }
+          addLog(tail.text);
+          logLen = tail.size;
+          if (isTerminal(ex.job_status)) { logDone = true; break; }
         }
+        if (!isTerminal(ex.job_status)) logNote.textContent = 'The log is live.';
+        await streamText(`${path}?follow=true&offset=${logLen}`, addLog, ctx.signal);
         logDone = true;
       } catch (e) {
         if (e.name === 'AbortError' || ctx.signal.aborted) return;
@@ -217,7 +239,7 @@ export function render(main, args, query, ctx) {
             h('div', { class: 'actions' }, follow,
               h('button', { type: 'button', 'data-test': 'jump-to-end', onclick: () => { atEnd(); log.focus(); } }, 'Jump to end'),
               h('button', { type: 'button', 'data-test': 'download', onclick: download }, 'Download'))),
-          logNote, log),
+          logNote, tailNote, log),
         h('section', { 'aria-labelledby': 'h-timeline' }, h('h2', { id: 'h-timeline' }, 'Timeline'), timeline)),
       h('section', { 'aria-labelledby': 'h-fields' }, h('h2', { id: 'h-fields' }, 'Details'), fieldsBox));
     draw();

@@ -56,7 +56,7 @@ function jobSection(job, ctx, open) {
       job.max_attempts ? ['Attempts', String(job.max_attempts)] : null,
     ]),
     h('h3', {}, 'Recent executions'), recent, formBox);
-  api(`/v1/executions${qs({ job_name: job.name, page_size: RECENT })}`, { signal: ctx.signal }).then((r) => {
+  const load = () => api(`/v1/executions${qs({ job_name: job.name, page_size: RECENT })}`, { signal: ctx.signal }).then((r) => {
     const list = r.job_execution || [];
     fill(recent, sparkline(list));
     if (list.length) {
@@ -64,6 +64,15 @@ function jobSection(job, ctx, open) {
         h('li', {}, status(e.job_status), ' ', h('a', { href: `#/executions/${encodeURIComponent(e.id)}` }, time(e.create_time))))));
     }
   }).catch((e) => { if (e.name !== 'AbortError') fill(recent, alertBox(e.message)); });
+  // A job's recent executions are asked for once its section is near the screen: a client with
+  // hundreds of jobs does not send hundreds of calls when the page opens.
+  const seen = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    seen.disconnect();
+    load();
+  }, { rootMargin: '400px' });
+  seen.observe(sec);
+  ctx.signal.addEventListener('abort', () => seen.disconnect());
   if (open) queueMicrotask(toggle);
   return sec;
 }

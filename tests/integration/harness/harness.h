@@ -1,5 +1,6 @@
 #pragma once
 
+#include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <sys/types.h>
 
@@ -157,6 +158,27 @@ class Deployment {
   KafkaConfig kafka_;
   std::string config_path_;
   std::vector<std::unique_ptr<SluiceProcess>> processes_;
+};
+
+// A suite whose tests share one deployment of `Suite::kJobs`: one gateway and one worker,
+// started before its first test and stopped after its last.
+//   class LiveStatus : public OneDeploymentSuite<LiveStatus> { ... static constexpr ... kJobs };
+template <typename Suite>
+class OneDeploymentSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    deployment_ = new Deployment(Suite::kJobs);
+    gateway_ = &deployment_->StartGateway();
+    deployment_->StartWorker();
+  }
+  static void TearDownTestSuite() {
+    delete deployment_;
+    deployment_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(gateway_->port(), 0) << "the gateway did not start"; }
+
+  static inline Deployment* deployment_ = nullptr;
+  static inline SluiceProcess* gateway_ = nullptr;
 };
 
 // On the kafka tier (SLUICE_TEST_KAFKA_BROKERS set), a one-broker cluster of the caller's own, for
