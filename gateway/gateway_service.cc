@@ -109,7 +109,9 @@ GatewayService::GatewayService(const Config& config, Publisher& publisher, Statu
       gitlab_caught_up_(gitlab ? gitlab->caught_up : nullptr),
       webhooks_caught_up_(webhooks ? webhooks->caught_up : nullptr),
       workers_(view.store()),
-      feeds_(std::make_unique<LiveFeeds>(view.store(), LiveFeeds::Settings{})) {
+      feeds_(std::make_unique<LiveFeeds>(
+          view.store(), LiveFeeds::Settings::ForConnections(
+                            static_cast<size_t>(std::max(1, config.gateway.max_connections))))) {
   if (gitlab) {
     gitlab_ = std::make_unique<GitLabApi>(config, publisher, view, gitlab->tokens,
                                           gitlab->pipelines, deadlines_, clock);

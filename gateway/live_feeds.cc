@@ -68,6 +68,14 @@ struct LiveFeeds::Shared {
   std::atomic<size_t> feeds{0};
 };
 
+LiveFeeds::Settings LiveFeeds::Settings::ForConnections(size_t max_connections) {
+  Settings s;
+  s.max_feeds = std::max<size_t>(1, max_connections * 3 / 4);
+  s.max_watches = std::max<size_t>(1, max_connections / 2);
+  s.max_watches_per_client = std::max<size_t>(1, std::min<size_t>(64, s.max_watches / 8));
+  return s;
+}
+
 LiveFeeds::LiveFeeds(ExecutionStore& store, Settings settings)
     : store_(store), settings_(settings), shared_(std::make_shared<Shared>()) {
   std::weak_ptr<Shared> weak = shared_;

@@ -41,6 +41,11 @@ class LiveFeeds {
     Duration keep_alive = std::chrono::seconds(15);  // an SSE comment when nothing else was sent
     size_t max_backlog = 256 * 1024;                 // per stream, not yet taken by the socket
     size_t read_chunk = 64 * 1024;
+
+    // The bounds for a gateway that holds at most `max_connections` connections: feeds three
+    // quarters of them, watches half, a client's watches 64 at most (and fewer on a small
+    // gateway), so that a quarter is always left for ordinary requests.
+    static Settings ForConnections(size_t max_connections);
   };
   // Renders an execution (or its absence) as the answer to a long poll.
   using Answer = std::function<ApiReply(const std::optional<Execution>&)>;

@@ -230,11 +230,21 @@ TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
 // Live feeds hold their connections: with the default limits they cannot take all of them, so a
 // request that follows nothing is still answered, and a feed past the limit gets a 503 answer.
 TEST(LiveFeedsSettings, LeaveConnectionsForOtherRequests) {
-  LiveFeeds::Settings feeds;
+  LiveFeeds::Settings defaults;
   GatewayConfig gateway;
-  EXPECT_LT(feeds.max_feeds, static_cast<size_t>(gateway.max_connections));
-  EXPECT_LT(feeds.max_watches, feeds.max_feeds);
-  EXPECT_LT(feeds.max_watches_per_client, feeds.max_watches);
+  EXPECT_LT(defaults.max_feeds, static_cast<size_t>(gateway.max_connections));
+  for (size_t connections : {size_t{1024}, size_t{100}, size_t{16}, size_t{65536}}) {
+    SCOPED_TRACE(connections);
+    LiveFeeds::Settings feeds = LiveFeeds::Settings::ForConnections(connections);
+    EXPECT_LE(feeds.max_feeds, connections * 3 / 4) << "a quarter left for other requests";
+    EXPECT_LT(feeds.max_watches, feeds.max_feeds);
+    EXPECT_LT(feeds.max_watches_per_client, feeds.max_watches);
+    EXPECT_LE(feeds.max_watches_per_client, 64u);
+  }
+  LiveFeeds::Settings standard = LiveFeeds::Settings::ForConnections(1024);
+  EXPECT_EQ(standard.max_feeds, 768u);
+  EXPECT_EQ(standard.max_watches, 512u);
+  EXPECT_EQ(standard.max_watches_per_client, 64u);
 }
 
 TEST_F(LiveFeedsTest, AFollowedLogSendsWhatIsAppendedAndEndsAfterTheExecutionEnds) {
