@@ -149,11 +149,11 @@ ApiReply DashboardFileReply(std::string_view path, std::string_view if_none_matc
   std::string etag = ETagOf(*file, gzip);
   AddDashboardHeaders(r);
   r.headers.emplace_back("ETag", etag);
+  r.content_type = ContentTypeOf(path);
   if (!if_none_match.empty() && NamesETag(if_none_match, etag)) {
     r.status = 304;
     return r;
   }
-  r.content_type = ContentTypeOf(path);
   if (gzip) {
     r.headers.emplace_back("Content-Encoding", "gzip");
     r.body = gzipped;

@@ -74,7 +74,17 @@ ApiReply GatewayService::ListExecutions(const ApiRequest& request) {
     return ErrorReply(PermissionDenied("client \"" + (*client)->name + "\" may not see job \"" +
                                        EchoValue(q.job_name) + "\""));
   }
-  if (watch) return WatchExecutions(**client, std::move(q));
+  if (watch) {
+    // A watch follows changes of every status and has no pages.
+    for (const char* paged : {"status", "page_size", "page_token"}) {
+      if (request.query.count(paged)) {
+        return ErrorReply(InvalidArgument(std::string(paged) +
+                                          ": not taken with watch=true, which follows every "
+                                          "change of what job_name, client and source match"));
+      }
+    }
+    return WatchExecutions(**client, std::move(q));
+  }
   const ClientConfig* c = *client;
   q.visible = [c](const std::string& job) { return ClientMayUseJob(*c, job); };
   ListPage page = view_.store().List(q);

@@ -175,6 +175,10 @@ TEST_F(DashboardApi, AWatchedListCarriesEveryChangeOfWhatTheClientMaySeeAndNoMor
   EXPECT_EQ(WaitForEnd(http_, *gateway_, hidden), "SUCCESS");
   EXPECT_EQ(bytes.find(hidden), std::string::npos) << "alice's job is not bob's to see";
   EXPECT_EQ(http_.Get(gateway_->url() + "/v1/executions?watch=maybe", kBobToken).status, 400);
+  EXPECT_EQ(
+      http_.Get(gateway_->url() + "/v1/executions?watch=true&status=SUCCESS", kBobToken).status,
+      400)
+      << "a watch follows every status";
   EXPECT_EQ(http_.Get(gateway_->url() + "/v1/executions?source=cron", kBobToken).status, 400);
 }
 
