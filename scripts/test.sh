@@ -24,17 +24,16 @@ ctest -L unit --output-on-failure --timeout 300
 # Two integration tests at a time: they mostly wait (on Kafka, leases, jobs), each on its own
 # broker and loopback ports. The faults tier stays serial: each test loads three brokers.
 ctest -L integration -j2 --output-on-failure --timeout 600
-# The clients tier: real clients (python-gitlab, gangway-cli's requests) and the API contract
-# (scripts/api-contract.sh: schemathesis) against `sluice dev`; a ctest fixture installs their
-# Python tools (scripts/install-test-tools.sh).
-ctest -L clients --output-on-failure --timeout 600
+# The clients tier and the browser tier, two tests at a time (each on a `sluice dev` of its own
+# on a free loopback port; a ctest fixture installs their tools, scripts/install-test-tools.sh):
+# - clients: real clients (python-gitlab, gangway-cli's requests) and the API contract
+#   (scripts/api-contract.sh: schemathesis);
+# - browser: the dashboard in a real headless Chromium (Debian's, with chromedriver): the flows
+#   of the pages, an axe-core scan of each, hostile logs and payloads shown as text, and
+#   screenshots in both themes (build/screenshots/). -V prints the cold load's weight and time.
+ctest -L 'clients|browser' -j2 -V --timeout 600
 # The robustness tier: hostile HTTP against a real gateway; -V prints good requests' latencies.
 ctest -L robustness -V --timeout 600
-# The browser tier: the dashboard in a real headless Chromium (Debian's, with chromedriver)
-# against `sluice dev`: the flows of the pages, an axe-core scan of each, hostile logs and
-# payloads shown as text, and screenshots in both themes (build/screenshots/); -V prints the
-# cold load's weight and time.
-ctest -L browser -V --timeout 600
 
 # Only what the two tiers below run (the faults, kafka-only and robustness tests and the
 # benchmarks are not built again under the sanitizers).
