@@ -106,7 +106,8 @@ ApiReply GatewayService::WatchExecutions(const ClientConfig& client, ListQuery q
   if (feeds_->Full()) return FeedsFull();
   // A watch never ends by itself: their number is bounded in all and per client, so that
   // watchers (one client's among them) cannot hold every connection of the gateway.
-  if (feeds_->WatchesFull(client.name)) {
+  std::shared_ptr<LiveFeeds::WatchPlace> place = feeds_->ReserveWatch(client.name);
+  if (!place) {
     return ErrorReply(Unavailable("this gateway serves as many live execution lists as it may, "
                                   "in all or for client \"" +
                                   client.name + "\"; close one (a dashboard tab) or retry shortly")
@@ -120,10 +121,10 @@ ApiReply GatewayService::WatchExecutions(const ClientConfig& client, ListQuery q
     return ClientMayUseJob(*c, e.job_name);
   };
   LiveFeeds* feeds = feeds_.get();
-  return ExecutionEventStream([feeds, name = client.name, matches](
-                                  LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
-    feeds->Changes(name, matches, std::move(render), std::move(stream));
-  });
+  return ExecutionEventStream(
+      [feeds, place, matches](LiveFeeds::Render render, std::shared_ptr<ReplyStream> stream) {
+        feeds->Changes(place, matches, std::move(render), std::move(stream));
+      });
 }
 
 }  // namespace sluice

@@ -123,6 +123,36 @@ bool LiveFeeds::WatchesFull(const std::string& client) const {
   return full;
 }
 
+std::shared_ptr<LiveFeeds::WatchPlace> LiveFeeds::ReserveWatch(const std::string& client) {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  size_t& of_client = shared_->change_feeds_of[client];
+  if (shared_->feeds.load() >= settings_.max_feeds ||
+      shared_->change_feeds >= settings_.max_watches ||
+      of_client >= settings_.max_watches_per_client) {
+    if (of_client == 0) shared_->change_feeds_of.erase(client);
+    // Feeds whose readers left are otherwise let go at the next change or keep-alive (up to 15 s
+    // away): the refused client's retry finds their places free.
+    shared_->sweep = true;
+    shared_->wake.notify_one();
+    return nullptr;
+  }
+  shared_->feeds++;
+  shared_->change_feeds++;
+  of_client++;
+  return std::shared_ptr<WatchPlace>(new WatchPlace(shared_, client));
+}
+
+LiveFeeds::WatchPlace::~WatchPlace() {
+  if (taken_) return;  // the feed gives it back when it ends
+  std::shared_ptr<Shared> shared = shared_.lock();
+  if (!shared) return;
+  std::lock_guard<std::mutex> lock(shared->mutex);
+  shared->feeds--;
+  shared->change_feeds--;
+  auto it = shared->change_feeds_of.find(client_);
+  if (it != shared->change_feeds_of.end() && --it->second == 0) shared->change_feeds_of.erase(it);
+}
+
 size_t LiveFeeds::size() const { return shared_->feeds.load(); }
 
 void LiveFeeds::Wait(const std::string& id, JobStatus known, MonoTime deadline, Answer answer,
@@ -175,6 +205,21 @@ void LiveFeeds::Changes(const std::string& client, std::function<bool(const Exec
   std::lock_guard<std::mutex> lock(shared_->mutex);
   shared_->change_feeds++;
   shared_->change_feeds_of[client]++;
+  shared_->new_changes.push_back(std::move(feed));
+  shared_->wake.notify_one();
+}
+
+void LiveFeeds::Changes(const std::shared_ptr<WatchPlace>& place,
+                        std::function<bool(const Execution&)> matches, Render render,
+                        std::shared_ptr<ReplyStream> stream) {
+  auto feed = std::make_unique<ChangeFeed>();
+  feed->client = place->client_;
+  feed->matches = std::move(matches);
+  feed->render = std::move(render);
+  feed->stream = std::move(stream);
+  feed->last_write = SteadyNow();
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  place->taken_ = true;  // counted since ReserveWatch; the feeds' thread gives it back
   shared_->new_changes.push_back(std::move(feed));
   shared_->wake.notify_one();
 }

@@ -26,6 +26,8 @@ using MonoTime = std::chrono::steady_clock::time_point;
 // view when an execution it follows changes, and every `log_poll` for growing logs: no network
 // thread waits, and a slow reader holds back only its own feed (ReplyStream::Backlog).
 class LiveFeeds {
+  struct Shared;  // what the status view's listener reaches: outlives this object if need be
+
  public:
   struct Settings {
     // Long polls and streams together; more are answered 503. Below gateway.max_connections
@@ -63,6 +65,26 @@ class LiveFeeds {
   // client's own change feeds are at their limit.
   bool WatchesFull(const std::string& client) const;
 
+  // A place among the change feeds, taken when a watch is admitted and held until its feed ends:
+  // a watch admitted while an earlier one's stream has not started yet must count that one.
+  // Given back when dropped without having become a feed (the connection went first).
+  class WatchPlace {
+   public:
+    ~WatchPlace();
+    WatchPlace(const WatchPlace&) = delete;
+    WatchPlace& operator=(const WatchPlace&) = delete;
+
+   private:
+    friend class LiveFeeds;
+    WatchPlace(std::weak_ptr<Shared> shared, std::string client)
+        : shared_(std::move(shared)), client_(std::move(client)) {}
+    std::weak_ptr<Shared> shared_;
+    std::string client_;
+    bool taken_ = false;
+  };
+  // A place for a watch of `client`, or null when WatchesFull(client) (checked and taken at once).
+  std::shared_ptr<WatchPlace> ReserveWatch(const std::string& client);
+
   // Answers `reply` with `answer(execution)` once the execution's status is not `known`, or at
   // `deadline` with what it is then.
   void Wait(const std::string& id, JobStatus known, MonoTime deadline, Answer answer,
@@ -76,6 +98,10 @@ class LiveFeeds {
   // against `client`'s change feeds until it ends.
   void Changes(const std::string& client, std::function<bool(const Execution&)> matches,
                Render render, std::shared_ptr<ReplyStream> stream);
+  // The same in a place ReserveWatch gave.
+  void Changes(const std::shared_ptr<WatchPlace>& place,
+               std::function<bool(const Execution&)> matches, Render render,
+               std::shared_ptr<ReplyStream> stream);
   // Writes the file at `path` from byte `offset` as it grows; ends once the execution has ended
   // and nothing more was written to it.
   void FollowLog(const std::string& id, std::string path, uint64_t offset,
@@ -88,7 +114,6 @@ class LiveFeeds {
   struct EventFeed;
   struct LogFeed;
   struct ChangeFeed;
-  struct Shared;  // what the status view's listener reaches: outlives this object if need be
 
   void Run();
   void Unwatch(const std::string& id);

@@ -227,6 +227,39 @@ TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
   EXPECT_TRUE(WaitForZero(feeds));
 }
 
+// A watch is counted from the moment it is admitted, not when its stream starts: two requests
+// admitted before either stream started must not both take the last place. A place never used
+// (its connection went first) is given back.
+TEST_F(LiveFeedsTest, AWatchPlaceCountsFromItsReservationAndIsGivenBackUnused) {
+  LiveFeeds::Settings settings;
+  settings.max_watches = 3;
+  settings.max_watches_per_client = 2;
+  settings.keep_alive = std::chrono::hours(1);
+  LiveFeeds feeds(store_, settings);
+  auto first = feeds.ReserveWatch("a");
+  auto second = feeds.ReserveWatch("a");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(feeds.ReserveWatch("a"), nullptr) << "a's two are taken before either stream starts";
+  EXPECT_EQ(feeds.size(), 2u);
+  second.reset();  // never became a feed
+  EXPECT_EQ(feeds.size(), 1u);
+  auto again = feeds.ReserveWatch("a");
+  ASSERT_NE(again, nullptr) << "the unused place was given back";
+  Collected out;
+  feeds.Changes(
+      first, [](const Execution&) { return true; }, [](const Execution& e) { return e.id; },
+      out.Make());
+  first.reset();  // the feed holds the place now, not the reservation
+  EXPECT_EQ(feeds.size(), 2u);
+  store_.Apply(Record(JobStatus::kTriggered));
+  ASSERT_TRUE(out.WaitUntil([&] { return !out.bytes.empty(); }));
+  out.stream->Close();
+  again.reset();
+  store_.Apply(Record(JobStatus::kPending, 1));
+  EXPECT_TRUE(WaitForZero(feeds)) << "the ended feed gave its place back once, not twice";
+  EXPECT_NE(feeds.ReserveWatch("a"), nullptr);
+}
+
 // Live feeds hold their connections: with the default limits they cannot take all of them, so a
 // request that follows nothing is still answered, and a feed past the limit gets a 503 answer.
 TEST(LiveFeedsSettings, LeaveConnectionsForOtherRequests) {
