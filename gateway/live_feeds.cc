@@ -107,22 +107,6 @@ LiveFeeds::~LiveFeeds() {
 
 bool LiveFeeds::Full() const { return shared_->feeds.load() >= settings_.max_feeds; }
 
-bool LiveFeeds::WatchesFull(const std::string& client) const {
-  if (Full()) return true;
-  std::lock_guard<std::mutex> lock(shared_->mutex);
-  auto it = shared_->change_feeds_of.find(client);
-  bool full =
-      shared_->change_feeds >= settings_.max_watches ||
-      (it != shared_->change_feeds_of.end() && it->second >= settings_.max_watches_per_client);
-  if (full) {
-    // Feeds whose readers left are otherwise let go at the next change or keep-alive (up to 15 s
-    // away): the refused client's retry finds their places free.
-    shared_->sweep = true;
-    shared_->wake.notify_one();
-  }
-  return full;
-}
-
 std::shared_ptr<LiveFeeds::WatchPlace> LiveFeeds::ReserveWatch(const std::string& client) {
   std::lock_guard<std::mutex> lock(shared_->mutex);
   size_t& of_client = shared_->change_feeds_of[client];
@@ -190,22 +174,6 @@ void LiveFeeds::FollowLog(const std::string& id, std::string path, uint64_t offs
   feed->stream = std::move(stream);
   std::lock_guard<std::mutex> lock(shared_->mutex);
   shared_->new_logs.push_back(std::move(feed));
-  shared_->wake.notify_one();
-}
-
-void LiveFeeds::Changes(const std::string& client, std::function<bool(const Execution&)> matches,
-                        Render render, std::shared_ptr<ReplyStream> stream) {
-  shared_->feeds++;
-  auto feed = std::make_unique<ChangeFeed>();
-  feed->client = client;
-  feed->matches = std::move(matches);
-  feed->render = std::move(render);
-  feed->stream = std::move(stream);
-  feed->last_write = SteadyNow();
-  std::lock_guard<std::mutex> lock(shared_->mutex);
-  shared_->change_feeds++;
-  shared_->change_feeds_of[client]++;
-  shared_->new_changes.push_back(std::move(feed));
   shared_->wake.notify_one();
 }
 

@@ -61,9 +61,6 @@ class LiveFeeds {
 
   // Whether another feed is refused now (the caller answers 503 with Retry-After).
   bool Full() const;
-  // Whether another change feed of `client` is refused now: all feeds, all change feeds or the
-  // client's own change feeds are at their limit.
-  bool WatchesFull(const std::string& client) const;
 
   // A place among the change feeds, taken when a watch is admitted and held until its feed ends:
   // a watch admitted while an earlier one's stream has not started yet must count that one.
@@ -82,7 +79,8 @@ class LiveFeeds {
     std::string client_;
     bool taken_ = false;
   };
-  // A place for a watch of `client`, or null when WatchesFull(client) (checked and taken at once).
+  // A place for a watch of `client`, or null when all feeds, all change feeds or the
+  // client's own are at their bound (checked and taken at once).
   std::shared_ptr<WatchPlace> ReserveWatch(const std::string& client);
 
   // Answers `reply` with `answer(execution)` once the execution's status is not `known`, or at
@@ -96,9 +94,6 @@ class LiveFeeds {
   // latest state per execution. Never ends by itself; a reader that lets more than
   // `max_backlog` bytes pile up is ended, and reloads the list before watching again. Counted
   // against `client`'s change feeds until it ends.
-  void Changes(const std::string& client, std::function<bool(const Execution&)> matches,
-               Render render, std::shared_ptr<ReplyStream> stream);
-  // The same in a place ReserveWatch gave.
   void Changes(const std::shared_ptr<WatchPlace>& place,
                std::function<bool(const Execution&)> matches, Render render,
                std::shared_ptr<ReplyStream> stream);

@@ -142,7 +142,7 @@ TEST_F(LiveFeedsTest, AChangeFeedSendsEveryMatchingChangeAndNothingElse) {
   LiveFeeds feeds(store_, {});
   Collected out;
   feeds.Changes(
-      "ci", [](const Execution& e) { return e.job_name == "periodic-echo"; },
+      feeds.ReserveWatch("ci"), [](const Execution& e) { return e.job_name == "periodic-echo"; },
       [](const Execution& e) { return e.id + ":" + JobStatusName(e.job_status); }, out.Make());
   Execution other = Record(JobStatus::kTriggered);
   other.id = "0190f3a2-7b1c-7d2e-8f3a-0000000000ff";
@@ -175,7 +175,7 @@ TEST_F(LiveFeedsTest, AChangeFeedWhoseReaderFallsBehindIsEnded) {
   Collected out;
   out.taken = false;  // the socket takes nothing
   feeds.Changes(
-      "ci", [](const Execution&) { return true; },
+      feeds.ReserveWatch("ci"), [](const Execution&) { return true; },
       [](const Execution&) { return std::string(300, 'x'); }, out.Make());
   for (int i = 0; i < 20 && !out.ended; ++i) {
     Execution e = Record(JobStatus::kTriggered);
@@ -199,14 +199,17 @@ TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
   auto all = [](const Execution&) { return true; };
   auto render = [](const Execution& e) { return e.id; };
   Collected a1, a2, b1;
-  EXPECT_FALSE(feeds.WatchesFull("a"));
-  feeds.Changes("a", all, render, a1.Make());
-  EXPECT_FALSE(feeds.WatchesFull("a"));
-  feeds.Changes("a", all, render, a2.Make());
-  EXPECT_TRUE(feeds.WatchesFull("a")) << "client a has its two";
-  EXPECT_FALSE(feeds.WatchesFull("b")) << "another client is not held back by a";
-  feeds.Changes("b", all, render, b1.Make());
-  EXPECT_TRUE(feeds.WatchesFull("c")) << "three in all";
+  auto place_a1 = feeds.ReserveWatch("a");
+  ASSERT_NE(place_a1, nullptr);
+  feeds.Changes(place_a1, all, render, a1.Make());
+  auto place_a2 = feeds.ReserveWatch("a");
+  ASSERT_NE(place_a2, nullptr);
+  feeds.Changes(place_a2, all, render, a2.Make());
+  EXPECT_EQ(feeds.ReserveWatch("a"), nullptr) << "client a has its two";
+  auto place_b1 = feeds.ReserveWatch("b");
+  ASSERT_NE(place_b1, nullptr) << "another client is not held back by a";
+  feeds.Changes(place_b1, all, render, b1.Make());
+  EXPECT_EQ(feeds.ReserveWatch("c"), nullptr) << "three in all";
   EXPECT_FALSE(feeds.Full()) << "other feeds (a log, an execution's events) still fit";
   // One change, seen by b: the feeds' thread has taken every feed in.
   store_.Apply(Record(JobStatus::kTriggered));
@@ -215,12 +218,12 @@ TEST_F(LiveFeedsTest, ChangeFeedsAreBoundedPerClientAndInAll) {
   // the refusal itself has the feeds' thread let the closed feed go, and a's retry is taken.
   a1.stream->Close();
   auto until = std::chrono::steady_clock::now() + kBound;
-  while (feeds.WatchesFull("a") && std::chrono::steady_clock::now() < until) {
+  while (!feeds.ReserveWatch("a") && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(5ms);
   }
   EXPECT_EQ(feeds.size(), 2u);
-  EXPECT_FALSE(feeds.WatchesFull("a")) << "the ended feed is no longer counted";
-  EXPECT_FALSE(feeds.WatchesFull("c"));
+  EXPECT_NE(feeds.ReserveWatch("a"), nullptr) << "the ended feed is no longer counted";
+  EXPECT_NE(feeds.ReserveWatch("c"), nullptr);
   a2.stream->Close();
   b1.stream->Close();
   store_.Apply(Record(JobStatus::kPending, 1));
